@@ -1,0 +1,101 @@
+"""MLP-Mixer (Tolstikhin et al.) with a CLS token, as in the ACN paper's CIFAR experiments.
+
+Blocks follow timm's naming (``norm1``/``mlp_tokens``/``norm2``/``mlp_channels``) but hold no
+residual: the connectivity decides how blocks and sub-layers are combined (SPEC.md §2).
+"""
+
+from __future__ import annotations
+
+import torch
+from timm.layers import Mlp, PatchEmbed
+from torch import nn
+
+from acn_bench.backbones.base import Backbone, Block, Head, PreNorm
+from acn_bench.backbones.connectivity import make_connectivity
+from acn_bench.backbones.validation import check_architecture
+
+
+class TokenMixing(nn.Module):
+    """An MLP across tokens (``N -> hidden -> N``), applied to each channel."""
+
+    def __init__(self, num_tokens: int, hidden: int) -> None:
+        super().__init__()
+        self.mlp = Mlp(num_tokens, hidden, act_layer=nn.GELU)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x.transpose(1, 2)).transpose(1, 2)
+
+
+class MixerOutput(nn.Module):
+    """The official code's layer ending ``LN(ReLU(Linear(h) + x_in))`` (option ``mixer_output_block``)."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, h: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
+        return self.norm(torch.relu(self.fc(h) + x_in))
+
+
+class MixerEmbed(nn.Module):
+    """Patch embedding followed by a learnable CLS token (init N(0, 1)); no position embedding."""
+
+    def __init__(self, img_size: int, patch_size: int, in_chans: int, dim: int) -> None:
+        super().__init__()
+        self.patch = PatchEmbed(img_size, patch_size, in_chans, dim)
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
+
+    @property
+    def num_tokens(self) -> int:
+        return self.patch.num_patches + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.patch(x)
+        return torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
+
+
+def mixer_block(num_tokens: int, dim: int, token_hidden: int, channel_hidden: int, output_block: bool) -> Block:
+    """One Mixer layer: token mixing, channel mixing and optionally the official output stage."""
+    token = PreNorm(nn.LayerNorm(dim), TokenMixing(num_tokens, token_hidden))
+    channel = PreNorm(nn.LayerNorm(dim), Mlp(dim, channel_hidden, act_layer=nn.GELU))
+    return Block([token, channel], MixerOutput(dim) if output_block else None)
+
+
+def build_mixer(
+    *,
+    connectivity: str = "residual",
+    num_classes: int = 10,
+    img_size: int = 32,
+    in_chans: int = 3,
+    patch_size: int = 4,
+    depth: int = 16,
+    dim: int = 128,
+    token_hidden: int = 64,
+    channel_hidden: int = 512,
+    mixer_output_block: bool = True,
+    name: str = "mixer",
+) -> Backbone:
+    """Build an MLP-Mixer backbone with the given connectivity.
+
+    Args:
+        connectivity: one of ``residual``, ``acn``, ``acn-dg``, ``dense``, ``denseformer``, ``plain``.
+        num_classes: classifier outputs.
+        img_size, in_chans, patch_size: input geometry; ``patch_size`` must divide ``img_size``.
+        depth: number of Mixer layers L.
+        dim: token width d.
+        token_hidden, channel_hidden: widths DS and DC of the token- and channel-mixing MLPs.
+        mixer_output_block: end every layer with ``LN(ReLU(Linear(h) + x_in))`` as the official code.
+        name: registry name stored in the model's config.
+    """
+    check_architecture(depth=depth, dim=dim, img_size=img_size, patch_size=patch_size, num_classes=num_classes)
+    embed = MixerEmbed(img_size, patch_size, in_chans, dim)
+    blocks = nn.ModuleList(
+        mixer_block(embed.num_tokens, dim, token_hidden, channel_hidden, mixer_output_block) for _ in range(depth)
+    )
+    config = dict(
+        name=name, family="mixer", num_classes=num_classes, img_size=img_size, in_chans=in_chans,
+        patch_size=patch_size, dim=dim, token_hidden=token_hidden, channel_hidden=channel_hidden,
+        mixer_output_block=mixer_output_block,
+    )
+    return Backbone(embed, blocks, make_connectivity(connectivity, depth, dim), Head(dim, num_classes, "cls"), config)

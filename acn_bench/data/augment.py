@@ -1,0 +1,100 @@
+"""Per-batch tensor augmentation and normalisation, run on the training device.
+
+Small datasets stay in memory as uint8 tensors; every batch is cropped, flipped, optionally
+AutoAugmented (uint8), converted to float and normalised here, so data loading never needs
+Python workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+from torchvision.transforms import v2
+
+
+@dataclass
+class Normalizer:
+    """Per-channel ``(x / 255 - mean) / std`` for uint8 batches."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @classmethod
+    def from_images(cls, images: torch.Tensor, chunk: int = 4096) -> "Normalizer":
+        """Mean and std per channel of a uint8 ``N x C x H x W`` tensor (computed in chunks)."""
+        channels = images.shape[1]
+        total = torch.zeros(channels, dtype=torch.float64)
+        total_sq = torch.zeros(channels, dtype=torch.float64)
+        for start in range(0, images.shape[0], chunk):
+            part = images[start : start + chunk].to(torch.float64) / 255.0
+            total += part.sum(dim=(0, 2, 3))
+            total_sq += (part * part).sum(dim=(0, 2, 3))
+        count = images.shape[0] * images.shape[2] * images.shape[3]
+        mean = total / count
+        std = (total_sq / count - mean * mean).clamp_min(1e-12).sqrt()
+        return cls(mean.float(), std.float())
+
+    def to_float(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 or [0, 1] float batch -> [0, 1] float batch."""
+        return images.float().div_(255.0) if images.dtype == torch.uint8 else images
+
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """[0, 1] float batch -> normalised batch."""
+        mean = self.mean.to(pixels.device).view(1, -1, 1, 1)
+        std = self.std.to(pixels.device).view(1, -1, 1, 1)
+        return (pixels - mean) / std
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.normalize(self.to_float(images))
+
+    def as_dict(self) -> dict[str, list[float]]:
+        """Plain-data form for records and checkpoints."""
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+def random_crop(images: torch.Tensor, padding: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """RandomCrop(size, padding) with zero padding, a different offset per image, vectorised."""
+    if padding <= 0:
+        return images
+    batch, _, height, width = images.shape
+    padded = torch.nn.functional.pad(images, (padding,) * 4)
+    offsets = torch.randint(0, 2 * padding + 1, (2, batch), generator=generator).to(images.device)
+    rows = (offsets[0][:, None] + torch.arange(height, device=images.device))[:, :, None]
+    cols = (offsets[1][:, None] + torch.arange(width, device=images.device))[:, None, :]
+    index = torch.arange(batch, device=images.device)[:, None, None]
+    return padded.permute(0, 2, 3, 1)[index, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
+def random_hflip(images: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Flip each image left-right with probability 1/2."""
+    flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device)
+    return torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
+
+
+class BatchAugment:
+    """The training-time augmentation of one uint8 batch: crop, flip, AutoAugment (each optional).
+
+    AutoAugment uses torchvision's CIFAR-10 policy (or ImageNet's for other sets) and draws one
+    sub-policy per image.
+    """
+
+    def __init__(self, crop_padding: int = 0, hflip: bool = False, autoaugment: Optional[str] = None) -> None:
+        self.crop_padding = crop_padding
+        self.hflip = hflip
+        self.autoaugment = None
+        if autoaugment:
+            policy = {"cifar10": v2.AutoAugmentPolicy.CIFAR10, "imagenet": v2.AutoAugmentPolicy.IMAGENET}
+            self.autoaugment = v2.AutoAugment(policy.get(autoaugment, v2.AutoAugmentPolicy.IMAGENET))
+
+    def __call__(self, images: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        images = random_crop(images, self.crop_padding, generator)
+        if self.hflip:
+            images = random_hflip(images, generator)
+        if self.autoaugment is not None:
+            if images.shape[1] == 1:
+                images = torch.stack([self.autoaugment(img.expand(3, -1, -1))[:1] for img in images])
+            else:
+                images = torch.stack([self.autoaugment(img) for img in images])
+        return images

@@ -1,0 +1,130 @@
+"""The result record: one JSON document per run, the only thing leaderboards read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+SCHEMA_VERSION = 1
+SOURCES = ("measured", "paper")
+
+
+def run_id(identity: dict[str, Any]) -> str:
+    """A short stable hash of the configuration that identifies a run (used for resume)."""
+    blob = json.dumps(identity, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class Record:
+    """Everything one run measured, and enough of its configuration to reproduce it.
+
+    Attributes:
+        suite: suite name (``compression``, ``continual``, ...).
+        profile: ``smoke``, ``quick`` or ``paper``.
+        dataset: ``{"name", "source", "train_size", "test_size", ...}``.
+        backbone: ``{"name", "connectivity", "depth", "params", "config"}``.
+        seed: the run's seed.
+        config: the full run configuration (training recipe and suite options).
+        metrics: scalar results (accuracies in [0, 1], counts, ratios).
+        probe: shared-head test accuracy at depths 0..L.
+        timings: seconds (training, evaluation, ...).
+        environment: versions, device, git commit.
+        run_id: hash of the identifying configuration; equal ids mean the same run.
+        strategy: continual-learning strategy, or ``None``.
+        scenario: scenario name for suites that have one, or ``None``.
+        history: per-epoch curves (loss, accuracy, probe accuracy, gradient norms).
+        source: ``measured`` or ``paper`` (numbers quoted from the paper).
+    """
+
+    suite: str
+    profile: str
+    dataset: dict[str, Any]
+    backbone: dict[str, Any]
+    seed: int
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    run_id: str
+    probe: list[float] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    strategy: Optional[str] = None
+    scenario: Optional[str] = None
+    history: dict[str, Any] = field(default_factory=dict)
+    source: str = "measured"
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form (what is written as JSON)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Record":
+        """Rebuild a record, rejecting missing fields, unknown fields and other schema versions."""
+        problems = record_problems(data)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+def record_problems(data: Any) -> list[str]:
+    """Every way ``data`` fails to be a valid record of this schema (empty when valid)."""
+    if not isinstance(data, dict):
+        return [f"a record is a JSON object, got {type(data).__name__}"]
+    problems = []
+    names = {f.name for f in fields(Record)}
+    missing = sorted(names - set(data))
+    if missing:
+        problems.append(f"missing field(s): {', '.join(missing)}")
+    unknown = sorted(set(data) - names)
+    if unknown:
+        problems.append(f"unknown field(s): {', '.join(unknown)}")
+    if data.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        problems.append(f"schema_version {data.get('schema_version')!r}, this acn-bench reads {SCHEMA_VERSION}")
+    if "source" in data and data["source"] not in SOURCES:
+        problems.append(f"source {data['source']!r} is not one of {', '.join(SOURCES)}")
+    for key in ("dataset", "backbone", "config", "metrics"):
+        if key in data and not isinstance(data[key], dict):
+            problems.append(f"{key} must be an object")
+    return problems
+
+
+def environment() -> dict[str, Any]:
+    """Versions, device and git commit of the current process, for the record."""
+    import torch
+
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "cpu_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "git_commit": _git_commit(),
+    }
+    try:
+        from importlib.metadata import version
+
+        env["acn_bench"] = version("acn-bench")
+        env["timm"] = version("timm")
+    except Exception:  # metadata missing in odd installs; versions are informative only
+        pass
+    return env
+
+
+def _git_commit() -> Optional[str]:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None

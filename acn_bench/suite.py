@@ -1,0 +1,181 @@
+"""Suites: a grid of run configurations per profile, expanded, filtered, sharded and resumed.
+
+A suite module (``benchmarks/<name>.py``) defines a subclass of :class:`Suite`: its ``grid`` for
+a profile and its ``run_one`` that turns one configuration into a :class:`Record`. The driver
+:func:`run_suite` does the rest: seeds, ``--only`` filters, ``--shard i/n``, ``--resume`` and
+atomic record writing.
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+import torch
+
+from acn_bench.errors import UserError, require, unknown_choice
+from acn_bench.results import Record, has_record, run_id, write_record
+
+PROFILES = ("smoke", "quick", "paper")
+
+
+def expand_grid(axes: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Cartesian product of named axes, in order: ``{"a": [1, 2], "b": [3]}`` -> two configs."""
+    keys = list(axes)
+    return [dict(zip(keys, values)) for values in itertools.product(*(axes[k] for k in keys))]
+
+
+def parse_only(items: Iterable[str]) -> dict[str, list[str]]:
+    """``["k=v", "k=w", "j=x"]`` -> ``{"k": ["v", "w"], "j": ["x"]}`` (values compared as text)."""
+    only: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        require(bool(sep and key and value), f"--only takes key=value, got {item!r}.")
+        only.setdefault(key.strip(), []).append(value.strip())
+    return only
+
+
+def filter_only(configs: list[dict[str, Any]], only: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Keep configurations whose values match every ``--only`` key (any of its values)."""
+    keys = sorted({k for cfg in configs for k in cfg})
+    for key in only:
+        if key not in keys:
+            raise unknown_choice("--only key", key, keys)
+    return [cfg for cfg in configs if all(str(cfg.get(k)) in values for k, values in only.items())]
+
+
+def parse_shard(text: Optional[str]) -> Optional[tuple[int, int]]:
+    """``"2/4"`` -> ``(2, 4)``: the second of four shards (1-based)."""
+    if text is None:
+        return None
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i, n = 0, 0
+    require(bool(sep) and 1 <= i <= n, f"--shard takes i/n with 1 <= i <= n (e.g. 1/4), got {text!r}.")
+    return i, n
+
+
+def take_shard(configs: list[dict[str, Any]], shard: Optional[tuple[int, int]]) -> list[dict[str, Any]]:
+    """Every n-th configuration starting at the i-th (round-robin, so shards get similar mixes)."""
+    if shard is None:
+        return configs
+    i, n = shard
+    return configs[i - 1 :: n]
+
+
+@dataclass
+class RunContext:
+    """Where and how runs execute: output folder, device, data location, console output."""
+
+    out_dir: Path
+    device: torch.device
+    data_root: Optional[Path] = None
+    download: bool = False
+    progress: bool = False
+    log: Callable[[str], None] = print
+
+    def checkpoint_path(self, suite: str, rid: str) -> Path:
+        """Where the run ``rid`` keeps its resumable training checkpoint."""
+        return self.out_dir / suite / ".checkpoints" / f"{rid}.pt"
+
+
+class Suite(abc.ABC):
+    """Base class of a benchmark suite.
+
+    Subclasses set ``name``, ``description``, ``metrics`` (leaderboard columns) and ``datasets``
+    (the first is the default), and implement :meth:`grid` and :meth:`run_one`.
+    """
+
+    name: str = ""
+    description: str = ""
+    metrics: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
+
+    def default_dataset(self, profile: str) -> str:
+        """Dataset used when the user names none."""
+        return self.datasets[0]
+
+    @abc.abstractmethod
+    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
+        """The configurations (without seed) of ``profile`` on ``dataset``."""
+
+    @abc.abstractmethod
+    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
+        """Run one configuration and return its record (not yet written)."""
+
+    def identity(self, config: dict[str, Any]) -> str:
+        """Stable id of a configuration: same id, same run (used to skip on resume)."""
+        return run_id({"suite": self.name, **config})
+
+
+@dataclass
+class SuiteRun:
+    """What :func:`run_suite` did."""
+
+    planned: int
+    written: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+
+
+def plan_runs(
+    suite: Suite,
+    profile: str,
+    dataset: Optional[str] = None,
+    seeds: int = 1,
+    only: Optional[dict[str, list[str]]] = None,
+    shard: Optional[tuple[int, int]] = None,
+    axes: Optional[dict[str, list[Any]]] = None,
+) -> list[dict[str, Any]]:
+    """The configurations a ``run`` would execute, in order.
+
+    Args:
+        suite, profile, dataset: what to run (``dataset`` defaults to the suite's first).
+        seeds: seeds 0..seeds-1 for every configuration.
+        only: ``--only`` filters (key -> accepted values).
+        shard: ``(i, n)``: keep the i-th of n round-robin shards.
+        axes: replace grid axes (e.g. ``{"depth": [5, 10, 15]}``, ``{"backbone": ["my-net"]}``).
+    """
+    if profile not in PROFILES:
+        raise unknown_choice("profile", profile, PROFILES)
+    require(seeds >= 1, f"--seeds must be >= 1, got {seeds}.")
+    dataset = dataset or suite.default_dataset(profile)
+    if dataset not in suite.datasets and not dataset.startswith("imagefolder:"):
+        raise unknown_choice(f"dataset for suite {suite.name!r}", dataset, [*suite.datasets, "imagefolder:PATH"])
+    base = suite.grid(profile, dataset)
+    for key in axes or {}:
+        if key not in base[0]:
+            raise unknown_choice(f"grid axis of suite {suite.name!r}", key, list(base[0]))
+    variants = expand_grid(axes or {})
+    configs = [
+        dict(cfg, **variant, profile=profile, seed=seed) for cfg in base for variant in variants for seed in range(seeds)
+    ]
+    configs = filter_only(configs, only or {})
+    if not configs:
+        raise UserError(f"--only {only} leaves no run of suite {suite.name!r} ({profile} profile, dataset {dataset!r}).")
+    return take_shard(configs, shard)
+
+
+def run_suite(suite: Suite, configs: list[dict[str, Any]], context: RunContext, resume: bool = False) -> SuiteRun:
+    """Run ``configs`` one by one, writing a record after each; on ``resume`` skip finished ones."""
+    outcome = SuiteRun(planned=len(configs))
+    for number, config in enumerate(configs, start=1):
+        rid = suite.identity(config)
+        label = ", ".join(f"{k}={v}" for k, v in config.items() if k != "profile")
+        if resume and has_record(context.out_dir, suite.name, rid):
+            outcome.skipped.append(rid)
+            context.log(f"[{number}/{len(configs)}] done already, skipped: {label}")
+            continue
+        context.log(f"[{number}/{len(configs)}] {suite.name}: {label}")
+        record = suite.run_one(config, context)
+        record.run_id = rid
+        outcome.written.append(write_record(context.out_dir, record))
+        outcome.records.append(record)
+        checkpoint = context.checkpoint_path(suite.name, rid)
+        checkpoint.unlink(missing_ok=True)
+    return outcome

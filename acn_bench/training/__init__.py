@@ -1,0 +1,6 @@
+"""The supervised trainer, its schedule and checkpoints."""
+
+from acn_bench.training.evaluate import probe_accuracy
+from acn_bench.training.trainer import TrainConfig, Trainer, TrainResult, seed_everything
+
+__all__ = ["TrainConfig", "TrainResult", "Trainer", "probe_accuracy", "seed_everything"]

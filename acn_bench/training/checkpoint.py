@@ -1,0 +1,67 @@
+"""Checkpoints that resume exactly: model, optimiser, schedule, scaler, RNG states and history."""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from acn_bench.errors import UserError
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random generator the training loop draws from."""
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured."""
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """``torch.save`` through a temporary file and a rename, so a kill never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, fingerprint: str) -> Optional[dict[str, Any]]:
+    """Load ``path`` if it exists and was written by a run with the same ``fingerprint``.
+
+    Raises:
+        UserError: the file is unreadable or belongs to another configuration.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise UserError(f"checkpoint {str(path)!r} is unreadable ({exc}); delete it to start the run afresh.") from exc
+    if payload.get("fingerprint") != fingerprint:
+        raise UserError(
+            f"checkpoint {str(path)!r} was written by another configuration "
+            f"(fingerprint {payload.get('fingerprint')!r}, this run {fingerprint!r}); "
+            "resume with the same configuration or delete the checkpoint."
+        )
+    return payload

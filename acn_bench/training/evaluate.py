@@ -1,0 +1,45 @@
+"""Test-set evaluation with per-depth probing through the shared head."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, ContextManager, Optional
+
+import torch
+
+from acn_bench.backbones.base import Backbone
+
+
+def autocast(device: torch.device, dtype: Optional[torch.dtype]) -> ContextManager:
+    """Mixed precision on ``device`` in ``dtype``, or a no-op when ``dtype`` is None."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@torch.no_grad()
+def probe_accuracy(
+    model: Backbone,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    transform: Callable[[torch.Tensor], torch.Tensor],
+    batch_size: int = 512,
+    amp_dtype: Optional[torch.dtype] = None,
+) -> list[float]:
+    """Accuracy of the shared head at every depth 0..L (index -1 is the full model's accuracy).
+
+    ``images`` are raw batches (uint8) and ``transform`` turns a batch into model input; both
+    tensors should already be on the model's device.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    correct = torch.zeros(model.depth + 1, dtype=torch.long, device=device)
+    for start in range(0, images.shape[0], batch_size):
+        x = transform(images[start : start + batch_size].to(device, non_blocking=True))
+        y = labels[start : start + batch_size].to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            logits = model.probe(x)
+        correct += (logits.argmax(dim=-1) == y.unsqueeze(0)).sum(dim=1)
+    model.train(was_training)
+    return (correct.double() / max(images.shape[0], 1)).tolist()

@@ -1,0 +1,35 @@
+"""Optimiser and learning-rate schedule: AdamW with linear warm-up then cosine, stepped per update."""
+
+from __future__ import annotations
+
+import torch
+from timm.scheduler import CosineLRScheduler
+from torch import nn
+
+
+def build_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.AdamW:
+    """AdamW; biases, norms, tokens and connectivity weights (1-D parameters) get no weight decay."""
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (no_decay if param.ndim <= 1 else decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=betas)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int, min_lr: float) -> CosineLRScheduler:
+    """timm's cosine schedule over ``total_steps`` updates, the first ``warmup_steps`` a linear warm-up.
+
+    Call ``scheduler.step_update(num_updates)`` after every optimiser step.
+    """
+    warmup_steps = min(warmup_steps, max(total_steps - 1, 0))
+    base_lr = optimizer.param_groups[0]["lr"]
+    return CosineLRScheduler(
+        optimizer,
+        t_initial=max(total_steps - warmup_steps, 1),
+        lr_min=min_lr,
+        warmup_t=warmup_steps,
+        warmup_lr_init=min(min_lr, base_lr),
+        warmup_prefix=True,
+        t_in_epochs=False,
+    )

@@ -1,0 +1,105 @@
+"""The acn-bench command end to end: run, leaderboard, list, and every bad input (exit 2, nothing written)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from acn_bench.cli import main
+from benchmarks import perf
+
+
+def files_under(path):
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
+
+
+def test_smoke_run_writes_records_and_leaderboard(tmp_path, capsys):
+    out = tmp_path / "results"
+    assert main(["run", "compression", "--profile", "smoke", "--seeds", "2", "--out", str(out), "--no-progress"]) == 0
+    records = sorted((out / "compression").glob("*.json"))
+    assert len(records) == 4  # residual and acn, two seeds
+    data = json.loads(records[0].read_text())
+    for key in ("schema_version", "suite", "profile", "dataset", "backbone", "strategy", "seed", "metrics", "probe",
+                "timings", "environment", "source", "config"):
+        assert key in data
+    metrics = data["metrics"]
+    assert 0 <= metrics["cutoff_layer"] <= data["backbone"]["depth"]
+    assert metrics["truncated_params"] <= metrics["params"] and metrics["gflops"] > 0 and metrics["latency_ms"] > 0
+    assert data["dataset"]["name"] == "digits" and data["dataset"]["source"] == "sklearn"
+    assert len(data["probe"]) == data["backbone"]["depth"] + 1
+    printed = capsys.readouterr().out
+    assert "4 record(s) written" in printed and "cutoff_layer" in printed
+
+    assert main(["run", "compression", "--profile", "smoke", "--seeds", "2", "--out", str(out), "--resume"]) == 0
+    assert "0 record(s) written" in capsys.readouterr().out
+
+    assert main(["leaderboard", "--records", str(out), "--tables", str(tmp_path / "tables")]) == 0
+    table = (tmp_path / "tables" / "compression.md").read_text()
+    assert "acn" in table and "residual" in table and "± " in table
+    assert (tmp_path / "tables" / "compression.csv").read_text().count("\n") == 3  # header + two twins
+
+
+def test_shard_and_only_select_runs(tmp_path, capsys):
+    args = ["run", "--profile", "smoke", "--seeds", "2", "--dry-run", "--out", str(tmp_path)]
+    assert main([*args, "--shard", "2/2"]) == 0
+    assert capsys.readouterr().out.count("'seed'") == 2
+    assert main([*args, "--only", "connectivity=acn", "--depths", "2,3"]) == 0
+    assert capsys.readouterr().out.count("'connectivity': 'acn'") == 4
+    assert files_under(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "nosuchsuite"], "unknown suite 'nosuchsuite'"),
+        (["run", "--profile", "huge"], "unknown profile 'huge'; accepted: smoke, quick, paper"),
+        (["run", "--dataset", "mnist"], "unknown dataset for suite 'compression' 'mnist'"),
+        (["run", "--backbones", "resnet9000"], "unknown backbone 'resnet9000'"),
+        (["run", "--only", "colour=red"], "unknown --only key 'colour'"),
+        (["run", "--shard", "3/2"], "--shard takes i/n with 1 <= i <= n"),
+        (["run", "--depths", "0"], "--depths takes whole numbers >= 1"),
+        (["run", "--seeds", "0"], "--seeds must be >= 1"),
+        (["run", "--plugin", "no_such_plugin.py"], "plugin file 'no_such_plugin.py' does not exist"),
+        (["leaderboard", "--records", "no/such/dir"], "records folder 'no/such/dir' does not exist"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    assert main([*argv, "--out", str(out)] if argv[0] == "run" else argv) == 2
+    assert message in " ".join(capsys.readouterr().err.split())
+    assert files_under(out) == []
+
+
+def test_corrupt_archive_exits_2_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive.write_bytes(b"\x1f\x8b not really a gzip file" * 10)
+    monkeypatch.setenv("ACN_BENCH_CIFAR10", str(archive))
+    out = tmp_path / "out"
+    assert main(["run", "--dataset", "cifar10", "--profile", "smoke", "--out", str(out), "--no-progress"]) == 2
+    assert "cifar-10-python.tar.gz" in capsys.readouterr().err
+    assert [p for p in files_under(out) if p.suffix == ".json"] == []
+
+
+def test_missing_dataset_says_where_it_looked(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ACN_BENCH_DATA", str(tmp_path))
+    assert main(["run", "--dataset", "cifar10", "--profile", "smoke", "--out", str(tmp_path / "out")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "cifar-10-python.tar.gz" in err and "--download" in err
+
+
+def test_console_script_lists_suites_backbones_and_datasets():
+    exe = shutil.which("acn-bench") or str(sys.executable).replace("python", "acn-bench")
+    done = subprocess.run([exe, "list"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for word in ("compression", "mixer_cifar", "vit_b16", "acn-dg", "denseformer", "digits", "cifar10", "smoke"):
+        assert word in done.stdout
+
+
+def test_perf_script_prints_step_time_ratio(capsys):
+    assert perf.main(["step-time", "--backbone", "mixer_tiny", "--steps", "2", "--warmup", "1", "--batch-size", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "ratio to residual" in out and "acn" in out

@@ -1,0 +1,70 @@
+"""Records, their atomic store and the leaderboard tables."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from acn_bench.results import Record, load_records, read_record, run_id, write_record
+from acn_bench.results.leaderboard import records_frame, rich_table, summarize, to_markdown, write_leaderboard
+
+
+def make_record(seed=0, connectivity="acn", accuracy=0.9, cutoff=5):
+    config = {"dataset": "digits", "connectivity": connectivity, "seed": seed}
+    return Record(
+        suite="compression", profile="quick", dataset={"name": "digits", "source": "sklearn"},
+        backbone={"name": "mixer_small", "connectivity": connectivity, "depth": 8, "params": 100, "config": {}},
+        seed=seed, config=config, metrics={"accuracy": accuracy, "cutoff_layer": cutoff}, run_id=run_id(config),
+        probe=[0.1, accuracy],
+    )
+
+
+def test_record_round_trips_through_an_atomic_json_file(tmp_path):
+    record = make_record()
+    path = write_record(tmp_path, record)
+    assert path == tmp_path / "compression" / f"{record.run_id}.json"
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
+    assert read_record(path) == record
+    data = json.loads(path.read_text())
+    assert data["schema_version"] == 1 and data["source"] == "measured"
+
+
+def test_run_id_is_stable_and_order_independent():
+    assert run_id({"a": 1, "b": 2}) == run_id({"b": 2, "a": 1}) != run_id({"a": 1, "b": 3})
+
+
+@pytest.mark.parametrize(
+    "edit, problem",
+    [
+        (lambda d: d.pop("metrics"), "missing field.*metrics"),
+        (lambda d: d.update(schema_version=99), "schema_version 99"),
+        (lambda d: d.update(source="rumour"), "source 'rumour'"),
+        (lambda d: d.update(extra=1), "unknown field.*extra"),
+    ],
+)
+def test_invalid_records_are_rejected_naming_the_file(tmp_path, edit, problem):
+    path = write_record(tmp_path, make_record())
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=f"{path.name}.*{problem}"):
+        read_record(path)
+
+
+def test_leaderboard_groups_over_seeds_with_mean_std_and_n(tmp_path):
+    for seed, acc in enumerate([0.90, 0.92, 0.94]):
+        write_record(tmp_path, make_record(seed=seed, accuracy=acc))
+    write_record(tmp_path, make_record(connectivity="residual", accuracy=0.88, cutoff=8))
+    summary = summarize(records_frame(load_records(tmp_path, "compression")), ["accuracy", "cutoff_layer"])
+    acn = summary[summary.connectivity == "acn"].iloc[0]
+    assert acn["n"] == 3
+    assert acn["accuracy_mean"] == pytest.approx(0.92)
+    assert acn["accuracy_std"] == pytest.approx(0.02)
+    assert summary[summary.connectivity == "residual"].iloc[0]["n"] == 1
+
+    markdown = to_markdown(summary, ["accuracy", "cutoff_layer"], "compression")
+    assert "92.00 ± 2.00" in markdown and "88.00" in markdown
+    md, csv = write_leaderboard(summary, ["accuracy"], tmp_path / "tables", "compression", "compression")
+    assert md.read_text().startswith("# compression") and "accuracy_mean" in csv.read_text()
+    assert rich_table(summary, ["accuracy"], "t").row_count == 2

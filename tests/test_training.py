@@ -1,0 +1,127 @@
+"""Trainer: real learning on digits, determinism, exact resume, augmentation, gradient norms."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from acn_bench import UserError, create_backbone
+from acn_bench.data.augment import BatchAugment, Normalizer, random_crop, random_hflip
+from acn_bench.training import TrainConfig, Trainer
+from acn_bench.training.schedule import build_optimizer, build_scheduler
+from acn_bench.training.trainer import block_grad_norms
+
+
+def digits_model(connectivity="acn", seed=0):
+    torch.manual_seed(seed)
+    return create_backbone("mixer_tiny", connectivity=connectivity, img_size=8, patch_size=2, in_chans=1)
+
+
+def train(data, seed=0, checkpoint=None, **overrides):
+    cfg = TrainConfig(**{"epochs": 3, "batch_size": 64, "warmup_epochs": 0.5, **overrides})
+    return Trainer(digits_model(seed=seed), cfg, *data, seed=seed, checkpoint=checkpoint).fit()
+
+
+def test_training_learns_real_digits(digits_tensors):
+    result = train(digits_tensors, epochs=6, lr=3e-3)
+    assert result.accuracy > 0.7  # ten classes: chance is 0.1
+    assert len(result.probe_acc) == 5
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert 1 <= result.best_epoch <= 6 and result.steps == 6 * (512 // 64)
+
+
+def test_same_seed_gives_same_metrics_and_other_seed_differs(digits_tensors):
+    a = train(digits_tensors, cutmix_prob=0.5, crop_padding=1)
+    b = train(digits_tensors, cutmix_prob=0.5, crop_padding=1)
+    c = train(digits_tensors, seed=1, cutmix_prob=0.5, crop_padding=1)
+    assert a.probe_acc == b.probe_acc
+    assert [h["train_loss"] for h in a.history] == [h["train_loss"] for h in b.history]
+    assert [h["train_loss"] for h in a.history] != [h["train_loss"] for h in c.history]
+
+
+def test_killed_run_resumes_exactly_from_its_checkpoint(digits_tensors, tmp_path, monkeypatch):
+    reference = train(digits_tensors, cutmix_prob=0.5)
+    checkpoint = tmp_path / "run.pt"
+    original = Trainer._train_epoch
+
+    def dies_in_third_epoch(self, epoch, *args):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return original(self, epoch, *args)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", dies_in_third_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        train(digits_tensors, checkpoint=checkpoint, cutmix_prob=0.5)
+    assert checkpoint.is_file() and not list(tmp_path.glob(".*tmp"))
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    resumed = train(digits_tensors, checkpoint=checkpoint, cutmix_prob=0.5)
+    assert resumed.probe_acc == reference.probe_acc
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+
+
+def test_checkpoint_of_another_config_is_refused(digits_tensors, tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    train(digits_tensors, checkpoint=checkpoint, epochs=1)
+    with pytest.raises(UserError, match="another configuration"):
+        train(digits_tensors, checkpoint=checkpoint, epochs=1, lr=5e-4)
+
+
+def test_grad_norms_are_logged_per_block_and_epoch(digits_tensors):
+    result = train(digits_tensors, epochs=2, grad_norms=True)
+    for entry in result.history:
+        assert len(entry["grad_norms"]) == 4 and all(n > 0 for n in entry["grad_norms"])
+
+
+def test_block_grad_norms_match_manual_norm():
+    model = digits_model()
+    model(torch.rand(4, 1, 8, 8)).sum().backward()
+    manual = torch.cat([p.grad.flatten() for p in model.blocks[0].parameters()]).norm().item()
+    assert block_grad_norms(model)[0] == pytest.approx(manual, rel=1e-5)
+
+
+def test_autoaugment_and_cutmix_run_on_grey_and_colour_batches():
+    augment = BatchAugment(crop_padding=4, hflip=True, autoaugment="cifar10")
+    for channels in (1, 3):
+        batch = torch.randint(0, 256, (6, channels, 32, 32), dtype=torch.uint8)
+        out = augment(batch)
+        assert out.shape == batch.shape and out.dtype == torch.uint8
+
+
+def test_random_crop_shifts_within_padding_and_flip_mirrors():
+    images = torch.arange(2 * 1 * 4 * 4, dtype=torch.uint8).view(2, 1, 4, 4)
+    assert torch.equal(random_crop(images, 0), images)
+    cropped = random_crop(images, 2, torch.Generator().manual_seed(3))
+    assert cropped.shape == images.shape
+    for img, out in zip(images, cropped):  # every non-zero crop pixel comes from the original image
+        assert set(out.unique().tolist()) - {0} <= set(img.unique().tolist())
+    flipped = random_hflip(images, torch.Generator().manual_seed(0))
+    for img, out in zip(images, flipped):
+        assert torch.equal(out, img) or torch.equal(out, img.flip(-1))
+
+
+def test_normalizer_standardises_each_channel():
+    images = torch.randint(0, 256, (64, 3, 8, 8), dtype=torch.uint8)
+    norm = Normalizer.from_images(images, chunk=10)
+    out = norm(images)
+    assert torch.allclose(out.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(out.std(dim=(0, 2, 3), unbiased=False), torch.ones(3), atol=1e-3)
+
+
+def test_schedule_warms_up_then_decays_to_min_lr():
+    model = torch.nn.Linear(2, 2)
+    opt = build_optimizer(model, lr=1e-3, weight_decay=0.01)
+    sched = build_scheduler(opt, total_steps=100, warmup_steps=10, min_lr=1e-6)
+    lrs = []
+    for step in range(1, 101):
+        sched.step_update(step)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs[4] < lrs[9] == pytest.approx(1e-3, rel=0.05)
+    assert lrs[-1] == pytest.approx(1e-6, rel=0.05) and max(lrs) <= 1e-3 + 1e-12
+    assert opt.param_groups[1]["weight_decay"] == 0.0  # biases are not decayed
+
+
+def test_bad_recipe_values_are_user_errors(digits_tensors):
+    with pytest.raises(UserError, match="amp mode 'fp8'"):
+        train(digits_tensors, amp="fp8")
+    with pytest.raises(UserError, match="epochs must be >= 1, got 0"):
+        train(digits_tensors, epochs=0)
