@@ -79,6 +79,15 @@ class RunContext:
     progress: bool = False
     log: Callable[[str], None] = print
 
+    def log_epoch(self, entry: dict[str, Any]) -> None:
+        """One line per finished epoch (for logs; the progress bars cover interactive use)."""
+        if self.progress:
+            return
+        text = f"  epoch {entry['epoch']}: loss {entry['train_loss']:.4f}, {entry['seconds']:.1f}s"
+        if "test_acc" in entry:
+            text += f", test acc {entry['test_acc']:.4f}"
+        self.log(text)
+
     def checkpoint_path(self, suite: str, rid: str) -> Path:
         """Where the run ``rid`` keeps its resumable training checkpoint."""
         return self.out_dir / suite / ".checkpoints" / f"{rid}.pt"

@@ -31,6 +31,7 @@ class Recipe:
     backbone: str
     train: TrainConfig
     connectivities: tuple[str, ...] = TWINS
+    depth: Optional[int] = None
     max_train: Optional[int] = None
     max_test: Optional[int] = None
     latency_batch: int = 64
@@ -49,8 +50,9 @@ RECIPES: dict[str, dict[str, Recipe]] = {
                     latency_batch=8, latency_repeats=2),
     },
     "quick": {
-        "digits": Recipe("mixer_small", TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1)),
-        "cifar10": Recipe("mixer_small", TrainConfig(epochs=6, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True)),
+        "digits": Recipe("mixer_small", TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1),
+                         depth=16, overrides={"patch_size": 2}),
+        "cifar10": Recipe("mixer_small", TrainConfig(epochs=5, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True)),
         "*": Recipe("mixer_small", TrainConfig(epochs=10, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True)),
     },
     "paper": {
@@ -84,7 +86,7 @@ class CompressionSuite(Suite):
             "dataset": [dataset],
             "backbone": [recipe.backbone],
             "connectivity": list(recipe.connectivities),
-            "depth": [backbone_options(recipe.backbone)["depth"]],
+            "depth": [recipe.depth or backbone_options(recipe.backbone)["depth"]],
             "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
         })
 
@@ -96,7 +98,7 @@ class CompressionSuite(Suite):
         trainer = Trainer(
             model, recipe.train, train.images, train.labels, test.images, test.labels, seed=config["seed"],
             device=context.device, checkpoint=context.checkpoint_path(self.name, self.identity(config)),
-            progress=context.progress, identity=config,
+            progress=context.progress, identity=config, on_epoch=context.log_epoch,
         )
         result = trainer.fit()
         cutoff = cutoff_layer(result.probe_acc, config["cutoff_delta"])

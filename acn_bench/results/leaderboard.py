@@ -58,10 +58,15 @@ def format_value(mean: float, std: Optional[float], metric: str, n: int) -> str:
     """``"92.04 ± 0.08"`` for accuracies (shown in percent), plain numbers otherwise."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "–"
-    scale, digits = (100.0, 2) if _is_percent(metric) else (1.0, 4 if abs(mean) < 10 else 1)
-    text = f"{mean * scale:.{digits}f}"
-    if n > 1 and std is not None:
-        text += f" ± {std * scale:.{digits}f}"
+    if _is_percent(metric):
+        scale, spec = 100.0, ".2f"
+    elif float(mean).is_integer() and not std:
+        scale, spec = 1.0, ",.0f"
+    else:
+        scale, spec = 1.0, (".4g" if abs(mean) < 1000 else ",.0f")
+    text = format(mean * scale, spec)
+    if n > 1 and std:
+        text += f" ± {format(std * scale, spec)}"
     return text
 
 

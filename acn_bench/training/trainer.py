@@ -13,7 +13,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -149,6 +149,7 @@ class Trainer:
         checkpoint: file to save after every epoch and to resume from when it exists.
         progress: show rich progress bars.
         identity: extra configuration that must match for a checkpoint to be resumed.
+        on_epoch: called with each epoch's history entry (e.g. to log progress to a file).
     """
 
     def __init__(
@@ -165,6 +166,7 @@ class Trainer:
         checkpoint: Optional[Path] = None,
         progress: bool = False,
         identity: Optional[dict[str, Any]] = None,
+        on_epoch: Optional[Callable[[dict[str, Any]], None]] = None,
     ) -> None:
         config.validate()
         self.config = config
@@ -173,6 +175,7 @@ class Trainer:
         self.seed = seed
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.progress = progress
+        self.on_epoch = on_epoch
         self.normalizer = Normalizer.from_images(train_images)
         self.train_images = train_images.to(self.device)
         self.train_labels = train_labels.to(self.device)
@@ -240,6 +243,8 @@ class Trainer:
                     if entry["test_acc"] > result.best_acc or result.best_epoch == 0:
                         result.best_acc, result.best_epoch = entry["test_acc"], epoch + 1
                 result.history.append(entry)
+                if self.on_epoch is not None:
+                    self.on_epoch(entry)
                 bars.update(epoch_task, advance=1, description=f"epoch {epoch + 1} acc {entry.get('test_acc', float('nan')):.3f}")
                 if self.checkpoint:
                     save_checkpoint(self.checkpoint, {
