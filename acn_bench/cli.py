@@ -17,7 +17,7 @@ from rich.console import Console
 
 from acn_bench.backbones import CONNECTIVITIES, backbone_entry, list_backbones, load_plugin
 from acn_bench.errors import UserError, require
-from acn_bench.suite import PROFILES, RunContext, parse_only, parse_shard, plan_runs, run_suite
+from acn_bench.suite import PROFILES, RunContext, parse_only, parse_settings, parse_shard, plan_runs, run_suite
 
 # Wide tables stay readable when output goes to a file or a pipe (rich would assume 80 columns).
 console = Console(width=None if sys.stdout.isatty() else 240)
@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help="skip runs whose record exists; resume interrupted training")
     run.add_argument("--backbones", default=None, help="comma-separated backbones replacing the suite's")
     run.add_argument("--depths", default=None, help="comma-separated depths replacing the preset's (e.g. 5,10,15)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                     help="set a grid key (repeat a key to sweep it), e.g. --set noise_space=normalized")
+    run.add_argument("--checkpoint", default=None, help="evaluate this saved model instead of training (robustness)")
     run.add_argument("--out", type=Path, default=None, help="records folder (default $ACN_BENCH_RESULTS or ./results)")
     run.add_argument("--data-root", type=Path, default=None, help="folder with dataset files (default $ACN_BENCH_DATA)")
     run.add_argument("--download", action="store_true", help="let torchvision download CIFAR archives when missing")
@@ -91,7 +94,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for plugin in args.plugin:
         load_plugin(plugin)
     suite = get_suite(args.suite or DEFAULT_SUITE)
-    axes = {}
+    axes = parse_settings(args.settings)
+    if args.checkpoint:
+        axes["checkpoint"] = [args.checkpoint]
     if args.backbones:
         axes["backbone"] = [b.strip() for b in args.backbones.split(",")]
         for name in axes["backbone"]:

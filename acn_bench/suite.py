@@ -113,6 +113,9 @@ class Suite(abc.ABC):
     def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
         """The configurations (without seed) of ``profile`` on ``dataset``."""
 
+    def check(self, config: dict[str, Any]) -> None:
+        """Reject a bad configuration with a :class:`UserError` before any run starts (default: accept)."""
+
     @abc.abstractmethod
     def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
         """Run one configuration and return its record (not yet written)."""
@@ -167,7 +170,24 @@ def plan_runs(
     configs = filter_only(configs, only or {})
     if not configs:
         raise UserError(f"--only {only} leaves no run of suite {suite.name!r} ({profile} profile, dataset {dataset!r}).")
+    for config in configs:
+        suite.check(config)
     return take_shard(configs, shard)
+
+
+def parse_value(text: str) -> Any:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, anything else stays text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_settings(items: Iterable[str]) -> dict[str, list[Any]]:
+    """``--set KEY=VALUE`` items -> grid axes (a key given twice sweeps both values)."""
+    return {key: [parse_value(v) for v in values] for key, values in parse_only(items).items()}
 
 
 def run_suite(suite: Suite, configs: list[dict[str, Any]], context: RunContext, resume: bool = False) -> SuiteRun:

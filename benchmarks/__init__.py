@@ -12,6 +12,7 @@ from acn_bench.suite import Suite
 
 SUITES: dict[str, str] = {
     "compression": "benchmarks.compression",
+    "robustness": "benchmarks.robustness",
 }
 DEFAULT_SUITE = "compression"
 

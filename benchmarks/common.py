@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from acn_bench.backbones import Backbone, backbone_options, create_backbone
 from acn_bench.data import ImageSet, load_images
-from acn_bench.errors import UserError
+from acn_bench.data.augment import Normalizer
+from acn_bench.errors import UserError, unknown_choice
+from acn_bench.results import Record, environment
 from acn_bench.suite import RunContext
+from acn_bench.training import TrainConfig, Trainer, TrainResult, seed_everything
+
+TWINS = ("residual", "acn")
 
 
 def load_dataset(name: str, context: RunContext, max_train: Optional[int] = None, max_test: Optional[int] = None) -> tuple[ImageSet, ImageSet]:
@@ -73,3 +81,98 @@ def backbone_info(model: Backbone) -> dict[str, Any]:
         "params": sum(p.numel() for p in model.parameters()),
         "config": dict(model.config),
     }
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What one profile trains on one dataset.
+
+    Attributes:
+        backbone: registry name of the backbone.
+        train: the training recipe.
+        connectivities: the twins compared.
+        depth: depth override (None: the preset's).
+        max_train, max_test: keep only the first images of each split (None: all).
+        overrides: further backbone arguments (e.g. a patch size for tiny images).
+    """
+
+    backbone: str
+    train: TrainConfig
+    connectivities: tuple[str, ...] = TWINS
+    depth: Optional[int] = None
+    max_train: Optional[int] = None
+    max_test: Optional[int] = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def grid_depth(self) -> int:
+        """The depth the grid uses by default."""
+        return self.depth or backbone_options(self.backbone)["depth"]
+
+
+def pick_recipe(recipes: dict[str, dict[str, Recipe]], profile: str, dataset: str) -> Recipe:
+    """The recipe of ``profile`` for ``dataset`` (``*``: the profile's default)."""
+    if profile not in recipes:
+        raise unknown_choice("profile", profile, recipes)
+    return recipes[profile].get(dataset, recipes[profile]["*"])
+
+
+def train_backbone(
+    config: dict[str, Any], recipe: Recipe, train: ImageSet, test: ImageSet, context: RunContext, checkpoint: Path
+) -> tuple[Backbone, Trainer, TrainResult]:
+    """Build ``config``'s backbone for ``train`` and train it, resumable from ``checkpoint``."""
+    seed_everything(config["seed"])
+    model = backbone_for(config["backbone"], train, config["connectivity"], depth=config["depth"], **recipe.overrides)
+    trainer = Trainer(
+        model, recipe.train, train.images, train.labels, test.images, test.labels, seed=config["seed"],
+        device=context.device, checkpoint=checkpoint,
+        progress=context.progress, identity=config, on_epoch=context.log_epoch,
+    )
+    return model, trainer, trainer.fit()
+
+
+def make_record(
+    suite: str,
+    config: dict[str, Any],
+    recipe: Recipe,
+    data: tuple[ImageSet, ImageSet],
+    model: Backbone,
+    normalizer: Normalizer,
+    metrics: dict[str, Any],
+    *,
+    result: Optional[TrainResult] = None,
+    probe: Optional[list[float]] = None,
+    timings: Optional[dict[str, float]] = None,
+    history: Optional[dict[str, Any]] = None,
+) -> Record:
+    """The record of one image run: dataset, backbone, recipe, probe, history, timings, environment.
+
+    With a training ``result``, its accuracy, best epoch, steps, probe, epoch history and timings
+    are included; a run that evaluated a loaded model passes its own ``probe`` instead.
+    """
+    train, test = data
+    metrics = dict(metrics)
+    timings = dict(timings or {})
+    history = dict(history or {})
+    run_config = {**config, "normalization": normalizer.as_dict()}
+    if result is not None:
+        metrics = {"accuracy": result.accuracy, "best_accuracy": result.best_acc, "best_epoch": result.best_epoch,
+                   "steps": result.steps, **metrics}
+        timings = {"train_s": result.train_seconds, "eval_s": result.eval_seconds, **timings}
+        history = {"epochs": result.history, **history}
+        run_config["train"] = dataclasses.asdict(recipe.train)
+        probe = result.probe_acc
+    device = next(model.parameters()).device
+    return Record(
+        suite=suite,
+        profile=config["profile"],
+        dataset=dataset_info(train, test),
+        backbone=backbone_info(model),
+        seed=config["seed"],
+        config=run_config,
+        metrics=metrics,
+        run_id="",
+        probe=list(probe or []),
+        timings=timings,
+        environment={**environment(), "device": str(device)},
+        history=history,
+    )

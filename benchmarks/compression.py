@@ -8,36 +8,15 @@ and measured latency of the full and the truncated model.
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer, measure_cost
-from acn_bench.backbones import backbone_options
-from acn_bench.errors import unknown_choice
-from acn_bench.results import Record, environment
+from acn_bench.errors import require
+from acn_bench.results import Record
 from acn_bench.suite import RunContext, Suite, expand_grid
-from acn_bench.training import TrainConfig, Trainer, probe_accuracy, seed_everything
-from benchmarks.common import backbone_for, backbone_info, dataset_info, load_dataset
-
-TWINS = ("residual", "acn")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What one profile trains on one dataset."""
-
-    backbone: str
-    train: TrainConfig
-    connectivities: tuple[str, ...] = TWINS
-    depth: Optional[int] = None
-    max_train: Optional[int] = None
-    max_test: Optional[int] = None
-    latency_batch: int = 64
-    latency_repeats: int = 10
-    overrides: dict[str, Any] = field(default_factory=dict)
-
+from acn_bench.training import TrainConfig, probe_accuracy
+from benchmarks.common import Recipe, load_dataset, make_record, pick_recipe, train_backbone
 
 PAPER_MIXER_RECIPE = TrainConfig(
     epochs=700, batch_size=64, lr=1e-3, weight_decay=0.01, warmup_epochs=10, min_lr=1e-6, label_smoothing=0.1,
@@ -46,8 +25,7 @@ PAPER_MIXER_RECIPE = TrainConfig(
 
 RECIPES: dict[str, dict[str, Recipe]] = {
     "smoke": {
-        "*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128,
-                    latency_batch=8, latency_repeats=2),
+        "*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128),
     },
     "quick": {
         "digits": Recipe("mixer_small", TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1),
@@ -59,14 +37,7 @@ RECIPES: dict[str, dict[str, Recipe]] = {
         "*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE),
     },
 }
-
-
-def recipe_for(profile: str, dataset: str) -> Recipe:
-    """The recipe of ``profile`` for ``dataset`` (``*`` is the profile's default)."""
-    if profile not in RECIPES:
-        raise unknown_choice("profile", profile, RECIPES)
-    recipes = RECIPES[profile]
-    return recipes.get(dataset, recipes["*"])
+LATENCY = {"smoke": (8, 2), "quick": (64, 10), "paper": (64, 20)}  # (batch, repeats) of the latency timing
 
 
 class CompressionSuite(Suite):
@@ -80,64 +51,50 @@ class CompressionSuite(Suite):
     )
     datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
 
+    def default_dataset(self, profile: str) -> str:
+        """The paper profile is the paper's CIFAR-10 setup; the others start on the built-in digits."""
+        return "cifar10" if profile == "paper" else "digits"
+
     def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = recipe_for(profile, dataset)
+        recipe = pick_recipe(RECIPES, profile, dataset)
         return expand_grid({
             "dataset": [dataset],
             "backbone": [recipe.backbone],
             "connectivity": list(recipe.connectivities),
-            "depth": [recipe.depth or backbone_options(recipe.backbone)["depth"]],
+            "depth": [recipe.grid_depth()],
             "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
         })
 
+    def check(self, config: dict[str, Any]) -> None:
+        require(isinstance(config["cutoff_delta"], (int, float)) and 0 <= config["cutoff_delta"] < 1,
+                f"cutoff_delta must be a number in [0, 1) (accuracy units), got {config['cutoff_delta']!r}.")
+
     def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
-        recipe = recipe_for(config["profile"], config["dataset"])
+        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
         train, test = load_dataset(config["dataset"], context, recipe.max_train, recipe.max_test)
-        seed_everything(config["seed"])
-        model = backbone_for(config["backbone"], train, config["connectivity"], depth=config["depth"], **recipe.overrides)
-        trainer = Trainer(
-            model, recipe.train, train.images, train.labels, test.images, test.labels, seed=config["seed"],
-            device=context.device, checkpoint=context.checkpoint_path(self.name, self.identity(config)),
-            progress=context.progress, identity=config, on_epoch=context.log_epoch,
-        )
-        result = trainer.fit()
+        checkpoint = context.checkpoint_path(self.name, self.identity(config))
+        model, trainer, result = train_backbone(config, recipe, train, test, context, checkpoint)
         cutoff = cutoff_layer(result.probe_acc, config["cutoff_delta"])
 
-        t0 = time.perf_counter()
+        start = time.perf_counter()
         truncated = model.truncate(cutoff)
         truncated_acc = probe_accuracy(truncated, trainer.test_images, trainer.test_labels, trainer.normalizer,
                                        recipe.train.eval_batch_size)[-1]
-        batch = trainer.normalizer(test.images[: recipe.latency_batch].to(context.device))
-        full_cost = measure_cost(model, batch, recipe.latency_repeats)
-        cut_cost = measure_cost(truncated, batch, recipe.latency_repeats)
-        cost_seconds = time.perf_counter() - t0
-
+        latency_batch, repeats = LATENCY[config["profile"]]
+        batch = trainer.normalizer(trainer.test_images[:latency_batch])
+        full_cost = measure_cost(model, batch, repeats)
+        cut_cost = measure_cost(truncated, batch, repeats)
         metrics = {
-            "accuracy": result.accuracy,
-            "best_accuracy": result.best_acc,
-            "best_epoch": result.best_epoch,
             "cutoff_layer": cutoff,
             "removable_fraction": 1 - cutoff / model.depth,
             "truncated_accuracy": truncated_acc,
             **full_cost.as_metrics(),
             **cut_cost.as_metrics("truncated_"),
             "latency_batch": batch.shape[0],
-            "steps": result.steps,
         }
-        return Record(
-            suite=self.name,
-            profile=config["profile"],
-            dataset=dataset_info(train, test),
-            backbone=backbone_info(model),
-            seed=config["seed"],
-            config={**config, "train": dataclasses.asdict(recipe.train), "normalization": trainer.normalizer.as_dict()},
-            metrics=metrics,
-            run_id="",
-            probe=result.probe_acc,
-            timings={"train_s": result.train_seconds, "eval_s": result.eval_seconds, "cost_s": cost_seconds},
-            environment={**environment(), "device": str(context.device)},
-            history={"epochs": result.history},
-        )
+        timings = {"cost_s": time.perf_counter() - start}
+        return make_record(self.name, config, recipe, (train, test), model, trainer.normalizer, metrics,
+                           result=result, timings=timings)
 
 
 SUITE = CompressionSuite()

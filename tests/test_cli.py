@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -92,7 +93,8 @@ def test_missing_dataset_says_where_it_looked(tmp_path, capsys, monkeypatch):
 
 
 def test_console_script_lists_suites_backbones_and_datasets():
-    exe = shutil.which("acn-bench") or str(sys.executable).replace("python", "acn-bench")
+    beside_python = Path(sys.executable).parent / "acn-bench"
+    exe = str(beside_python) if beside_python.exists() else shutil.which("acn-bench")
     done = subprocess.run([exe, "list"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     for word in ("compression", "mixer_cifar", "vit_b16", "acn-dg", "denseformer", "digits", "cifar10", "smoke"):

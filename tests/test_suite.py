@@ -67,3 +67,10 @@ def test_resume_skips_finished_runs(tmp_path):
     again = run_suite(suite, plan, context, resume=True)
     assert again.written == [] and again.skipped == [record.run_id]
     assert not (tmp_path / "compression" / ".checkpoints" / f"{record.run_id}.pt").exists()
+
+
+def test_paper_profile_defaults_to_the_papers_setup():
+    plan = plan_runs(get_suite("compression"), "paper")
+    assert {c["dataset"] for c in plan} == {"cifar10"}
+    assert {c["backbone"] for c in plan} == {"mixer_cifar"} and {c["depth"] for c in plan} == {16}
+    assert {c["connectivity"] for c in plan} == {"residual", "acn"}

@@ -49,6 +49,11 @@ class Normalizer:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         return self.normalize(self.to_float(images))
 
+    @classmethod
+    def from_dict(cls, data: dict[str, list[float]]) -> "Normalizer":
+        """Inverse of :meth:`as_dict`."""
+        return cls(torch.tensor(data["mean"]), torch.tensor(data["std"]))
+
     def as_dict(self) -> dict[str, list[float]]:
         """Plain-data form for records and checkpoints."""
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}

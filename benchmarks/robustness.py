@@ -1,0 +1,161 @@
+"""Robustness: twins trained clean, tested under seeded Gaussian and salt-and-pepper noise.
+
+For every (backbone, connectivity, seed): train on clean data (or load ``--checkpoint``), then
+evaluate the test set clean and under every corruption and severity of the grid, with the
+shared head at every depth (does noise hurt the deep layers of a residual net more?). Every model
+sees exactly the same corrupted images (``noise_seed``). Where the noise is applied
+(``noise_space``: ``pixel`` before normalisation, or ``normalized`` after it, as the official ViT
+code) is a grid key, so it is recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from acn_bench.backbones.io import load_backbone, save_backbone
+from acn_bench.data.augment import Normalizer
+from acn_bench.data.corruptions import CORRUPTIONS, SPACES, corrupt_normalized, corrupt_pixels, get_corruption
+from acn_bench.errors import UserError, require, unknown_choice
+from acn_bench.results import Record
+from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.training import TrainConfig, probe_accuracy
+from benchmarks.common import Recipe, load_dataset, make_record, pick_recipe, train_backbone
+from benchmarks.compression import PAPER_MIXER_RECIPE
+
+DEFAULT_CORRUPTIONS = "gaussian:0.1,0.2,0.4;salt_pepper:0.01,0.05,0.1"
+
+RECIPES: dict[str, dict[str, Recipe]] = {
+    "smoke": {"*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128)},
+    "quick": {
+        "digits": Recipe("mixer_small", TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1),
+                         depth=16, overrides={"patch_size": 2}),
+        "*": Recipe("mixer_small", TrainConfig(epochs=5, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True)),
+    },
+    "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
+}
+
+
+def parse_corruptions(spec: str) -> list[tuple[str, float]]:
+    """``"gaussian:0.1,0.2;salt_pepper:0.05"`` -> ``[("gaussian", 0.1), ("gaussian", 0.2), ("salt_pepper", 0.05)]``.
+
+    Raises:
+        UserError: unknown corruption, a severity that is not a number, or one outside its range.
+    """
+    pairs = []
+    for part in str(spec).split(";"):
+        name, sep, levels = part.partition(":")
+        name = name.strip()
+        if name not in CORRUPTIONS:
+            raise unknown_choice("corruption", name, CORRUPTIONS)
+        require(bool(sep and levels.strip()), f"corruption {name!r} needs severities, e.g. {name}:0.1,0.2 (got {part!r}).")
+        for level in levels.split(","):
+            try:
+                severity = float(level)
+            except ValueError as exc:
+                raise UserError(f"severity {level.strip()!r} of corruption {name!r} is not a number.") from exc
+            get_corruption(name).check(severity)
+            pairs.append((name, severity))
+    return pairs
+
+
+def corruption_key(name: str, severity: float) -> str:
+    """Metric-name stem of one corruption level, e.g. ``gaussian_0.1``."""
+    return f"{name}_{severity:g}"
+
+
+class RobustnessSuite(Suite):
+    """Accuracy of clean-trained twins under test-time noise, at every depth."""
+
+    name = "robustness"
+    description = "twins trained clean, tested under seeded Gaussian / salt-and-pepper noise; accuracy per depth"
+    metrics = (
+        "accuracy", *(f"{corruption_key(n, s)}_accuracy" for n, s in parse_corruptions(DEFAULT_CORRUPTIONS)),
+        "mean_relative_robustness",
+    )
+    datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
+
+    def default_dataset(self, profile: str) -> str:
+        """Smoke runs on the built-in digits; quick and paper on CIFAR-10."""
+        return "digits" if profile == "smoke" else "cifar10"
+
+    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
+        recipe = pick_recipe(RECIPES, profile, dataset)
+        return expand_grid({
+            "dataset": [dataset],
+            "backbone": [recipe.backbone],
+            "connectivity": list(recipe.connectivities),
+            "depth": [recipe.grid_depth()],
+            "corruptions": [DEFAULT_CORRUPTIONS],
+            "noise_space": ["pixel"],
+            "noise_seed": [0],
+            "checkpoint": [None],
+        })
+
+    def check(self, config: dict[str, Any]) -> None:
+        parse_corruptions(config["corruptions"])
+        if config["noise_space"] not in SPACES:
+            raise unknown_choice("noise_space", config["noise_space"], SPACES)
+        if config["checkpoint"] is not None:
+            load_backbone(config["checkpoint"], self._architecture(config))
+
+    @staticmethod
+    def _architecture(config: dict[str, Any]) -> dict[str, Any]:
+        return {"name": config["backbone"], "connectivity": config["connectivity"], "depth": config["depth"]}
+
+    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
+        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
+        train, test = load_dataset(config["dataset"], context, recipe.max_train, recipe.max_test)
+        result = None
+        if config["checkpoint"] is None:
+            checkpoint = context.checkpoint_path(self.name, self.identity(config))
+            model, trainer, result = train_backbone(config, recipe, train, test, context, checkpoint)
+            normalizer = trainer.normalizer
+            save_backbone(self.model_path(config, context), model, {"normalization": normalizer.as_dict()})
+        else:
+            model, extra = load_backbone(config["checkpoint"], self._architecture(config))
+            model = model.to(context.device)
+            normalizer = Normalizer.from_dict(extra["normalization"]) if "normalization" in extra else Normalizer.from_images(train.images)
+        start = time.perf_counter()
+        metrics, probes = evaluate_under_noise(model, test.images.to(context.device), test.labels.to(context.device),
+                                               normalizer, config, recipe.train.eval_batch_size)
+        return make_record(self.name, config, recipe, (train, test), model, normalizer, metrics, result=result,
+                           probe=probes["clean"], timings={"noise_eval_s": time.perf_counter() - start},
+                           history={"probe_under_noise": probes})
+
+    def model_path(self, config: dict[str, Any], context: RunContext):
+        """Where a trained model is kept for later ``--checkpoint`` use."""
+        return context.out_dir / self.name / "models" / f"{self.identity(config)}.pt"
+
+
+def evaluate_under_noise(
+    model, images, labels, normalizer: Normalizer, config: dict[str, Any], batch_size: int
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Accuracy at every depth, clean and under each corruption level of ``config``.
+
+    Returns:
+        ``metrics`` (``accuracy``, ``<kind>_<severity>_accuracy``, ``..._relative`` = corrupted /
+        clean, ``mean_relative_robustness``) and ``probes`` (per-depth accuracy for ``clean`` and
+        every corruption level).
+    """
+    probes = {"clean": probe_accuracy(model, images, labels, normalizer, batch_size)}
+    clean = probes["clean"][-1]
+    metrics: dict[str, float] = {"accuracy": clean}
+    relative = []
+    for name, severity in parse_corruptions(config["corruptions"]):
+        key = corruption_key(name, severity)
+        seed = config["noise_seed"]
+        if config["noise_space"] == "normalized" and get_corruption(name).normalized_noise is not None:
+            noisy = corrupt_normalized(normalizer(images), name, severity, seed)
+            probes[key] = probe_accuracy(model, noisy, labels, lambda x: x, batch_size)
+        else:
+            noisy = corrupt_pixels(images.cpu(), name, severity, seed).to(images.device)
+            probes[key] = probe_accuracy(model, noisy, labels, normalizer, batch_size)
+        metrics[f"{key}_accuracy"] = probes[key][-1]
+        metrics[f"{key}_relative"] = probes[key][-1] / clean if clean > 0 else 0.0
+        relative.append(metrics[f"{key}_relative"])
+    metrics["mean_relative_robustness"] = sum(relative) / len(relative)
+    return metrics, probes
+
+
+SUITE = RobustnessSuite()
