@@ -130,11 +130,12 @@ def show_leaderboard(suite_name: str, records_dir: Path, tables_dir: Optional[Pa
         records = load_records(records_dir, suite.name)
     except ValueError as exc:
         raise UserError(f"invalid record: {exc}") from exc
-    summary = summarize(records_frame(records), suite.metrics)
+    summary = summarize(records_frame(records, suite.group_by), suite.metrics, suite.group_by)
     title = f"{suite.name}: {suite.description}"
     console.print(rich_table(summary, suite.metrics, title))
     if write:
-        for path in write_leaderboard(summary, suite.metrics, tables_dir or records_dir, suite.name, title):
+        out_dir = tables_dir or records_dir
+        for path in [*write_leaderboard(summary, suite.metrics, out_dir, suite.name, title), *suite.plot(records, out_dir)]:
             console.print(f"wrote {path}")
 
 

@@ -96,14 +96,16 @@ class RunContext:
 class Suite(abc.ABC):
     """Base class of a benchmark suite.
 
-    Subclasses set ``name``, ``description``, ``metrics`` (leaderboard columns) and ``datasets``
-    (the first is the default), and implement :meth:`grid` and :meth:`run_one`.
+    Subclasses set ``name``, ``description``, ``metrics`` (leaderboard columns), ``datasets``
+    (the first is the default) and ``group_by`` (grid keys besides backbone, connectivity, depth,
+    strategy, ... that separate leaderboard rows), and implement :meth:`grid` and :meth:`run_one`.
     """
 
     name: str = ""
     description: str = ""
     metrics: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
+    group_by: tuple[str, ...] = ()  # grid keys that make separate leaderboard rows (e.g. per_class)
 
     def default_dataset(self, profile: str) -> str:
         """Dataset used when the user names none."""
@@ -119,6 +121,13 @@ class Suite(abc.ABC):
     @abc.abstractmethod
     def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
         """Run one configuration and return its record (not yet written)."""
+
+    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+        """Write the suite's figures (PNG) into ``out_dir``; default: probe accuracy against depth."""
+        from acn_bench.results.plots import plot_series, probe_series
+
+        path = out_dir / f"{self.name}_probe_by_depth.png"
+        return [plot_series(probe_series(records), path, f"{self.name}: shared-head accuracy by depth", "depth (blocks)")]
 
     def identity(self, config: dict[str, Any]) -> str:
         """Stable id of a configuration: same id, same run (used to skip on resume)."""

@@ -12,7 +12,9 @@ from acn_bench.suite import Suite
 
 SUITES: dict[str, str] = {
     "compression": "benchmarks.compression",
+    "low_data": "benchmarks.low_data",
     "robustness": "benchmarks.robustness",
+    "transfer": "benchmarks.transfer",
 }
 DEFAULT_SUITE = "compression"
 

@@ -11,6 +11,7 @@ code) is a grid key, so it is recorded.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from acn_bench.backbones.io import load_backbone, save_backbone
@@ -18,6 +19,7 @@ from acn_bench.data.augment import Normalizer
 from acn_bench.data.corruptions import CORRUPTIONS, SPACES, corrupt_normalized, corrupt_pixels, get_corruption
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record
+from acn_bench.results.plots import model_label, new_series, plot_series
 from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.training import TrainConfig, probe_accuracy
 from benchmarks.common import Recipe, load_dataset, make_record, pick_recipe, train_backbone
@@ -73,6 +75,7 @@ class RobustnessSuite(Suite):
         "accuracy", *(f"{corruption_key(n, s)}_accuracy" for n, s in parse_corruptions(DEFAULT_CORRUPTIONS)),
         "mean_relative_robustness",
     )
+    group_by = ("noise_space", "corruptions", "checkpoint")
     datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
 
     def default_dataset(self, profile: str) -> str:
@@ -123,7 +126,21 @@ class RobustnessSuite(Suite):
                            probe=probes["clean"], timings={"noise_eval_s": time.perf_counter() - start},
                            history={"probe_under_noise": probes})
 
-    def model_path(self, config: dict[str, Any], context: RunContext):
+    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+        """Accuracy against noise severity, one figure per corruption kind, plus probe accuracy by depth."""
+        paths = super().plot(records, out_dir)
+        series_by_kind: dict[str, Any] = {}
+        for record in records:
+            for name, severity in parse_corruptions(record.config["corruptions"]):
+                series = series_by_kind.setdefault(name, new_series())
+                series[model_label(record)][0.0].append(record.metrics["accuracy"])
+                series[model_label(record)][severity].append(record.metrics[f"{corruption_key(name, severity)}_accuracy"])
+        for name, series in series_by_kind.items():
+            path = out_dir / f"{self.name}_{name}.png"
+            paths.append(plot_series(series, path, f"{self.name}: {name} noise", "severity"))
+        return paths
+
+    def model_path(self, config: dict[str, Any], context: RunContext) -> Path:
         """Where a trained model is kept for later ``--checkpoint`` use."""
         return context.out_dir / self.name / "models" / f"{self.identity(config)}.pt"
 

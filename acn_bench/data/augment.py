@@ -59,6 +59,18 @@ class Normalizer:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
 
+def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear resize of a uint8 ``N x C x H x W`` set to ``size x size`` (e.g. CIFAR to a source's resolution)."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    out = torch.empty((images.shape[0], images.shape[1], size, size), dtype=torch.uint8)
+    for start in range(0, images.shape[0], 4096):
+        part = images[start : start + 4096].float()
+        resized = torch.nn.functional.interpolate(part, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        out[start : start + 4096] = resized.round().clamp(0, 255).to(torch.uint8)
+    return out
+
+
 def random_crop(images: torch.Tensor, padding: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """RandomCrop(size, padding) with zero padding, a different offset per image, vectorised."""
     if padding <= 0:

@@ -16,8 +16,9 @@ GROUP_KEYS = ["suite", "dataset", "dataset_source", "backbone", "connectivity", 
 PERCENT_HINTS = ("acc", "accuracy", "forgetting")
 
 
-def records_frame(records: Iterable[Record]) -> pd.DataFrame:
-    """One row per record: the grouping keys, the seed and every scalar metric."""
+def records_frame(records: Iterable[Record], config_keys: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per record: the grouping keys, ``config_keys`` from each run's config, the seed and
+    every scalar metric."""
     rows = []
     for rec in records:
         row = {
@@ -31,23 +32,43 @@ def records_frame(records: Iterable[Record]) -> pd.DataFrame:
             "profile": rec.profile,
             "source": rec.source,
             "seed": rec.seed,
+            **{key: _cell(rec.config.get(key)) for key in config_keys},
         }
         row.update({k: v for k, v in rec.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
         rows.append(row)
-    return pd.DataFrame(rows, columns=None if rows else GROUP_KEYS + ["seed"])
+    return pd.DataFrame(rows, columns=None if rows else GROUP_KEYS + list(config_keys) + ["seed"])
 
 
-def summarize(frame: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """Group rows over seeds: ``n`` and ``<metric>_mean`` / ``<metric>_std`` for each metric."""
+def _cell(value: object) -> object:
+    """Config values as hashable table cells (``None`` shown as ``-``)."""
+    if value is None:
+        return "-"
+    return value if isinstance(value, (int, float, str)) else str(value)
+
+
+def summarize(frame: pd.DataFrame, metrics: Sequence[str], config_keys: Sequence[str] = ()) -> pd.DataFrame:
+    """Group rows over seeds: ``n`` and ``<metric>_mean`` / ``<metric>_std`` for each metric.
+
+    Rows are grouped by the generic keys (suite, dataset, backbone, connectivity, depth, strategy,
+    profile, source) and the suite's own ``config_keys`` (e.g. ``per_class``).
+    """
+    keys = GROUP_KEYS + [k for k in config_keys if k in frame.columns]
     metrics = [m for m in metrics if m in frame.columns]
     if frame.empty:
-        return pd.DataFrame(columns=GROUP_KEYS + ["n"])
-    grouped = frame.groupby(GROUP_KEYS, dropna=False, sort=True)
+        return pd.DataFrame(columns=keys + ["n"])
+    grouped = frame.groupby(keys, dropna=False, sort=False)
     out = grouped.size().rename("n").to_frame()
     for metric in metrics:
         out[f"{metric}_mean"] = grouped[metric].mean()
         out[f"{metric}_std"] = grouped[metric].std(ddof=1).fillna(0.0)
-    return out.reset_index()
+    return out.reset_index().sort_values(keys, key=lambda column: column.map(_sort_key)).reset_index(drop=True)
+
+
+def _sort_key(value: object) -> str:
+    """Order numbers numerically and before text, so a column may mix 10, 100 and 'all'."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return f"0{float(value) + 1e12:030.6f}"
+    return f"1{value}"
 
 
 def _is_percent(metric: str) -> bool:
@@ -73,7 +94,8 @@ def format_value(mean: float, std: Optional[float], metric: str, n: int) -> str:
 def display_frame(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """Human-readable table: grouping keys that vary, ``n`` and one ``mean ± std`` column per metric."""
     metrics = [m for m in metrics if f"{m}_mean" in summary.columns]
-    keys = [k for k in GROUP_KEYS if k in summary.columns and summary[k].nunique(dropna=False) > 1]
+    identity = summary.columns[: list(summary.columns).index("n")] if "n" in summary.columns else []
+    keys = [k for k in identity if summary[k].nunique(dropna=False) > 1]
     keys = keys or ["backbone", "connectivity"]
     table = summary[keys + ["n"]].copy()
     for metric in metrics:

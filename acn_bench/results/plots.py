@@ -1,0 +1,66 @@
+"""Figures rendered from records (matplotlib, PNG), written next to the leaderboard tables.
+
+Suites turn their records into *series* (``{line label: {x: [y over seeds]}}``) and
+:func:`plot_series` draws them with mean ± std error bars.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+from acn_bench.results.record import Record  # noqa: E402
+
+Series = dict[str, dict[float, list[float]]]
+
+
+def model_label(record: Record) -> str:
+    """``<backbone> <connectivity> L=<depth>``: one line per model family in a figure."""
+    backbone = record.backbone
+    return f"{backbone.get('name')} {backbone.get('connectivity')} L={backbone.get('depth')}"
+
+
+def new_series() -> Series:
+    """An empty series collection."""
+    return defaultdict(lambda: defaultdict(list))
+
+
+def probe_series(records: Iterable[Record], probe: Optional[Callable[[Record], Sequence[float]]] = None,
+                 label: Callable[[Record], str] = model_label) -> Series:
+    """Accuracy at every depth, one line per model (``probe`` picks a curve; default ``record.probe``)."""
+    series = new_series()
+    for record in records:
+        for depth, acc in enumerate(probe(record) if probe else record.probe):
+            series[label(record)][depth].append(acc)
+    return series
+
+
+def plot_series(series: Series, path: Path, title: str, xlabel: str, ylabel: str = "test accuracy (%)",
+                percent: bool = True, log_x: bool = False) -> Path:
+    """Draw every line of ``series`` (mean ± std over the values at each x) into the PNG ``path``."""
+    scale = 100.0 if percent else 1.0
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for name in sorted(series):
+        xs = sorted(series[name])
+        mean = np.array([np.mean(series[name][x]) for x in xs]) * scale
+        std = np.array([np.std(series[name][x]) for x in xs]) * scale
+        ax.errorbar(xs, mean, yerr=std, marker="o", ms=3, capsize=2, label=name)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if log_x:
+        ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    if series:
+        ax.legend(fontsize=7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,126 @@
+"""Low data: twins trained on N images per class, for a sweep of N (SPEC.md §4).
+
+The paper trains on the first 100 training images of each CIFAR-10 class (1,000 images) and
+tests on the full test set; this suite sweeps N (``per_class``; ``all`` = the whole set), with
+the first N in dataset order (``subset=first``, the paper's) or a seeded random choice
+(``subset=random``), and reports accuracy and the cutoff layer at each N: does an ACN use fewer
+layers when it has less data?
+
+Each run gets the same budget of training samples (``sample_budget``), so small sets are seen
+for more epochs, as the paper's 150 epochs on 1,000 images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
+from acn_bench.data.splits import SUBSET_MODES, per_class_subset
+from acn_bench.errors import require, unknown_choice
+from acn_bench.results import Record
+from acn_bench.results.plots import model_label, new_series, plot_series
+from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.training import TrainConfig
+from benchmarks.common import Recipe, load_dataset, make_record, pick_recipe, train_backbone
+from benchmarks.compression import PAPER_MIXER_RECIPE
+
+ALL = "all"
+
+
+@dataclasses.dataclass(frozen=True)
+class LowDataRecipe:
+    """A base recipe, the N sweep and the sample budget of one profile."""
+
+    base: Recipe
+    per_class: tuple[Any, ...]
+    sample_budget: int
+    evaluations: int = 3
+
+
+RECIPES: dict[str, dict[str, LowDataRecipe]] = {
+    "smoke": {"*": LowDataRecipe(Recipe("mixer_tiny", TrainConfig(batch_size=32, warmup_epochs=0), max_test=128),
+                                 per_class=(5, 20), sample_budget=512, evaluations=1)},
+    "quick": {
+        "digits": LowDataRecipe(Recipe("mixer_small", TrainConfig(batch_size=64, warmup_epochs=2, crop_padding=1),
+                                       depth=16, overrides={"patch_size": 2}),
+                                per_class=(5, 10, 50, 100), sample_budget=40_000),
+        "*": LowDataRecipe(Recipe("mixer_small", TrainConfig(batch_size=64, warmup_epochs=2, crop_padding=4, hflip=True)),
+                           per_class=(10, 50, 100), sample_budget=25_000),
+    },
+    "paper": {"*": LowDataRecipe(Recipe("mixer_cifar", dataclasses.replace(PAPER_MIXER_RECIPE, epochs=150)),
+                                 per_class=(10, 50, 100, 500, ALL), sample_budget=150_000)},
+}
+
+
+def epochs_for(recipe: LowDataRecipe, train_size: int, profile: str) -> int:
+    """Epochs that spend the sample budget on ``train_size`` images (the paper profile keeps its 150)."""
+    if profile == "paper":
+        return recipe.base.train.epochs
+    return max(1, math.ceil(recipe.sample_budget / train_size))
+
+
+class LowDataSuite(Suite):
+    """Accuracy and cutoff layer of twins against the number of training images per class."""
+
+    name = "low_data"
+    description = "twins trained on N images per class (sweep N); accuracy and cutoff layer vs N"
+    metrics = ("accuracy", "cutoff_layer", "train_size", "best_epoch")
+    group_by = ("per_class", "subset")
+    datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
+
+    def default_dataset(self, profile: str) -> str:
+        """Smoke runs on the built-in digits; quick and paper on CIFAR-10."""
+        return "digits" if profile == "smoke" else "cifar10"
+
+    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
+        recipe = pick_recipe(RECIPES, profile, dataset)
+        return expand_grid({
+            "dataset": [dataset],
+            "backbone": [recipe.base.backbone],
+            "connectivity": list(recipe.base.connectivities),
+            "depth": [recipe.base.grid_depth()],
+            "per_class": list(recipe.per_class),
+            "subset": ["first"],
+            "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
+        })
+
+    def check(self, config: dict[str, Any]) -> None:
+        per_class = config["per_class"]
+        require(per_class == ALL or (isinstance(per_class, int) and per_class >= 1),
+                f"per_class must be a whole number >= 1 or 'all', got {per_class!r}.")
+        if config["subset"] not in SUBSET_MODES:
+            raise unknown_choice("subset mode", config["subset"], SUBSET_MODES)
+
+    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
+        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
+        train, test = load_dataset(config["dataset"], context, None, recipe.base.max_test)
+        if config["per_class"] != ALL:
+            train = per_class_subset(train, config["per_class"], config["subset"], seed=config["seed"])
+        epochs = epochs_for(recipe, len(train), config["profile"])
+        train_config = dataclasses.replace(recipe.base.train, epochs=epochs,
+                                           eval_every=max(1, epochs // recipe.evaluations))
+        base = dataclasses.replace(recipe.base, train=train_config)
+        checkpoint = context.checkpoint_path(self.name, self.identity(config))
+        model, trainer, result = train_backbone(config, base, train, test, context, checkpoint)
+        metrics = {"cutoff_layer": cutoff_layer(result.probe_acc, config["cutoff_delta"]), "train_size": len(train),
+                   "epochs": epochs}
+        return make_record(self.name, config, base, (train, test), model, trainer.normalizer, metrics, result=result)
+
+    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+        """Accuracy and cutoff layer against training images per class."""
+        accuracy, cutoff = new_series(), new_series()
+        for record in records:
+            per_class = record.metrics["train_size"] / record.dataset["num_classes"]
+            accuracy[model_label(record)][per_class].append(record.metrics["accuracy"])
+            cutoff[model_label(record)][per_class].append(record.metrics["cutoff_layer"])
+        return [
+            plot_series(accuracy, out_dir / f"{self.name}_accuracy.png", "low data: accuracy", "images per class", log_x=True),
+            plot_series(cutoff, out_dir / f"{self.name}_cutoff.png", "low data: cutoff layer", "images per class",
+                        ylabel="cutoff layer", percent=False, log_x=True),
+        ]
+
+
+SUITE = LowDataSuite()

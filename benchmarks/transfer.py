@@ -1,0 +1,158 @@
+"""Transfer: pre-train twins on a source set, fine-tune them on a target set with a fresh head.
+
+Pairs: CIFAR-100 -> CIFAR-10 and ImageNet -> CIFAR-10 (the paper's), Tiny-ImageNet -> CIFAR-10
+(offline here). Target images are resized to the source's resolution. ``mode`` is ``full``
+fine-tuning (the paper's) or ``linear`` probing (only the new classifier trains). A pre-trained
+source model is saved once under ``<out>/transfer/sources/`` and reused by every fine-tuning run
+of the same source configuration. Reported: target accuracy and cutoff layer after transfer,
+and the source model's accuracy and cutoff layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
+from acn_bench.backbones import Backbone
+from acn_bench.backbones.io import load_backbone, save_backbone
+from acn_bench.data import ImageSet
+from acn_bench.data.augment import resize_images
+from acn_bench.errors import require, unknown_choice
+from acn_bench.results import Record, run_id
+from acn_bench.results.plots import model_label, plot_series, probe_series
+from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.training import TrainConfig, Trainer
+from benchmarks.common import Recipe, load_dataset, make_record, pick_recipe, train_backbone
+from benchmarks.compression import PAPER_MIXER_RECIPE
+
+MODES = ("full", "linear")
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferRecipe:
+    """Pre-training on the source and fine-tuning on the target."""
+
+    source: str
+    pretrain: Recipe
+    finetune: TrainConfig
+    max_target_train: int | None = None
+    max_target_test: int | None = None
+
+
+RECIPES: dict[str, dict[str, TransferRecipe]] = {
+    "smoke": {"*": TransferRecipe(
+        "digits", Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128),
+        TrainConfig(epochs=1, batch_size=32, warmup_epochs=0), max_target_train=256, max_target_test=128)},
+    "quick": {"*": TransferRecipe(
+        "tiny-imagenet",
+        Recipe("mixer_small", TrainConfig(epochs=3, batch_size=128, warmup_epochs=0.5, crop_padding=8, hflip=True),
+               max_train=20_000, max_test=2_000),
+        TrainConfig(epochs=2, batch_size=128, lr=5e-4, warmup_epochs=0.2, crop_padding=8, hflip=True),
+        max_target_train=10_000)},
+    "paper": {"*": TransferRecipe(
+        "cifar100", Recipe("mixer_cifar", PAPER_MIXER_RECIPE),
+        dataclasses.replace(PAPER_MIXER_RECIPE, epochs=10, lr=5e-4, warmup_epochs=1))},
+}
+
+
+class TransferSuite(Suite):
+    """Target accuracy and cutoff layer of twins pre-trained on a source set."""
+
+    name = "transfer"
+    description = "pre-train twins on a source set, fine-tune (full or linear) on a target; accuracy and cutoff"
+    metrics = ("accuracy", "cutoff_layer", "source_accuracy", "source_cutoff_layer")
+    group_by = ("source_dataset", "mode")
+    datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
+    sources = ("tiny-imagenet", "cifar100", "imagenet", "digits", "cifar10")
+
+    def default_dataset(self, profile: str) -> str:
+        """Smoke fine-tunes on the built-in digits; quick and paper on CIFAR-10."""
+        return "digits" if profile == "smoke" else "cifar10"
+
+    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
+        recipe = pick_recipe(RECIPES, profile, dataset)
+        return expand_grid({
+            "source_dataset": [recipe.source],
+            "dataset": [dataset],
+            "backbone": [recipe.pretrain.backbone],
+            "connectivity": list(recipe.pretrain.connectivities),
+            "depth": [recipe.pretrain.grid_depth()],
+            "mode": ["full"],
+            "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
+        })
+
+    def check(self, config: dict[str, Any]) -> None:
+        if config["mode"] not in MODES:
+            raise unknown_choice("transfer mode", config["mode"], MODES)
+        if config["source_dataset"] not in self.sources and not str(config["source_dataset"]).startswith("imagefolder:"):
+            raise unknown_choice("source dataset", config["source_dataset"], [*self.sources, "imagefolder:PATH"])
+
+    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
+        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
+        target_train, target_test = load_dataset(config["dataset"], context, recipe.max_target_train, recipe.max_target_test)
+        model, source_info = self.source_model(config, recipe, context)
+        target_train, target_test = match_source(target_train, target_test, model)
+
+        model.reset_classifier(target_train.num_classes)
+        if config["mode"] == "linear":
+            for name, param in model.named_parameters():
+                param.requires_grad = name.startswith("head.fc.")
+        trainer = Trainer(
+            model, recipe.finetune, target_train.images, target_train.labels, target_test.images, target_test.labels,
+            seed=config["seed"], device=context.device, progress=context.progress, identity=config,
+            checkpoint=context.checkpoint_path(self.name, self.identity(config)), on_epoch=context.log_epoch,
+        )
+        result = trainer.fit()
+        metrics = {"cutoff_layer": cutoff_layer(result.probe_acc, config["cutoff_delta"]), **source_info["metrics"]}
+        finetune = dataclasses.replace(recipe.pretrain, train=recipe.finetune)
+        return make_record(self.name, config, finetune, (target_train, target_test), model, trainer.normalizer, metrics,
+                           result=result, history={"source_probe": source_info["probe"]},
+                           timings={"source_train_s": source_info["train_s"]})
+
+    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+        """Probe accuracy against depth for the source models and the fine-tuned target models."""
+        source = probe_series(records, lambda r: r.history.get("source_probe", []),
+                              lambda r: f"{model_label(r)} on {r.config['source_dataset']}")
+        target = probe_series(records, label=lambda r: f"{model_label(r)} {r.config['mode']} on {r.dataset['name']}")
+        return [
+            plot_series(source, out_dir / f"{self.name}_source_probe.png", "transfer: source model by depth", "depth (blocks)"),
+            plot_series(target, out_dir / f"{self.name}_target_probe.png", "transfer: target model by depth", "depth (blocks)"),
+        ]
+
+    def source_model(self, config: dict[str, Any], recipe: TransferRecipe, context: RunContext) -> tuple[Backbone, dict[str, Any]]:
+        """The pre-trained source model of ``config``: loaded when saved before, else trained and saved."""
+        key = {k: config[k] for k in ("source_dataset", "backbone", "connectivity", "depth", "seed", "profile", "cutoff_delta")}
+        path = context.out_dir / self.name / "sources" / f"{run_id({'pretrain': dataclasses.asdict(recipe.pretrain.train), **key})}.pt"
+        if path.is_file():
+            context.log(f"  reusing the pre-trained source model {path}")
+            return load_backbone(path, {"name": config["backbone"], "connectivity": config["connectivity"]})
+        source_config = dict(key, dataset=config["source_dataset"])
+        train, test = load_dataset(config["source_dataset"], context, recipe.pretrain.max_train, recipe.pretrain.max_test)
+        model, _, result = train_backbone(source_config, recipe.pretrain, train, test, context, path.with_suffix(".ckpt"))
+        info = {
+            "metrics": {"source_accuracy": result.accuracy,
+                        "source_cutoff_layer": cutoff_layer(result.probe_acc, config["cutoff_delta"])},
+            "probe": result.probe_acc,
+            "train_s": result.train_seconds,
+        }
+        save_backbone(path, model, info)
+        path.with_suffix(".ckpt").unlink(missing_ok=True)
+        return model, info
+
+
+def match_source(train: ImageSet, test: ImageSet, model: Backbone) -> tuple[ImageSet, ImageSet]:
+    """Resize target images to the source model's resolution; refuse a channel mismatch."""
+    channels, size = model.config.get("in_chans"), model.config.get("img_size")
+    require(
+        train.images.shape[1] == channels,
+        f"target {train.name!r} has {train.images.shape[1]} channel(s) but the source model takes {channels}; "
+        "pick a source and target with the same number of channels.",
+    )
+    if size is None or train.images.shape[-1] == size:
+        return train, test
+    return tuple(dataclasses.replace(s, images=resize_images(s.images, size)) for s in (train, test))  # type: ignore[return-value]
+
+
+SUITE = TransferSuite()
