@@ -32,7 +32,8 @@ RECIPES: dict[str, dict[str, Recipe]] = {
     "quick": {
         "digits": Recipe("mixer_small", TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1),
                          depth=16, overrides={"patch_size": 2}),
-        "*": Recipe("mixer_small", TrainConfig(epochs=5, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True)),
+        "*": Recipe("mixer_small", TrainConfig(epochs=4, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
+                    max_train=10_000, max_test=5_000),
     },
     "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
 }

@@ -47,10 +47,10 @@ RECIPES: dict[str, dict[str, TransferRecipe]] = {
         TrainConfig(epochs=1, batch_size=32, warmup_epochs=0), max_target_train=256, max_target_test=128)},
     "quick": {"*": TransferRecipe(
         "tiny-imagenet",
-        Recipe("mixer_small", TrainConfig(epochs=3, batch_size=128, warmup_epochs=0.5, crop_padding=8, hflip=True),
+        Recipe("mixer_small", TrainConfig(epochs=2, batch_size=128, warmup_epochs=0.5, crop_padding=8, hflip=True),
                max_train=20_000, max_test=2_000),
         TrainConfig(epochs=2, batch_size=128, lr=5e-4, warmup_epochs=0.2, crop_padding=8, hflip=True),
-        max_target_train=10_000)},
+        max_target_train=10_000, max_target_test=5_000)},
     "paper": {"*": TransferRecipe(
         "cifar100", Recipe("mixer_cifar", PAPER_MIXER_RECIPE),
         dataclasses.replace(PAPER_MIXER_RECIPE, epochs=10, lr=5e-4, warmup_epochs=1))},
