@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", default=None, metavar="I/N", help="run only the I-th of N shards (1-based)")
     run.add_argument("--resume", action="store_true", help="skip runs whose record exists; resume interrupted training")
     run.add_argument("--backbones", default=None, help="comma-separated backbones replacing the suite's")
+    run.add_argument("--connectivities", default=None, help=f"comma-separated, from {', '.join(CONNECTIVITIES)}")
     run.add_argument("--depths", default=None, help="comma-separated depths replacing the preset's (e.g. 5,10,15)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
                      help="set a grid key (repeat a key to sweep it), e.g. --set noise_space=normalized")
@@ -101,6 +102,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         axes["backbone"] = [b.strip() for b in args.backbones.split(",")]
         for name in axes["backbone"]:
             backbone_entry(name)
+    if args.connectivities:
+        axes["connectivity"] = [c.strip() for c in args.connectivities.split(",")]
+        for name in axes["connectivity"]:
+            if name not in CONNECTIVITIES:
+                raise UserError(f"unknown connectivity {name!r}; accepted: {', '.join(CONNECTIVITIES)}.")
     if args.depths:
         axes["depth"] = parse_int_list(args.depths, "--depths")
     configs = plan_runs(suite, args.profile, args.dataset, args.seeds, parse_only(args.only), parse_shard(args.shard), axes)

@@ -176,6 +176,8 @@ def plan_runs(
     configs = [
         dict(cfg, **variant, profile=profile, seed=seed) for cfg in base for variant in variants for seed in range(seeds)
     ]
+    unique = {run_id(cfg): cfg for cfg in configs}  # replaced axes can make equal configurations
+    configs = list(unique.values())
     configs = filter_only(configs, only or {})
     if not configs:
         raise UserError(f"--only {only} leaves no run of suite {suite.name!r} ({profile} profile, dataset {dataset!r}).")

@@ -12,7 +12,9 @@ from acn_bench.suite import Suite
 
 SUITES: dict[str, str] = {
     "compression": "benchmarks.compression",
+    "early_exit": "benchmarks.early_exit",
     "low_data": "benchmarks.low_data",
+    "pruning": "benchmarks.pruning",
     "robustness": "benchmarks.robustness",
     "transfer": "benchmarks.transfer",
 }

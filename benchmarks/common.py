@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from acn_bench.backbones import Backbone, backbone_options, create_backbone
+from acn_bench.backbones.io import load_backbone, save_backbone
 from acn_bench.data import ImageSet, load_images
 from acn_bench.data.augment import Normalizer
 from acn_bench.errors import UserError, unknown_choice
@@ -176,3 +177,33 @@ def make_record(
         environment={**environment(), "device": str(device)},
         history=history,
     )
+
+
+def cached_model(
+    path: Path, train: Callable[[], tuple[Backbone, dict[str, Any]]], context: RunContext, expected: dict[str, Any]
+) -> tuple[Backbone, dict[str, Any]]:
+    """A trained model saved at ``path`` with its ``extra`` data: loaded if there, else trained and saved.
+
+    Lets several runs (fine-tuning modes, pruning methods) share one expensive training.
+    """
+    if path.is_file():
+        context.log(f"  reusing the trained model {path}")
+        model, extra = load_backbone(path, expected)
+        return model.to(context.device), extra
+    model, extra = train()
+    save_backbone(path, model, extra)
+    return model, extra
+
+
+def parameter_matched_depth(name: str, data: ImageSet, connectivity: str, depth: int, reference: str = "residual",
+                            **overrides: Any) -> int:
+    """The largest depth at which ``connectivity`` has no more parameters than ``reference`` at ``depth``.
+
+    The DenseNet-style twin's projections grow with depth; the paper used 10 layers instead of
+    16 to match the residual twin's parameter count.
+    """
+    def params(conn: str, d: int) -> int:
+        return sum(p.numel() for p in backbone_for(name, data, conn, depth=d, **overrides).parameters())
+
+    budget = params(reference, depth)
+    return next((d for d in range(depth, 0, -1) if params(connectivity, d) <= budget), 1)

@@ -12,11 +12,12 @@ import time
 from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer, measure_cost
-from acn_bench.errors import require
+from acn_bench.backbones import CONNECTIVITIES
+from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.training import TrainConfig, probe_accuracy
-from benchmarks.common import Recipe, load_dataset, make_record, pick_recipe, train_backbone
+from benchmarks.common import Recipe, load_dataset, make_record, parameter_matched_depth, pick_recipe, train_backbone
 
 PAPER_MIXER_RECIPE = TrainConfig(
     epochs=700, batch_size=64, lr=1e-3, weight_decay=0.01, warmup_epochs=10, min_lr=1e-6, label_smoothing=0.1,
@@ -63,16 +64,24 @@ class CompressionSuite(Suite):
             "connectivity": list(recipe.connectivities),
             "depth": [recipe.grid_depth()],
             "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
+            "match_params": ["dense"],
         })
 
     def check(self, config: dict[str, Any]) -> None:
         require(isinstance(config["cutoff_delta"], (int, float)) and 0 <= config["cutoff_delta"] < 1,
                 f"cutoff_delta must be a number in [0, 1) (accuracy units), got {config['cutoff_delta']!r}.")
+        unknown = [c for c in str(config["match_params"]).split(",") if c and c != "none" and c not in CONNECTIVITIES]
+        if unknown:
+            raise unknown_choice("match_params connectivity", unknown[0], ["none", *CONNECTIVITIES])
 
     def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
         recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
         train, test = load_dataset(config["dataset"], context, recipe.max_train, recipe.max_test)
         checkpoint = context.checkpoint_path(self.name, self.identity(config))
+        if config["connectivity"] in str(config["match_params"]).split(","):
+            depth = parameter_matched_depth(config["backbone"], train, config["connectivity"], config["depth"], **recipe.overrides)
+            context.log(f"  {config['connectivity']}: {depth} blocks match the residual twin's parameters at depth {config['depth']}")
+            config = dict(config, depth=depth)
         model, trainer, result = train_backbone(config, recipe, train, test, context, checkpoint)
         cutoff = cutoff_layer(result.probe_acc, config["cutoff_delta"])
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import Backbone
-from acn_bench.backbones.io import load_backbone, save_backbone
 from acn_bench.data import ImageSet
 from acn_bench.data.augment import resize_images
 from acn_bench.errors import require, unknown_choice
@@ -24,7 +23,7 @@ from acn_bench.results import Record, run_id
 from acn_bench.results.plots import model_label, plot_series, probe_series
 from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.training import TrainConfig, Trainer
-from benchmarks.common import Recipe, load_dataset, make_record, pick_recipe, train_backbone
+from benchmarks.common import Recipe, cached_model, load_dataset, make_record, pick_recipe, train_backbone
 from benchmarks.compression import PAPER_MIXER_RECIPE
 
 MODES = ("full", "linear")
@@ -125,21 +124,20 @@ class TransferSuite(Suite):
         """The pre-trained source model of ``config``: loaded when saved before, else trained and saved."""
         key = {k: config[k] for k in ("source_dataset", "backbone", "connectivity", "depth", "seed", "profile", "cutoff_delta")}
         path = context.out_dir / self.name / "sources" / f"{run_id({'pretrain': dataclasses.asdict(recipe.pretrain.train), **key})}.pt"
-        if path.is_file():
-            context.log(f"  reusing the pre-trained source model {path}")
-            return load_backbone(path, {"name": config["backbone"], "connectivity": config["connectivity"]})
-        source_config = dict(key, dataset=config["source_dataset"])
-        train, test = load_dataset(config["source_dataset"], context, recipe.pretrain.max_train, recipe.pretrain.max_test)
-        model, _, result = train_backbone(source_config, recipe.pretrain, train, test, context, path.with_suffix(".ckpt"))
-        info = {
-            "metrics": {"source_accuracy": result.accuracy,
-                        "source_cutoff_layer": cutoff_layer(result.probe_acc, config["cutoff_delta"])},
-            "probe": result.probe_acc,
-            "train_s": result.train_seconds,
-        }
-        save_backbone(path, model, info)
-        path.with_suffix(".ckpt").unlink(missing_ok=True)
-        return model, info
+
+        def pretrain() -> tuple[Backbone, dict[str, Any]]:
+            train, test = load_dataset(config["source_dataset"], context, recipe.pretrain.max_train, recipe.pretrain.max_test)
+            source_config = dict(key, dataset=config["source_dataset"])
+            model, _, result = train_backbone(source_config, recipe.pretrain, train, test, context, path.with_suffix(".ckpt"))
+            path.with_suffix(".ckpt").unlink(missing_ok=True)
+            return model, {
+                "metrics": {"source_accuracy": result.accuracy,
+                            "source_cutoff_layer": cutoff_layer(result.probe_acc, config["cutoff_delta"])},
+                "probe": result.probe_acc,
+                "train_s": result.train_seconds,
+            }
+
+        return cached_model(path, pretrain, context, {"name": config["backbone"], "connectivity": config["connectivity"]})
 
 
 def match_source(train: ImageSet, test: ImageSet, model: Backbone) -> tuple[ImageSet, ImageSet]:

@@ -74,7 +74,7 @@ def test_low_data_sweeps_images_per_class(tmp_path, capsys):
 def test_transfer_reuses_the_pretrained_source_for_every_fine_tuning_mode(tmp_path, capsys):
     out = tmp_path / "out"
     assert run("transfer", "--out", str(out), "--only", "connectivity=acn", "--set", "mode=full", "--set", "mode=linear") == 0
-    assert capsys.readouterr().out.count("reusing the pre-trained source model") == 1
+    assert capsys.readouterr().out.count("reusing the trained model") == 1
     recs = records(out, "transfer")
     assert {r["config"]["mode"] for r in recs} == {"full", "linear"}
     for rec in recs:

@@ -30,6 +30,12 @@ from acn_bench.training.evaluate import autocast, probe_accuracy
 from acn_bench.training.schedule import build_optimizer, build_scheduler
 
 AMP_CHOICES = ("auto", "bf16", "fp16", "none")
+Objective = Callable[[Backbone, torch.Tensor, torch.Tensor, Callable[..., torch.Tensor]], torch.Tensor]
+
+
+def default_objective(model: Backbone, x: torch.Tensor, y: torch.Tensor, criterion: Callable[..., torch.Tensor]) -> torch.Tensor:
+    """The ordinary loss of the final output."""
+    return criterion(model(x), y)
 
 
 @dataclass
@@ -150,6 +156,9 @@ class Trainer:
         progress: show rich progress bars.
         identity: extra configuration that must match for a checkpoint to be resumed.
         on_epoch: called with each epoch's history entry (e.g. to log progress to a file).
+        objective: ``objective(model, x, y, criterion) -> loss`` replacing ``criterion(model(x), y)``
+            (e.g. a loss at several exits); extra modules it trains must be submodules of ``model``.
+        on_step: called with the global step number after every optimiser step (e.g. gradual pruning).
     """
 
     def __init__(
@@ -167,6 +176,8 @@ class Trainer:
         progress: bool = False,
         identity: Optional[dict[str, Any]] = None,
         on_epoch: Optional[Callable[[dict[str, Any]], None]] = None,
+        objective: Optional[Objective] = None,
+        on_step: Optional[Callable[[int], None]] = None,
     ) -> None:
         config.validate()
         self.config = config
@@ -176,6 +187,8 @@ class Trainer:
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.progress = progress
         self.on_epoch = on_epoch
+        self.objective = objective or default_objective
+        self.on_step = on_step
         self.normalizer = Normalizer.from_images(train_images)
         self.train_images = train_images.to(self.device)
         self.train_labels = train_labels.to(self.device)
@@ -267,7 +280,7 @@ class Trainer:
             if mixup is not None:
                 x, y = mixup(x, y)
             with autocast(self.device, self.amp_dtype):
-                loss = criterion(self.model(x), y)
+                loss = self.objective(self.model, x, y, criterion)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -278,6 +291,8 @@ class Trainer:
             scaler.step(optimizer)
             scaler.update()
             scheduler.step_update(epoch * self.steps_per_epoch + step + 1)
+            if self.on_step is not None:
+                self.on_step(epoch * self.steps_per_epoch + step + 1)
             loss_sum += loss.detach()
             bars.advance(step_task)
         entry = {

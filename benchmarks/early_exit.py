@@ -1,0 +1,142 @@
+"""Early exit: AC vs residual twins with inherent exits, branch classifiers, or a shared exit head.
+
+For every (connectivity, exit mode, seed): train (with the multi-exit loss for ``branches`` and
+``shared``), compute the logits of every exit on the test set, sweep the entropy threshold T and
+report, at the threshold that keeps accuracy within ``tolerance`` of the full model with the
+largest FLOPs speedup: accuracy, mean exit depth, FLOPs speedup against the full model without
+exits (twins share it; branch costs included) and the measured wall-clock speedup of the batched
+implementation that really stops computing for samples that exited. The whole sweep is kept in
+the record's history.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from acn_bench.analysis.early_exit import (
+    EXIT_MODES, WEIGHTINGS, attach_branches, branch_layers, exit_logits, exit_plan, measure_exit_costs,
+    multi_exit_objective, sweep_thresholds, wall_clock_speedup,
+)
+from acn_bench.errors import UserError, require, unknown_choice
+from acn_bench.results import Record
+from acn_bench.results.plots import new_series, plot_series
+from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.training import TrainConfig, Trainer, seed_everything
+from benchmarks.common import Recipe, backbone_for, load_dataset, make_record, pick_recipe
+from benchmarks.compression import PAPER_MIXER_RECIPE
+
+RECIPES: dict[str, dict[str, Recipe]] = {
+    "smoke": {"*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128)},
+    "quick": {
+        "digits": Recipe("mixer_small", TrainConfig(epochs=30, batch_size=64, warmup_epochs=2, crop_padding=1),
+                         depth=16, overrides={"patch_size": 2}),
+        "*": Recipe("mixer_small", TrainConfig(epochs=4, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
+                    depth=16, max_train=10_000, max_test=5_000),
+    },
+    "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
+}
+
+
+def parse_thresholds(spec: Any, num_classes: int) -> list[float]:
+    """``auto`` = 25 thresholds from 0 to ln(C) (the largest possible entropy), or a comma list."""
+    if spec == "auto":
+        return [math.log(num_classes) * i / 24 for i in range(25)]
+    try:
+        values = [float(v) for v in str(spec).split(",")]
+    except ValueError as exc:
+        raise UserError(f"thresholds must be 'auto' or numbers separated by commas, got {spec!r}.") from exc
+    bad = [v for v in values if v < 0]
+    require(not bad, f"exit thresholds must be >= 0, got {bad}.")
+    return sorted(values)
+
+
+def pick_operating_point(sweep: list[dict[str, float]], full_accuracy: float, tolerance: float) -> dict[str, float]:
+    """The row with the largest FLOPs speedup whose accuracy is within ``tolerance`` of the full model."""
+    eligible = [row for row in sweep if row["accuracy"] >= full_accuracy - tolerance] or [min(sweep, key=lambda r: r["threshold"])]
+    return max(eligible, key=lambda row: row["flops_speedup"])
+
+
+class EarlyExitSuite(Suite):
+    """Accuracy against compute when samples leave at the first confident exit."""
+
+    name = "early_exit"
+    description = "entropy-threshold early exit (inherent, branches, shared head): accuracy, FLOPs and wall-clock speedup"
+    metrics = ("accuracy", "exit_accuracy", "mean_exit_depth", "flops_speedup", "wall_speedup", "threshold")
+    group_by = ("exit_mode", "exit_weights", "branch_layers")
+    datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
+
+    def default_dataset(self, profile: str) -> str:
+        """The paper profile is the paper's CIFAR-10 setup; the others start on the built-in digits."""
+        return "cifar10" if profile == "paper" else "digits"
+
+    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
+        recipe = pick_recipe(RECIPES, profile, dataset)
+        return expand_grid({
+            "dataset": [dataset],
+            "backbone": [recipe.backbone],
+            "connectivity": list(recipe.connectivities),
+            "depth": [recipe.grid_depth()],
+            "exit_mode": list(EXIT_MODES),
+            "exit_weights": ["uniform"],
+            "branch_layers": ["auto"],
+            "thresholds": ["auto"],
+            "tolerance": [0.01],
+        })
+
+    def check(self, config: dict[str, Any]) -> None:
+        if config["exit_mode"] not in EXIT_MODES:
+            raise unknown_choice("exit mode", config["exit_mode"], EXIT_MODES)
+        if config["exit_weights"] not in WEIGHTINGS:
+            raise unknown_choice("exit weighting", config["exit_weights"], WEIGHTINGS)
+        branch_layers(config["depth"], config["branch_layers"])
+        parse_thresholds(config["thresholds"], 2)
+        require(0 <= config["tolerance"] < 1, f"tolerance must be in [0, 1), got {config['tolerance']!r}.")
+
+    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
+        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
+        train, test = load_dataset(config["dataset"], context, recipe.max_train, recipe.max_test)
+        seed_everything(config["seed"])
+        model = backbone_for(config["backbone"], train, config["connectivity"], depth=config["depth"], **recipe.overrides)
+        if config["exit_mode"] == "branches":
+            attach_branches(model, branch_layers(model.depth, config["branch_layers"]))
+        trainer = Trainer(
+            model, recipe.train, train.images, train.labels, test.images, test.labels, seed=config["seed"],
+            device=context.device, checkpoint=context.checkpoint_path(self.name, self.identity(config)),
+            progress=context.progress, identity=config, on_epoch=context.log_epoch,
+            objective=multi_exit_objective(config["exit_mode"], config["exit_weights"]),
+        )
+        result = trainer.fit()
+
+        start = time.perf_counter()
+        plan = exit_plan(model, config["exit_mode"])
+        logits = exit_logits(model, plan, trainer.test_images, trainer.normalizer, recipe.train.eval_batch_size)
+        costs = measure_exit_costs(model, plan, trainer.normalizer(trainer.test_images[:1]))
+        thresholds = parse_thresholds(config["thresholds"], train.num_classes)
+        sweep = sweep_thresholds(logits, trainer.test_labels, plan, costs, thresholds, costs.full)
+        best = pick_operating_point(sweep, result.accuracy, config["tolerance"])
+        batches = [trainer.normalizer(trainer.test_images[i : i + 256]) for i in range(0, len(test), 256)]
+        wall = wall_clock_speedup(model, plan, batches, best["threshold"])
+        metrics = {
+            "exit_accuracy": best["accuracy"], "mean_exit_depth": best["mean_exit_depth"],
+            "flops_speedup": best["flops_speedup"], "wall_speedup": wall, "threshold": best["threshold"],
+            "full_gflops": costs.full / 1e9, "exit_depths": len(plan.depths),
+        }
+        return make_record(self.name, config, recipe, (train, test), model, trainer.normalizer, metrics, result=result,
+                           history={"threshold_sweep": sweep, "exit_depths": plan.depths},
+                           timings={"exit_eval_s": time.perf_counter() - start})
+
+    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+        """Accuracy against FLOPs speedup over the threshold sweep, one curve per model and exit mode."""
+        series = new_series()
+        for record in records:
+            label = f"{record.backbone['connectivity']} {record.config['exit_mode']}"
+            for row in record.history["threshold_sweep"]:
+                series[label][round(row["flops_speedup"], 2)].append(row["accuracy"])
+        path = out_dir / f"{self.name}_accuracy_vs_speedup.png"
+        return [plot_series(series, path, "early exit: accuracy vs FLOPs speedup", "FLOPs speedup (x)")]
+
+
+SUITE = EarlyExitSuite()

@@ -1,0 +1,151 @@
+"""Pruning: sparsity–accuracy curves of AC vs residual twins (magnitude and movement pruning).
+
+For every (connectivity, method, seed): train the dense model once (shared by both methods),
+then for every sparsity of the sweep prune a copy and fine-tune it for ``finetune_epochs``:
+
+* ``magnitude``: global magnitude pruning, then fine-tuning with the mask fixed;
+* ``movement``: gradual movement pruning during fine-tuning (cubic schedule, per-layer ranking).
+
+With ``truncate=cutoff`` the model is first cut at its cutoff layer (SPEC.md §1), so pruning
+stacks on the ACN's layer compression. Reported: accuracy and non-zero parameters per sparsity.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
+from acn_bench.analysis.pruning import PRUNE_METHODS, GradualMovementPruning, check_sparsity, magnitude_prune, nonzero_params
+from acn_bench.backbones import Backbone
+from acn_bench.data import ImageSet
+from acn_bench.data.augment import Normalizer
+from acn_bench.errors import UserError, require, unknown_choice
+from acn_bench.results import Record, run_id
+from acn_bench.results.plots import model_label, new_series, plot_series
+from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.training import TrainConfig, Trainer, probe_accuracy
+from benchmarks.common import Recipe, cached_model, load_dataset, make_record, pick_recipe, train_backbone
+from benchmarks.compression import PAPER_MIXER_RECIPE
+
+TRUNCATION = ("none", "cutoff")
+
+RECIPES: dict[str, dict[str, Recipe]] = {
+    "smoke": {"*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128)},
+    "quick": {
+        "digits": Recipe("mixer_small", TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1),
+                         depth=16, overrides={"patch_size": 2}),
+        "*": Recipe("mixer_small", TrainConfig(epochs=4, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
+                    max_train=10_000, max_test=5_000),
+    },
+    "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
+}
+FINETUNE = {"smoke": 1, "quick": 2, "paper": 10}
+
+
+def parse_sparsities(spec: Any) -> list[float]:
+    """``"0,0.5,0.9"`` -> ``[0.0, 0.5, 0.9]``; each must lie in [0, 1)."""
+    try:
+        values = [float(v) for v in str(spec).split(",")]
+    except ValueError as exc:
+        raise UserError(f"sparsities must be numbers separated by commas, got {spec!r}.") from exc
+    for value in values:
+        check_sparsity(value)
+    return values
+
+
+class PruningSuite(Suite):
+    """Accuracy against sparsity for magnitude and movement pruning of both twins."""
+
+    name = "pruning"
+    description = "magnitude / movement pruning sweep of AC vs residual twins; accuracy and non-zero params vs sparsity"
+    metrics = ("accuracy", "cutoff_layer", "accuracy_at_0.5", "accuracy_at_0.7", "accuracy_at_0.9", "nonzero_params_at_0.9")
+    group_by = ("method", "truncate")
+    datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
+
+    def default_dataset(self, profile: str) -> str:
+        """The paper profile is the paper's CIFAR-10 setup; the others start on the built-in digits."""
+        return "cifar10" if profile == "paper" else "digits"
+
+    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
+        recipe = pick_recipe(RECIPES, profile, dataset)
+        return expand_grid({
+            "dataset": [dataset],
+            "backbone": [recipe.backbone],
+            "connectivity": list(recipe.connectivities),
+            "depth": [recipe.grid_depth()],
+            "method": list(PRUNE_METHODS),
+            "sparsities": ["0,0.3,0.5,0.7,0.9"],
+            "finetune_epochs": [FINETUNE[profile]],
+            "truncate": ["none"],
+            "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
+        })
+
+    def check(self, config: dict[str, Any]) -> None:
+        require(isinstance(config["finetune_epochs"], int) and config["finetune_epochs"] >= 1,
+                f"finetune_epochs must be a whole number >= 1, got {config['finetune_epochs']!r}.")
+        if config["method"] not in PRUNE_METHODS:
+            raise unknown_choice("pruning method", config["method"], PRUNE_METHODS)
+        if config["truncate"] not in TRUNCATION:
+            raise unknown_choice("truncate option", config["truncate"], TRUNCATION)
+        parse_sparsities(config["sparsities"])
+
+    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
+        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
+        train, test = load_dataset(config["dataset"], context, recipe.max_train, recipe.max_test)
+        dense_key = {k: config[k] for k in ("dataset", "backbone", "connectivity", "depth", "seed", "profile")}
+        path = context.out_dir / self.name / "dense" / f"{run_id({'train': dataclasses.asdict(recipe.train), **dense_key})}.pt"
+
+        def train_dense() -> tuple[Backbone, dict[str, Any]]:
+            model, _, result = train_backbone(dict(dense_key), recipe, train, test, context, path.with_suffix(".ckpt"))
+            path.with_suffix(".ckpt").unlink(missing_ok=True)
+            return model, {"probe": result.probe_acc, "history": result.history}
+
+        dense, info = cached_model(path, train_dense, context, {"name": config["backbone"], "connectivity": config["connectivity"]})
+        cutoff = cutoff_layer(info["probe"], config["cutoff_delta"])
+        base = dense.truncate(cutoff) if config["truncate"] == "cutoff" else dense
+        curve = [self.prune_and_measure(base, s, config, recipe, train, test, context) for s in parse_sparsities(config["sparsities"])]
+        metrics = {"accuracy": info["probe"][-1], "cutoff_layer": cutoff, "dense_params": nonzero_params(base)}
+        for point in curve:
+            metrics[f"accuracy_at_{point['sparsity']:g}"] = point["accuracy"]
+            metrics[f"nonzero_params_at_{point['sparsity']:g}"] = point["nonzero_params"]
+        finetune = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, epochs=config["finetune_epochs"]))
+        return make_record(self.name, config, finetune, (train, test), base, Normalizer.from_images(train.images), metrics,
+                           probe=info["probe"], history={"curve": curve, "dense_epochs": info["history"]})
+
+    def prune_and_measure(self, base: Backbone, sparsity: float, config: dict[str, Any], recipe: Recipe,
+                          train: ImageSet, test: ImageSet, context: RunContext) -> dict[str, float]:
+        """Prune a copy of ``base`` to ``sparsity`` with the run's method, fine-tune, and measure it.
+
+        Both methods spend ``finetune_epochs``: magnitude prunes first and fine-tunes with the mask;
+        movement prunes gradually while fine-tuning.
+        """
+        model = copy.deepcopy(base)
+        cfg = dataclasses.replace(recipe.train, epochs=config["finetune_epochs"], warmup_epochs=0)
+        pruner = None
+        if config["method"] == "movement":
+            steps = cfg.epochs * max(1, len(train) // cfg.batch_size)
+            pruner = GradualMovementPruning(model, sparsity, steps)
+        else:
+            magnitude_prune(model, sparsity)
+        trainer = Trainer(model, cfg, train.images, train.labels, test.images, test.labels, seed=config["seed"],
+                          device=context.device, progress=context.progress, on_step=pruner.step if pruner else None)
+        trainer.fit()
+        accuracy = probe_accuracy(model, trainer.test_images, trainer.test_labels, trainer.normalizer,
+                                  recipe.train.eval_batch_size)[-1]
+        context.log(f"  sparsity {sparsity:g}: accuracy {accuracy:.4f}")
+        return {"sparsity": sparsity, "accuracy": accuracy, "nonzero_params": nonzero_params(model)}
+
+    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+        """Accuracy against sparsity, one line per model and method."""
+        series = new_series()
+        for record in records:
+            label = f"{model_label(record)} {record.config['method']} truncate={record.config['truncate']}"
+            for point in record.history["curve"]:
+                series[label][point["sparsity"]].append(point["accuracy"])
+        return [plot_series(series, out_dir / f"{self.name}_accuracy_vs_sparsity.png", "pruning: accuracy vs sparsity", "sparsity")]
+
+
+SUITE = PruningSuite()
