@@ -24,6 +24,10 @@ console = Console(width=None if sys.stdout.isatty() else 240)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
 
 
+LEADERBOARDS = Path("leaderboards")
+LEADERBOARD_RECORDS = LEADERBOARDS / "records"
+
+
 def default_results_dir() -> Path:
     """``$ACN_BENCH_RESULTS`` or ``./results``."""
     return Path(os.environ.get("ACN_BENCH_RESULTS", "results"))
@@ -80,10 +84,37 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="list the runs that would execute and stop")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    board = sub.add_parser("leaderboard", help="group records over seeds; print and write markdown + CSV")
+    board = sub.add_parser("leaderboard", help="group records over seeds; print and write markdown + CSV + figures")
     board.add_argument("suite", nargs="?", default=None, help="one suite (default: every suite with records)")
-    board.add_argument("--records", type=Path, default=None, help="records folder (default $ACN_BENCH_RESULTS or ./results)")
-    board.add_argument("--tables", type=Path, default=None, help="where <suite>.md/.csv go (default: the records folder)")
+    board.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
+    board.add_argument("--tables", type=Path, default=None,
+                       help=f"where <suite>.md/.csv/.png go (default {LEADERBOARDS} for the committed records, else the records folder)")
+    board.add_argument("--profile", default=None, help="only records of this profile (paper rows stay)")
+    board.add_argument("--dataset", default=None, help="only records on this dataset (paper rows stay)")
+    board.add_argument("--only", action="append", default=[], metavar="KEY=VALUE", help="only rows with KEY=VALUE")
+    board.add_argument("--format", choices=("table", "md", "csv", "json"), default="table", help="what to print")
+    board.add_argument("--paper", action="store_true", help="print every paper number next to the measured value")
+
+    plot = sub.add_parser("plot", help="write a suite's figures (PNG) from its records")
+    plot.add_argument("suite")
+    plot.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
+    plot.add_argument("--out", type=Path, default=None, help=f"where the PNGs go (default {LEADERBOARDS})")
+
+    check = sub.add_parser("validate", help="re-check every record: schema, hash, fields, duplicates")
+    check.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
+
+    submit = sub.add_parser("submit", help="check a new backbone, run a suite for it, add its records to leaderboards/")
+    submit.add_argument("--plugin", action="append", default=[], type=Path, required=True, help="file registering the backbone")
+    submit.add_argument("--backbone", required=True, help="the registered name")
+    submit.add_argument("--suite", required=True)
+    submit.add_argument("--profile", default="quick")
+    submit.add_argument("--dataset", default=None)
+    submit.add_argument("--seeds", type=int, default=1)
+    submit.add_argument("--device", default="auto")
+    submit.add_argument("--records", type=Path, default=None, help=f"where records go (default {LEADERBOARD_RECORDS})")
+
+    papers = sub.add_parser("paper-records", help="write the paper's reported numbers as source=paper records")
+    papers.add_argument("--out", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
 
     sub.add_parser("list", help="suites, backbones, connectivities, datasets and profiles")
     return parser
@@ -125,38 +156,115 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_leaderboard(suite_name: str, records_dir: Path, tables_dir: Optional[Path], write: bool = True) -> None:
-    """Print the suite's table from ``records_dir``; with ``write``, also write ``.md`` and ``.csv``."""
-    from acn_bench.results.leaderboard import records_frame, rich_table, summarize, write_leaderboard
+def load_suite_records(suite_name: str, records_dir: Path) -> list:
+    """Every record of one suite; an invalid record is a user error naming the file."""
     from acn_bench.results.store import load_records
+
+    try:
+        return load_records(records_dir, suite_name)
+    except ValueError as exc:
+        raise UserError(f"invalid record: {exc}") from exc
+
+
+def show_leaderboard(suite_name: str, records_dir: Path, tables_dir: Optional[Path], write: bool = True,
+                     filters: Optional[dict] = None, fmt: str = "table") -> None:
+    """Print the suite's table from ``records_dir``; with ``write``, also write ``.md``, ``.csv`` and figures."""
+    from acn_bench.results.leaderboard import build_table, render
     from benchmarks import get_suite
 
     suite = get_suite(suite_name)
-    try:
-        records = load_records(records_dir, suite.name)
-    except ValueError as exc:
-        raise UserError(f"invalid record: {exc}") from exc
-    summary = summarize(records_frame(records, suite.group_by), suite.metrics, suite.group_by)
+    records = load_suite_records(suite.name, records_dir)
+    table = build_table(records, suite.metrics, suite.group_by, filters or {}, rank_by=suite.metrics[0],
+                        higher_is_better=suite.higher_is_better)
     title = f"{suite.name}: {suite.description}"
-    console.print(rich_table(summary, suite.metrics, title))
+    if fmt == "table":
+        console.print(table.rich(title))
+    else:
+        console.print(render(table, fmt, title), markup=False, highlight=False, soft_wrap=True)
     if write:
         out_dir = tables_dir or records_dir
-        for path in [*write_leaderboard(summary, suite.metrics, out_dir, suite.name, title), *suite.plot(records, out_dir)]:
+        figures = suite.plot([r for r in records if r.source == "measured"], out_dir) if records else []
+        for path in table.write(out_dir, suite.name, title, figures):
             console.print(f"wrote {path}")
+
+
+def leaderboard_dirs(records: Optional[Path], tables: Optional[Path]) -> tuple[Path, Optional[Path]]:
+    """Records and tables folders: the committed leaderboards unless ``--records`` names another."""
+    if records is None:
+        return LEADERBOARD_RECORDS, tables or LEADERBOARDS
+    return records, tables
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from benchmarks import get_suite, list_suites
 
-    records_dir = args.records or default_results_dir()
+    records_dir, tables_dir = leaderboard_dirs(args.records, args.tables)
     require(records_dir.is_dir(), f"records folder {str(records_dir)!r} does not exist; run a suite first or pass --records DIR.")
     if args.suite:
         names = [get_suite(args.suite).name]
     else:
         names = [name for name in list_suites() if (records_dir / name).is_dir()]
         require(bool(names), f"no suite records under {str(records_dir)!r}; expected folders named after suites ({', '.join(list_suites())}).")
+    filters = {"profile": args.profile, "dataset": args.dataset, **parse_only(args.only)}
+    if args.paper:
+        from acn_bench.results.leaderboard import reproduction_status
+
+        for name in names:
+            suite = get_suite(name)
+            console.print(reproduction_status(load_suite_records(name, records_dir), suite.group_by, f"{name}: paper vs measured"))
+        return 0
     for name in names:
-        show_leaderboard(name, records_dir, args.tables)
+        show_leaderboard(name, records_dir, tables_dir, filters=filters, fmt=args.format)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from benchmarks import get_suite
+
+    records_dir, out_dir = leaderboard_dirs(args.records, args.out)
+    suite = get_suite(args.suite)
+    records = [r for r in load_suite_records(suite.name, records_dir) if r.source == "measured"]
+    require(bool(records), f"no measured records of suite {suite.name!r} under {str(records_dir)!r}.")
+    for path in suite.plot(records, out_dir or records_dir):
+        console.print(f"wrote {path}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from acn_bench.results.validate import validate_records
+
+    records_dir = args.records or LEADERBOARD_RECORDS
+    require(records_dir.is_dir(), f"records folder {str(records_dir)!r} does not exist.")
+    count, problems = validate_records(records_dir)
+    if problems:
+        raise UserError(f"{len(problems)} problem(s) in {count} record(s): " + "; ".join(problems))
+    console.print(f"{count} record(s) under {records_dir} are valid.")
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from acn_bench.submit import submit
+
+    done = submit(args.plugin, args.backbone, args.suite, args.profile, args.records or LEADERBOARD_RECORDS,
+                  dataset=args.dataset, seeds=args.seeds, device=resolve_device(args.device), log=console.print)
+    for path in done.written:
+        console.print(f"wrote {path}")
+    console.print(f"submission of {args.backbone!r} to {args.suite}: {len(done.written)} record(s) in {done.seconds:.1f} s; "
+                  "run `acn-bench leaderboard` and open a pull request with leaderboards/.")
+    return 0
+
+
+def cmd_paper_records(args: argparse.Namespace) -> int:
+    from acn_bench.results.store import write_record
+    from benchmarks import get_suite, list_suites
+
+    out_dir = args.out or LEADERBOARD_RECORDS
+    count = 0
+    for name in list_suites():
+        for record in get_suite(name).paper_records():
+            write_record(out_dir, record)
+            count += 1
+    console.print(f"{count} paper record(s) written under {out_dir}.")
     return 0
 
 
@@ -183,7 +291,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "leaderboard": cmd_leaderboard, "list": cmd_list}
+COMMANDS = {
+    "run": cmd_run, "leaderboard": cmd_leaderboard, "list": cmd_list, "plot": cmd_plot, "validate": cmd_validate,
+    "submit": cmd_submit, "paper-records": cmd_paper_records,
+}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

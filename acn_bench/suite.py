@@ -106,6 +106,11 @@ class Suite(abc.ABC):
     metrics: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
     group_by: tuple[str, ...] = ()  # grid keys that make separate leaderboard rows (e.g. per_class)
+    higher_is_better: bool = True  # for the leaderboard rank by the first metric
+
+    def paper_records(self) -> list[Record]:
+        """The paper's reported numbers for this suite, as ``source="paper"`` records (default: none)."""
+        return []
 
     def default_dataset(self, profile: str) -> str:
         """Dataset used when the user names none."""
@@ -173,6 +178,8 @@ def plan_runs(
         if key not in base[0]:
             raise unknown_choice(f"grid axis of suite {suite.name!r}", key, list(base[0]))
     variants = expand_grid(axes or {})
+    if axes and "backbone" in axes and "depth" not in axes and "depth" in base[0]:
+        variants = [dict(v, depth=None) for v in variants]  # another backbone keeps its own depth
     configs = [
         dict(cfg, **variant, profile=profile, seed=seed) for cfg in base for variant in variants for seed in range(seeds)
     ]

@@ -12,6 +12,7 @@ from acn_bench.suite import Suite
 
 SUITES: dict[str, str] = {
     "compression": "benchmarks.compression",
+    "continual": "benchmarks.continual",
     "early_exit": "benchmarks.early_exit",
     "low_data": "benchmarks.low_data",
     "pruning": "benchmarks.pruning",

@@ -63,14 +63,22 @@ def fit_patch_size(backbone: str, img_size: int) -> Optional[int]:
     )
 
 
-def backbone_for(name: str, data: ImageSet, connectivity: str, **overrides: Any) -> Backbone:
-    """Create backbone ``name`` shaped for ``data``: image size, channels, classes and patch size."""
+def backbone_for(name: str, data: ImageSet, connectivity: str, depth: Optional[int] = None, **overrides: Any) -> Backbone:
+    """Create backbone ``name`` shaped for ``data``: image size, channels, classes and patch size.
+
+    ``depth=None`` keeps the backbone's own depth. Recipe overrides the backbone does not take
+    (e.g. a patch size for a third-party backbone without patches) are left out.
+    """
     img_size = int(data.images.shape[-1])
     geometry: dict[str, Any] = {"img_size": img_size, "in_chans": int(data.images.shape[1]), "num_classes": data.num_classes}
     patch = fit_patch_size(name, img_size)
     if patch is not None:
         geometry["patch_size"] = patch
-    return create_backbone(name, connectivity=connectivity, **{**geometry, **overrides})
+    if depth is not None:
+        geometry["depth"] = depth
+    accepted = backbone_options(name)
+    wanted = {**geometry, **overrides}
+    return create_backbone(name, connectivity=connectivity, **{k: v for k, v in wanted.items() if k in accepted})
 
 
 def backbone_info(model: Backbone) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.training import TrainConfig, probe_accuracy
+from benchmarks import paper
 from benchmarks.common import Recipe, load_dataset, make_record, parameter_matched_depth, pick_recipe, train_backbone
 
 PAPER_MIXER_RECIPE = TrainConfig(
@@ -105,5 +106,9 @@ class CompressionSuite(Suite):
         return make_record(self.name, config, recipe, (train, test), model, trainer.normalizer, metrics,
                            result=result, timings=timings)
 
+
+    def paper_records(self) -> list[Record]:
+        """The paper's reported numbers for this suite."""
+        return paper.compression_records()
 
 SUITE = CompressionSuite()

@@ -25,6 +25,7 @@ from acn_bench.results import Record
 from acn_bench.results.plots import new_series, plot_series
 from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.training import TrainConfig, Trainer, seed_everything
+from benchmarks import paper
 from benchmarks.common import Recipe, backbone_for, load_dataset, make_record, pick_recipe
 from benchmarks.compression import PAPER_MIXER_RECIPE
 
@@ -91,7 +92,8 @@ class EarlyExitSuite(Suite):
             raise unknown_choice("exit mode", config["exit_mode"], EXIT_MODES)
         if config["exit_weights"] not in WEIGHTINGS:
             raise unknown_choice("exit weighting", config["exit_weights"], WEIGHTINGS)
-        branch_layers(config["depth"], config["branch_layers"])
+        if config["depth"] is not None:
+            branch_layers(config["depth"], config["branch_layers"])
         parse_thresholds(config["thresholds"], 2)
         require(0 <= config["tolerance"] < 1, f"tolerance must be in [0, 1), got {config['tolerance']!r}.")
 
@@ -138,5 +140,9 @@ class EarlyExitSuite(Suite):
         path = out_dir / f"{self.name}_accuracy_vs_speedup.png"
         return [plot_series(series, path, "early exit: accuracy vs FLOPs speedup", "FLOPs speedup (x)")]
 
+
+    def paper_records(self) -> list[Record]:
+        """The paper's reported numbers for this suite."""
+        return paper.early_exit_records()
 
 SUITE = EarlyExitSuite()

@@ -22,6 +22,7 @@ from acn_bench.results import Record
 from acn_bench.results.plots import model_label, new_series, plot_series
 from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.training import TrainConfig, probe_accuracy
+from benchmarks import paper
 from benchmarks.common import Recipe, load_dataset, make_record, pick_recipe, train_backbone
 from benchmarks.compression import PAPER_MIXER_RECIPE
 
@@ -140,6 +141,10 @@ class RobustnessSuite(Suite):
             path = out_dir / f"{self.name}_{name}.png"
             paths.append(plot_series(series, path, f"{self.name}: {name} noise", "severity"))
         return paths
+
+    def paper_records(self) -> list[Record]:
+        """The paper's reported numbers for this suite."""
+        return paper.robustness_records()
 
     def model_path(self, config: dict[str, Any], context: RunContext) -> Path:
         """Where a trained model is kept for later ``--checkpoint`` use."""

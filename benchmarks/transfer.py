@@ -23,6 +23,7 @@ from acn_bench.results import Record, run_id
 from acn_bench.results.plots import model_label, plot_series, probe_series
 from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.training import TrainConfig, Trainer
+from benchmarks import paper
 from benchmarks.common import Recipe, cached_model, load_dataset, make_record, pick_recipe, train_backbone
 from benchmarks.compression import PAPER_MIXER_RECIPE
 
@@ -119,6 +120,10 @@ class TransferSuite(Suite):
             plot_series(source, out_dir / f"{self.name}_source_probe.png", "transfer: source model by depth", "depth (blocks)"),
             plot_series(target, out_dir / f"{self.name}_target_probe.png", "transfer: target model by depth", "depth (blocks)"),
         ]
+
+    def paper_records(self) -> list[Record]:
+        """The paper's reported numbers for this suite."""
+        return paper.transfer_records()
 
     def source_model(self, config: dict[str, Any], recipe: TransferRecipe, context: RunContext) -> tuple[Backbone, dict[str, Any]]:
         """The pre-trained source model of ``config``: loaded when saved before, else trained and saved."""

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from acn_bench.results import Record, load_records, read_record, run_id, write_record
-from acn_bench.results.leaderboard import records_frame, rich_table, summarize, to_markdown, write_leaderboard
+from acn_bench.results.leaderboard import build_table, records_frame, reproduction_status, summarize
 
 
 def make_record(seed=0, connectivity="acn", accuracy=0.9, cutoff=5):
@@ -63,8 +63,37 @@ def test_leaderboard_groups_over_seeds_with_mean_std_and_n(tmp_path):
     assert acn["accuracy_std"] == pytest.approx(0.02)
     assert summary[summary.connectivity == "residual"].iloc[0]["n"] == 1
 
-    markdown = to_markdown(summary, ["accuracy", "cutoff_layer"], "compression")
+    table = build_table(load_records(tmp_path, "compression"), ["accuracy", "cutoff_layer"])
+    markdown = table.markdown("compression")
     assert "92.00 ± 2.00" in markdown and "88.00" in markdown
-    md, csv = write_leaderboard(summary, ["accuracy"], tmp_path / "tables", "compression", "compression")
+    assert table.summary.set_index("connectivity")["rank"].to_dict() == {"acn": "1", "residual": "2"}
+    md, csv = table.write(tmp_path / "tables", "compression", "compression")
     assert md.read_text().startswith("# compression") and "accuracy_mean" in csv.read_text()
-    assert rich_table(summary, ["accuracy"], "t").row_count == 2
+    assert table.rich("t").row_count == 2
+
+
+def test_paper_rows_sit_beside_measured_rows_and_reproduction_is_judged_by_the_spread(tmp_path):
+    for seed, acc in enumerate([0.90, 0.92, 0.94]):
+        write_record(tmp_path, make_record(seed=seed, accuracy=acc))
+    paper = make_record(accuracy=0.93)
+    paper.source, paper.profile, paper.run_id = "paper", "paper", "paper-acn"
+    paper.config = {"reported_std": {"accuracy": 0.001}}
+    write_record(tmp_path, paper)
+    records = load_records(tmp_path)
+    table = build_table(records, ["accuracy"], filters={"profile": "quick"})
+    measured = table.summary[table.summary.source == "measured"].iloc[0]
+    assert measured["paper"] == "93.00" and measured["Δ vs paper"] == "-1.00"
+    assert len(table.summary) == 2  # the profile filter keeps the paper row
+    status = reproduction_status(records, (), "t")
+    cells = [list(col.cells) for col in status.columns]
+    assert cells[0][0] == "accuracy" and cells[-1][0] == "yes"  # |92 - 93| <= 2 * 2.0 points
+
+
+def test_records_are_sealed_and_an_edited_metric_is_detected(tmp_path):
+    path = write_record(tmp_path, make_record())
+    data = json.loads(path.read_text())
+    assert len(data["content_hash"]) == 64 and read_record(path).content_hash == data["content_hash"]
+    data["metrics"]["accuracy"] = 0.99
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="content_hash does not match"):
+        read_record(path)

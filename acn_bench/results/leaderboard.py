@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import pandas as pd
 from rich.table import Table
 
+from acn_bench.errors import UserError
 from acn_bench.results.record import Record
 from acn_bench.results.store import write_atomic
 
@@ -106,30 +108,139 @@ def display_frame(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame
     return table
 
 
-def to_markdown(summary: pd.DataFrame, metrics: Sequence[str], title: str) -> str:
-    """The leaderboard as a markdown document."""
-    body = display_frame(summary, metrics).to_markdown(index=False) if len(summary) else "_No records yet._"
-    note = (
-        "\n\nAccuracies in percent; mean ± sample std over seeds (n = number of seeds). "
-        "Rendered by `acn-bench leaderboard` from the JSON records.\n"
-    )
-    return f"# {title}\n\n{body}{note}"
+def _matches_paper(row: pd.Series, paper: pd.DataFrame, group_by: Sequence[str]) -> pd.DataFrame:
+    """Paper rows comparable to ``row``: same connectivity, strategy and suite keys; same depth if any."""
+    keys = ["connectivity", "strategy", *[k for k in group_by if k in paper.columns and row.get(k) != "-"]]
+    same = paper
+    for key in keys:
+        if key in row and key in same.columns:
+            same = same[same[key].astype(str) == str(row[key])]
+    same_depth = same[same["depth"] == row["depth"]] if "depth" in same.columns else same
+    return same_depth if len(same_depth) else same
 
 
-def write_leaderboard(summary: pd.DataFrame, metrics: Sequence[str], out_dir: Path, name: str, title: str) -> list[Path]:
-    """Write ``<out_dir>/<name>.md`` and ``<name>.csv`` atomically; return their paths."""
-    out_dir = Path(out_dir)
-    md = write_atomic(out_dir / f"{name}.md", to_markdown(summary, metrics, title))
-    csv = write_atomic(out_dir / f"{name}.csv", summary.to_csv(index=False))
-    return [md, csv]
+@dataclass
+class Leaderboard:
+    """A suite's grouped records, with a rank and the paper's value beside each measured row."""
+
+    summary: pd.DataFrame
+    metrics: list[str]
+    rank_by: str
+
+    def display(self) -> pd.DataFrame:
+        """The human-readable table (rank first, then the keys that vary, n, metrics, paper, Δ)."""
+        frame = display_frame(self.summary, self.metrics)
+        for column in ("paper", "Δ vs paper", "rank"):
+            if column in self.summary.columns:
+                values = self.summary[column]
+                frame.insert(0, column, values) if column == "rank" else frame.insert(len(frame.columns), column, values)
+        return frame
+
+    def rich(self, title: str) -> Table:
+        """A rich table for the terminal."""
+        frame = self.display()
+        table = Table(title=title)
+        for column in frame.columns:
+            table.add_column(str(column), justify="left" if column in GROUP_KEYS else "right")
+        for _, row in frame.iterrows():
+            table.add_row(*(str(v) for v in row.tolist()))
+        return table
+
+    def markdown(self, title: str, figures: Sequence[Path] = ()) -> str:
+        """The leaderboard as a markdown document, linking its figures."""
+        body = self.display().to_markdown(index=False) if len(self.summary) else "_No records yet._"
+        links = "".join(f"\n![{p.stem}]({p.name})\n" for p in figures)
+        note = (
+            f"\n\nAccuracies in percent; mean ± sample std over seeds (n = number of seeds); rank by {self.rank_by} "
+            "among measured rows of the same dataset and profile; `source: paper` rows quote the paper, and "
+            f"`paper` / `Δ vs paper` put its {self.rank_by} beside each measured row (setups may differ: "
+            "compare the dataset and profile columns). Rendered by `acn-bench leaderboard` from the JSON records.\n"
+        )
+        return f"# {title}\n\n{body}{note}{links}"
+
+    def write(self, out_dir: Path, name: str, title: str, figures: Sequence[Path] = ()) -> list[Path]:
+        """Write ``<name>.md`` and ``<name>.csv`` atomically; return their paths (and the figures')."""
+        out_dir = Path(out_dir)
+        md = write_atomic(out_dir / f"{name}.md", self.markdown(title, figures))
+        csv = write_atomic(out_dir / f"{name}.csv", self.summary.to_csv(index=False))
+        return [md, csv, *figures]
 
 
-def rich_table(summary: pd.DataFrame, metrics: Sequence[str], title: str) -> Table:
-    """The leaderboard as a rich table for the terminal."""
-    frame = display_frame(summary, metrics)
+def build_table(records: Sequence[Record], metrics: Sequence[str], group_by: Sequence[str] = (),
+                filters: Optional[dict[str, Any]] = None, rank_by: Optional[str] = None,
+                higher_is_better: bool = True) -> Leaderboard:
+    """Group, filter, rank and set paper values beside measured rows.
+
+    ``filters``: ``profile`` and ``dataset`` (measured rows only; paper rows stay) and any other
+    column with a list of accepted values (``--only``).
+    """
+    frame = records_frame(records, group_by)
+    for key, value in (filters or {}).items():
+        if value in (None, []) or frame.empty:
+            continue
+        if key not in frame.columns:
+            raise UserError(f"unknown leaderboard filter {key!r}; accepted: {', '.join(map(str, frame.columns))}.")
+        accepted = [str(v) for v in (value if isinstance(value, list) else [value])]
+        keep = frame[key].astype(str).isin(accepted)
+        frame = frame[keep | (frame["source"] == "paper")] if key in ("profile", "dataset") else frame[keep]
+    summary = summarize(frame, metrics, group_by)
+    rank_by = rank_by or metrics[0]
+    mean = f"{rank_by}_mean"
+    if summary.empty or mean not in summary.columns:
+        return Leaderboard(summary, list(metrics), rank_by)
+    measured = summary["source"] == "measured"
+    ranks = summary[measured].groupby(["dataset", "dataset_source", "profile"])[mean].rank(ascending=not higher_is_better, method="min")
+    summary["rank"] = ranks.reindex(summary.index).map(lambda r: "" if pd.isna(r) else str(int(r)))
+    paper = summary[~measured]
+    values, deltas = [], []
+    for _, row in summary.iterrows():
+        match = _matches_paper(row, paper, group_by) if row["source"] == "measured" and len(paper) else paper.iloc[0:0]
+        if len(match) and not pd.isna(match.iloc[0][mean]):
+            reported = match.iloc[0][mean]
+            values.append(format_value(reported, None, rank_by, 1))
+            deltas.append(format_value(row[mean] - reported, None, rank_by, 1))
+        else:
+            values.append("")
+            deltas.append("")
+    summary["paper"], summary["Δ vs paper"] = values, deltas
+    return Leaderboard(summary, list(metrics), rank_by)
+
+
+def render(table: Leaderboard, fmt: str, title: str) -> str:
+    """The table as ``md``, ``csv`` or ``json`` text."""
+    if fmt == "md":
+        return table.markdown(title)
+    if fmt == "csv":
+        return table.summary.to_csv(index=False)
+    return table.summary.to_json(orient="records", indent=2)
+
+
+def reproduction_status(records: Sequence[Record], group_by: Sequence[str], title: str) -> Table:
+    """Every paper number next to the matching measured value and whether it lies within the seed spread.
+
+    Within the spread: ``|measured mean - paper| <= 2 * max(measured std, paper std)``.
+    """
+    frame = records_frame(records, group_by)
     table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(str(column), justify="right" if column not in GROUP_KEYS else "left")
-    for _, row in frame.iterrows():
-        table.add_row(*(str(v) for v in row.tolist()))
+    for column in ("metric", "paper row", "paper", "measured (profile, dataset, n)", "within spread"):
+        table.add_column(column)
+    paper_records = [r for r in records if r.source == "paper"]
+    measured = frame[frame["source"] == "measured"] if not frame.empty else frame
+    for rec in paper_records:
+        row = records_frame([rec], group_by).iloc[0]
+        match = _matches_paper(row, measured, group_by) if len(measured) else measured
+        for metric, value in rec.metrics.items():
+            if not isinstance(value, (int, float)):
+                continue
+            label = f"{rec.backbone.get('name')} {rec.backbone.get('connectivity')} L={rec.backbone.get('depth')}"
+            label += f" {rec.strategy}" if rec.strategy else ""
+            paper_std = rec.config.get("reported_std", {}).get(metric, 0.0)
+            if metric not in match.columns or match[metric].dropna().empty:
+                table.add_row(metric, label, format_value(value, paper_std, metric, 2), "not measured", "–")
+                continue
+            values = match[metric].dropna()
+            mean, std = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0
+            within = abs(mean - value) <= 2 * max(std, paper_std, 1e-12)
+            where = f"{format_value(mean, std, metric, len(values))} ({match.iloc[0]['profile']}, {match.iloc[0]['dataset']}, n={len(values)})"
+            table.add_row(metric, label, format_value(value, paper_std, metric, 2), where, "yes" if within else "no")
     return table

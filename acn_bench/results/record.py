@@ -41,6 +41,8 @@ class Record:
         scenario: scenario name for suites that have one, or ``None``.
         history: per-epoch curves (loss, accuracy, probe accuracy, gradient norms).
         source: ``measured`` or ``paper`` (numbers quoted from the paper).
+        content_hash: sha256 of everything else, set when the record is written; an edited
+            record no longer matches it.
     """
 
     suite: str
@@ -59,6 +61,7 @@ class Record:
     history: dict[str, Any] = field(default_factory=dict)
     source: str = "measured"
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    content_hash: str = ""
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +75,12 @@ class Record:
         if problems:
             raise ValueError("; ".join(problems))
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+def content_hash(data: dict[str, Any]) -> str:
+    """sha256 of a record's plain data without its ``content_hash`` field."""
+    body = {k: v for k, v in data.items() if k != "content_hash"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def record_problems(data: Any) -> list[str]:
@@ -93,6 +102,8 @@ def record_problems(data: Any) -> list[str]:
     for key in ("dataset", "backbone", "config", "metrics"):
         if key in data and not isinstance(data[key], dict):
             problems.append(f"{key} must be an object")
+    if data.get("content_hash") and not missing and data["content_hash"] != content_hash(data):
+        problems.append("content_hash does not match the content (was the record edited?)")
     return problems
 
 

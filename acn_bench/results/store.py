@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from acn_bench.results.record import Record, record_problems
+from acn_bench.results.record import Record, content_hash, record_problems
 
 
 def write_atomic(path: Path, text: str) -> Path:
@@ -30,10 +30,17 @@ def record_path(out_dir: Path, suite: str, rid: str) -> Path:
     return Path(out_dir) / suite / f"{rid}.json"
 
 
+def record_json(record: Record) -> str:
+    """The record as JSON text, sealed with its ``content_hash``."""
+    data = json.loads(json.dumps(record.to_dict(), default=_json_default))
+    data["content_hash"] = content_hash(data)
+    record.content_hash = data["content_hash"]
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
 def write_record(out_dir: Path, record: Record) -> Path:
-    """Write ``record`` as JSON under ``out_dir`` atomically; return its path."""
-    text = json.dumps(record.to_dict(), indent=2, sort_keys=True, default=_json_default) + "\n"
-    return write_atomic(record_path(out_dir, record.suite, record.run_id), text)
+    """Write ``record`` as sealed JSON under ``out_dir`` atomically; return its path."""
+    return write_atomic(record_path(out_dir, record.suite, record.run_id), record_json(record))
 
 
 def has_record(out_dir: Path, suite: str, rid: str) -> bool:

@@ -1,0 +1,320 @@
+"""Continual learning: AC vs residual twins as shared trunks under naive fine-tuning, SI and EWC.
+
+A split scenario (SPEC.md §4) cuts a dataset's classes into tasks in a fixed, seeded class order:
+split CIFAR-100 (20 tasks x 5 classes, the paper's), split Tiny-ImageNet (20 x 10), split CIFAR-10
+and split digits (5 x 2). It is built from our in-memory tensors by Avalanche's ``nc_benchmark``,
+normalised with the training set's statistics. ``setting=task`` (the paper's) is task-incremental
+with one head per task on the shared trunk; ``setting=class`` is class-incremental with one growing
+head. An Avalanche strategy (``strategies.make_strategy``) trains the model task after task; after
+every task the whole test stream is evaluated, giving the accuracy matrix ``acc[i][j]`` from which
+average accuracy, average forgetting (Avalanche's stream forgetting), backward transfer and
+learning accuracy follow. At the end, every task's head probes every depth of the trunk: where
+does each task's knowledge sit?
+
+Strategy hyperparameters are flat grid keys (``--set si_lambda=2``, ``--set ewc_lambda=100``); a
+run's identity and record keep only those of its own strategy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, NamedTuple, Optional
+
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from acn_bench.data import ImageSet
+from acn_bench.data.augment import Normalizer, resize_images
+from acn_bench.data.splits import per_class_subset
+from acn_bench.errors import require, unknown_choice
+from acn_bench.results import Record, environment, run_id
+from acn_bench.results.plots import new_series, plot_series
+from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.training import seed_everything
+from benchmarks.common import TWINS, backbone_for, backbone_info, dataset_info, load_dataset, pick_recipe
+from benchmarks.paper import paper_record
+from strategies import all_strategy_params, make_strategy, strategy_entry, strategy_params
+from strategies.evaluation import continual_summary, probe_tasks, run_stream, silent_evaluator
+
+SETTINGS = ("task", "class")
+PAPER_DEPTHS = (5, 10, 15)
+PAPER_STRATEGIES = ("naive", "si", "ewc")
+
+
+class Split(NamedTuple):
+    """A dataset's default task split: number of tasks and number of classes."""
+
+    n_tasks: int
+    num_classes: int
+
+
+SPLITS: dict[str, Split] = {
+    "digits": Split(5, 10),
+    "cifar10": Split(5, 10),
+    "cifar100": Split(20, 100),
+    "tiny-imagenet": Split(20, 200),
+}
+DEFAULT_TASKS = 5  # for image folders, whose class count is known only once loaded
+
+
+@dataclasses.dataclass(frozen=True)
+class ContinualRecipe:
+    """How one profile trains on one scenario.
+
+    Attributes:
+        backbone: registry name of the backbone.
+        epochs: training epochs per task.
+        batch_size: training minibatch size.
+        lr: Adam learning rate (no weight decay: it would fight the regularisers' anchors).
+        eval_batch_size: evaluation minibatch size.
+        depths: the depth axis of the grid.
+        strategies: the strategy axis of the grid.
+        train_per_class, test_per_class: keep the first N images of every class (None: all).
+        image_size: resize images to this size first (None: keep).
+        overrides: further backbone arguments (width, patch size, ...).
+    """
+
+    backbone: str
+    epochs: int
+    batch_size: int
+    lr: float = 1e-3
+    eval_batch_size: int = 256
+    depths: tuple[int, ...] = PAPER_DEPTHS
+    strategies: tuple[str, ...] = PAPER_STRATEGIES
+    train_per_class: Optional[int] = None
+    test_per_class: Optional[int] = None
+    image_size: Optional[int] = None
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+RECIPES: dict[str, dict[str, ContinualRecipe]] = {
+    "smoke": {"*": ContinualRecipe("mixer_tiny", epochs=1, batch_size=32, depths=(2,), train_per_class=30,
+                                   test_per_class=10, overrides={"patch_size": 2})},
+    "quick": {
+        "digits": ContinualRecipe("mixer_small", epochs=5, batch_size=32, overrides={"patch_size": 2}),
+        "cifar10": ContinualRecipe("mixer_small", epochs=2, batch_size=64, train_per_class=500, test_per_class=200,
+                                   overrides={"dim": 32, "token_hidden": 32, "channel_hidden": 128}),
+        "*": ContinualRecipe("mixer_small", epochs=2, batch_size=64, train_per_class=100, test_per_class=20,
+                             image_size=32, overrides={"dim": 32, "token_hidden": 32, "channel_hidden": 128}),
+    },
+    "paper": {"*": ContinualRecipe("mixer_cifar", epochs=10, batch_size=64)},
+}
+
+# SPEC.md §4: MLP-Mixer on split CIFAR-100, task-incremental; (avg accuracy, avg forgetting) in % at L = 5, 10, 15.
+PAPER_TABLE: dict[tuple[str, str], tuple[tuple[float, ...], tuple[float, ...]]] = {
+    ("naive", "acn"): ((32.97, 32.94, 31.61), (46.55, 45.46, 46.91)),
+    ("naive", "residual"): ((31.77, 28.16, 26.14), (52.76, 54.89, 54.49)),
+    ("si", "acn"): ((44.5, 46.1, 46.2), (35.7, 33.8, 32.0)),
+    ("si", "residual"): ((43.47, 36.1, 32.1), (42.4, 44.6, 50.0)),
+}
+
+
+def scenario_name(dataset: str, n_tasks: int, classes_per_task: int, setting: str) -> str:
+    """``split-cifar100-20x5-task-il``: the record's scenario."""
+    return f"split-{dataset}-{n_tasks}x{classes_per_task}-{setting}-il"
+
+
+def check_split(num_classes: int, n_tasks: Any, dataset: str) -> int:
+    """Classes per task of ``n_tasks`` equal tasks; a :class:`UserError` unless the split is exact."""
+    require(isinstance(n_tasks, int) and not isinstance(n_tasks, bool) and n_tasks >= 2,
+            f"n_tasks must be a whole number >= 2, got {n_tasks!r}.")
+    require(num_classes % n_tasks == 0,
+            f"{dataset} has {num_classes} classes, which {n_tasks} tasks cannot share equally; "
+            f"pick n_tasks dividing {num_classes}.")
+    return num_classes // n_tasks
+
+
+def class_order(num_classes: int, seed: int) -> list[int]:
+    """The fixed class order of ``seed``: a seeded permutation of the classes."""
+    return torch.randperm(num_classes, generator=torch.Generator().manual_seed(seed)).tolist()
+
+
+def load_split_data(dataset: str, recipe: ContinualRecipe, context: RunContext) -> tuple[ImageSet, ImageSet]:
+    """Train and test sets of ``dataset`` cut to the recipe's images per class and image size."""
+    train, test = load_dataset(dataset, context)
+    if recipe.train_per_class is not None:
+        train = per_class_subset(train, recipe.train_per_class)
+    if recipe.test_per_class is not None:
+        test = per_class_subset(test, recipe.test_per_class)
+    if recipe.image_size is not None:
+        train, test = (dataclasses.replace(s, images=resize_images(s.images, recipe.image_size)) for s in (train, test))
+    return train, test
+
+
+def build_scenario(train: ImageSet, test: ImageSet, n_tasks: int, setting: str, order: list[int]) -> tuple[Any, Normalizer]:
+    """The Avalanche split scenario of ``train``/``test`` (normalised by ``train``'s statistics).
+
+    ``task``: task labels, class ids from 0 in each task (one head per task); ``class``: no task
+    labels, class ids in order of appearance (one growing head).
+    """
+    from avalanche.benchmarks import nc_benchmark
+
+    normalizer = Normalizer.from_images(train.images)
+    task = setting == "task"
+    scenario = nc_benchmark(
+        TensorDataset(normalizer(train.images), train.labels), TensorDataset(normalizer(test.images), test.labels),
+        n_tasks, task_labels=task, fixed_class_order=order,
+        class_ids_from_zero_in_each_exp=task, class_ids_from_zero_from_first_exp=not task,
+    )
+    return scenario, normalizer
+
+
+def hparams_text(strategy: str, params: dict[str, Any]) -> str:
+    """The hyperparameters that differ from the strategy's defaults, as one leaderboard cell (``-``: defaults).
+
+    Runs with other values get their own leaderboard rows; the full values are in the record's
+    ``strategy_params``.
+    """
+    defaults = strategy_entry(strategy).defaults()
+    changed = {k: v for k, v in sorted(params.items()) if v != defaults[k]}
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in changed.items()) or "-"
+
+
+def own_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` without the hyperparameters of other strategies than its own."""
+    own = set(strategy_entry(config["strategy"]).params)
+    foreign = set(all_strategy_params()) - own
+    return {k: v for k, v in config.items() if k not in foreign}
+
+
+class ContinualSuite(Suite):
+    """Average accuracy and forgetting of twins trained task after task by Avalanche strategies."""
+
+    name = "continual"
+    description = "split scenarios task after task (Avalanche naive / SI / EWC); avg accuracy and forgetting per depth"
+    metrics = ("avg_accuracy", "avg_forgetting", "learning_accuracy", "seconds_per_task")
+    group_by = ("scenario", "hparams")
+    datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
+
+    def default_dataset(self, profile: str) -> str:
+        """The paper profile is the paper's split CIFAR-100; the others start on the built-in digits."""
+        return "cifar100" if profile == "paper" else "digits"
+
+    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
+        recipe = pick_recipe(RECIPES, profile, dataset)
+        return expand_grid({
+            "dataset": [dataset],
+            "setting": ["task"],
+            "n_tasks": [SPLITS[dataset].n_tasks if dataset in SPLITS else DEFAULT_TASKS],
+            "backbone": [recipe.backbone],
+            "connectivity": list(TWINS),
+            "depth": list(recipe.depths),
+            "strategy": list(recipe.strategies),
+            **{key: [value] for key, value in all_strategy_params().items()},
+        })
+
+    def check(self, config: dict[str, Any]) -> None:
+        strategy_params(config["strategy"], config)
+        if config["setting"] not in SETTINGS:
+            raise unknown_choice("continual setting", config["setting"], SETTINGS)
+        depth = config["depth"]
+        require(depth is None or (isinstance(depth, int) and depth >= 1), f"depth must be a whole number >= 1, got {depth!r}.")
+        if config["dataset"] in SPLITS:
+            check_split(SPLITS[config["dataset"]].num_classes, config["n_tasks"], config["dataset"])
+
+    def identity(self, config: dict[str, Any]) -> str:
+        """Hyperparameters of other strategies do not change a run (``--set ewc_lambda`` leaves naive alone)."""
+        return run_id({"suite": self.name, **own_config(config)})
+
+    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
+        from strategies.models import continual_model  # imports Avalanche (seconds): only when running
+
+        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
+        params = strategy_params(config["strategy"], config)
+        train, test = load_split_data(config["dataset"], recipe, context)
+        per_task = check_split(train.num_classes, config["n_tasks"], config["dataset"])
+        order = class_order(train.num_classes, config["seed"])
+        scenario, normalizer = build_scenario(train, test, config["n_tasks"], config["setting"], order)
+
+        seed_everything(config["seed"])
+        backbone = backbone_for(config["backbone"], train, config["connectivity"], depth=config["depth"], **recipe.overrides)
+        info = backbone_info(backbone)
+        model = continual_model(backbone, config["setting"])
+        strategy = make_strategy(
+            config["strategy"], model, torch.optim.Adam(model.parameters(), lr=recipe.lr), nn.CrossEntropyLoss(),
+            train_mb_size=recipe.batch_size, train_epochs=recipe.epochs, eval_mb_size=recipe.eval_batch_size,
+            device=context.device, evaluator=silent_evaluator(), **params,
+        )
+        result = run_stream(strategy, scenario.train_stream, scenario.test_stream, context.log)
+        start = time.perf_counter()
+        probe_by_task = probe_tasks(model, scenario.test_stream, recipe.eval_batch_size, context.device)
+        probe_s = time.perf_counter() - start
+
+        name = scenario_name(config["dataset"], config["n_tasks"], per_task, config["setting"])
+        metrics = {
+            **continual_summary(result.matrix),
+            "seconds_per_task": sum(result.train_seconds) / len(result.train_seconds),
+        }
+        return Record(
+            suite=self.name,
+            profile=config["profile"],
+            dataset={**dataset_info(train, test), "n_tasks": config["n_tasks"], "classes_per_task": per_task},
+            backbone={**info, "params": sum(p.numel() for p in model.parameters()),
+                      "trunk_params": sum(p.numel() for p in model.trunk.parameters())},
+            seed=config["seed"],
+            config={**own_config(config), "scenario": name, "hparams": hparams_text(config["strategy"], params),
+                    "strategy_params": params, "recipe": dataclasses.asdict(recipe), "optimizer": "adam",
+                    "normalization": normalizer.as_dict()},
+            metrics=metrics,
+            run_id="",
+            probe=[sum(column) / len(column) for column in zip(*probe_by_task)],
+            timings={"train_s": sum(result.train_seconds), "eval_s": sum(result.eval_seconds), "probe_s": probe_s},
+            environment={**environment(), "device": str(context.device)},
+            strategy=config["strategy"],
+            scenario=name,
+            history={
+                "accuracy_matrix": result.matrix,
+                "task_seconds": result.train_seconds,
+                "eval_seconds": result.eval_seconds,
+                "class_order": order,
+                "probe_by_task": probe_by_task,
+                "avalanche": result.avalanche,
+            },
+        )
+
+    def paper_records(self) -> list[Record]:
+        """The paper's table (SPEC.md §4): see :func:`paper_records`."""
+        return paper_records()
+
+    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+        """Per-depth probe accuracy, and average accuracy and forgetting against the number of blocks."""
+        accuracy, forgetting = new_series(), new_series()
+        for record in records:
+            label = f"{record.backbone.get('connectivity')} {record.strategy}"
+            accuracy[label][record.backbone["depth"]].append(record.metrics["avg_accuracy"])
+            forgetting[label][record.backbone["depth"]].append(record.metrics["avg_forgetting"])
+        return [
+            *super().plot([r for r in records if r.probe], out_dir),
+            plot_series(accuracy, out_dir / f"{self.name}_accuracy.png", "continual: average accuracy", "depth (blocks)"),
+            plot_series(forgetting, out_dir / f"{self.name}_forgetting.png", "continual: average forgetting",
+                        "depth (blocks)", ylabel="average forgetting (%)"),
+        ]
+
+
+def paper_records() -> list[Record]:
+    """The paper's continual-learning numbers (SPEC.md §4) as records with ``source="paper"``.
+
+    One record per (strategy, architecture, depth): profile ``paper``, split CIFAR-100 20 x 5
+    task-incremental, ``mixer_cifar`` at that depth, accuracy and forgetting as fractions in [0, 1].
+    The paper's SI lambda (1) is this suite's default, so its rows carry ``hparams`` ``-`` as the
+    measured runs of the paper profile do, and the leaderboard puts them side by side.
+    """
+    name = scenario_name("cifar100", 20, 5, "task")
+    records = []
+    for (strategy, connectivity), (accuracies, forgettings) in PAPER_TABLE.items():
+        for depth, acc, forgetting in zip(PAPER_DEPTHS, accuracies, forgettings):
+            record = paper_record(
+                "continual", "cifar100", "mixer_cifar", connectivity, depth,
+                {"avg_accuracy": acc / 100, "avg_forgetting": forgetting / 100, "bwt": -forgetting / 100},
+                strategy=strategy, setting="task", n_tasks=20, scenario=name, hparams="-",
+                recipe={"epochs": 10, "batch_size": 64, "lr": 1e-3}, strategy_params={"si_lambda": 1} if strategy == "si" else {},
+            )
+            record.scenario = name
+            records.append(record)
+    return records
+
+
+SUITE = ContinualSuite()

@@ -1,0 +1,104 @@
+"""Submissions and record validation: the example goes through, every bad submission is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from acn_bench.backbones import registry
+from acn_bench.backbones.contract import contract_problems
+from acn_bench.cli import main
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "conv_mixer_plugin.py"
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    before = dict(registry._REGISTRY)
+    yield
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(before)
+
+
+def test_builtin_backbones_keep_the_contract():
+    for name in ("mixer_tiny", "vit_tiny"):
+        assert contract_problems(name) == []
+
+
+def test_example_submission_goes_through_and_validates(tmp_path, capsys):
+    records = tmp_path / "leaderboards" / "records"
+    argv = ["submit", "--plugin", str(EXAMPLE), "--backbone", "convmixer_tiny", "--suite", "compression",
+            "--profile", "smoke", "--records", str(records)]
+    assert main(argv) == 0
+    written = sorted((records / "compression").glob("*.json"))
+    assert len(written) == 2
+    assert {json.loads(p.read_text())["backbone"]["name"] for p in written} == {"convmixer_tiny"}
+    assert "contract kept" in capsys.readouterr().out
+    assert main(["validate", "--records", str(records)]) == 0
+    assert "2 record(s)" in capsys.readouterr().out
+
+    registry._REGISTRY.pop("convmixer_tiny")
+    assert main(argv) == 2  # the same runs again: duplicates
+    assert "duplicate run" in " ".join(capsys.readouterr().err.split())
+    assert len(list((records / "compression").glob("*.json"))) == 2
+
+
+BROKEN_TRUNCATE = '''
+from acn_bench import register_backbone
+from acn_bench.backbones.mixer import build_mixer
+
+@register_backbone("bad-truncate")
+def bad(**kwargs):
+    model = build_mixer(depth=2, dim=16, token_hidden=8, channel_hidden=16, **kwargs)
+    model.truncate = lambda k: model  # ignores k: not a smaller model
+    return model
+'''
+
+
+@pytest.mark.parametrize("source, message", [
+    ("raise ImportError('missing dependency')\n", "raised on import: ImportError: missing dependency"),
+    (BROKEN_TRUNCATE, "truncate(0) is not a depth-0 model"),
+])
+def test_bad_plugins_are_refused_naming_the_file_and_writing_nothing(tmp_path, capsys, source, message):
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(source)
+    records = tmp_path / "records"
+    name = "bad-truncate" if "bad-truncate" in source else "anything"
+    assert main(["submit", "--plugin", str(plugin), "--backbone", name, "--suite", "compression",
+                 "--profile", "smoke", "--records", str(records)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err and ("plugin.py" in err or "bad-truncate" in err)
+    assert not records.exists()
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda d: d.pop("metrics"), "missing field(s): metrics"),
+    (lambda d: d.update(schema_version=0), "schema_version 0"),
+    (lambda d: d["metrics"].update(accuracy=1.0), "content_hash does not match"),
+])
+def test_validate_names_the_file_and_the_problem(tmp_path, capsys, edit, problem):
+    assert main(["run", "--profile", "smoke", "--only", "connectivity=acn", "--out", str(tmp_path), "--no-progress"]) == 0
+    path = next((tmp_path / "compression").glob("*.json"))
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["validate", "--records", str(tmp_path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert path.name in err and problem in err
+
+
+def test_validate_finds_duplicate_runs(tmp_path, capsys):
+    assert main(["run", "--profile", "smoke", "--only", "connectivity=acn", "--out", str(tmp_path), "--no-progress"]) == 0
+    path = next((tmp_path / "compression").glob("*.json"))
+    shutil.copy(path, tmp_path / "compression" / "copy.json")
+    assert main(["validate", "--records", str(tmp_path)]) == 2
+    assert "duplicate" in capsys.readouterr().err
+
+
+def test_committed_leaderboard_records_are_valid(capsys):
+    committed = Path(__file__).resolve().parents[1] / "leaderboards" / "records"
+    assert main(["validate", "--records", str(committed)]) == 0
