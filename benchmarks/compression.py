@@ -9,12 +9,16 @@ and measured latency of the full and the truncated model.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer, measure_cost
 from acn_bench.backbones import CONNECTIVITIES
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
+from acn_bench.results.plots import model_label, plot_heatmaps
 from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.training import TrainConfig, probe_accuracy
 from benchmarks import paper
@@ -22,17 +26,19 @@ from benchmarks.common import Recipe, load_dataset, make_record, parameter_match
 
 PAPER_MIXER_RECIPE = TrainConfig(
     epochs=700, batch_size=64, lr=1e-3, weight_decay=0.01, warmup_epochs=10, min_lr=1e-6, label_smoothing=0.1,
-    cutmix_prob=0.5, cutmix_alpha=1.0, autoaugment="cifar10", crop_padding=4, hflip=True, clip_grad=1.0,
+    cutmix_prob=0.5, cutmix_alpha=1.0, autoaugment="cifar10", crop_padding=4, hflip=True, clip_grad=1.0, grad_norms=True,
 )
 
 RECIPES: dict[str, dict[str, Recipe]] = {
     "smoke": {
-        "*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128),
+        "*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0, grad_norms=True),
+                    max_train=256, max_test=128),
     },
     "quick": {
-        "digits": Recipe("mixer_small", TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1),
+        "digits": Recipe("mixer_small", TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1, grad_norms=True),
                          depth=16, overrides={"patch_size": 2}),
-        "cifar10": Recipe("mixer_small", TrainConfig(epochs=5, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True)),
+        "cifar10": Recipe("mixer_small", TrainConfig(epochs=5, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True,
+                                                     grad_norms=True)),
         "*": Recipe("mixer_small", TrainConfig(epochs=10, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True)),
     },
     "paper": {
@@ -106,6 +112,20 @@ class CompressionSuite(Suite):
         return make_record(self.name, config, recipe, (train, test), model, trainer.normalizer, metrics,
                            result=result, timings=timings)
 
+
+    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+        """Probe accuracy by depth, and Figure-1-style per-block gradient norms over training."""
+        paths = super().plot(records, out_dir)
+        grids: dict[str, list[np.ndarray]] = {}
+        for record in records:
+            epochs = [e["grad_norms"] for e in record.history.get("epochs", []) if "grad_norms" in e]
+            if epochs:
+                grids.setdefault(model_label(record), []).append(np.array(epochs).T)  # blocks x epochs
+        if grids:
+            maps = {name: np.mean([g for g in runs if g.shape == runs[0].shape], axis=0) for name, runs in grids.items()}
+            paths.append(plot_heatmaps(maps, out_dir / f"{self.name}_grad_norms.png", "gradient norm per block over training",
+                                       "epoch", "block", "grad norm", log=True))
+        return paths
 
     def paper_records(self) -> list[Record]:
         """The paper's reported numbers for this suite."""

@@ -76,7 +76,7 @@ def test_block_grad_norms_match_manual_norm():
     model = digits_model()
     model(torch.rand(4, 1, 8, 8)).sum().backward()
     manual = torch.cat([p.grad.flatten() for p in model.blocks[0].parameters()]).norm().item()
-    assert block_grad_norms(model)[0] == pytest.approx(manual, rel=1e-5)
+    assert block_grad_norms(model)[0].item() == pytest.approx(manual, rel=1e-5)
 
 
 def test_autoaugment_and_cutmix_run_on_grey_and_colour_batches():

@@ -64,3 +64,23 @@ def plot_series(series: Series, path: Path, title: str, xlabel: str, ylabel: str
     plt.close(fig)
     tmp.replace(path)
     return path
+
+
+def plot_heatmaps(maps: dict[str, np.ndarray], path: Path, title: str, xlabel: str, ylabel: str,
+                  value_label: str, log: bool = False) -> Path:
+    """One heatmap per entry of ``maps`` (rows: ``ylabel``, columns: ``xlabel``), side by side."""
+    fig, axes = plt.subplots(1, max(len(maps), 1), figsize=(5.0 * max(len(maps), 1), 3.8), squeeze=False)
+    for ax, (name, grid) in zip(axes[0], sorted(maps.items())):
+        values = np.log10(np.maximum(grid, 1e-12)) if log else grid
+        rows, cols = values.shape
+        image = ax.imshow(values, aspect="auto", origin="lower", cmap="viridis", extent=(0.5, cols + 0.5, 0.5, rows + 0.5))
+        ax.set(title=name, xlabel=xlabel, ylabel=ylabel)
+        fig.colorbar(image, ax=ax, label=f"log10 {value_label}" if log else value_label)
+    fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path

@@ -133,13 +133,13 @@ def resolve_amp(amp: str, device: torch.device) -> Optional[torch.dtype]:
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}[amp]
 
 
-def block_grad_norms(model: Backbone) -> list[float]:
-    """L2 norm of the gradient of every block's parameters."""
+def block_grad_norms(model: Backbone) -> torch.Tensor:
+    """L2 norm of the gradient of every block's parameters (a length-L tensor, no host sync)."""
     norms = []
     for block in model.blocks:
         grads = [p.grad.detach().float().norm() for p in block.parameters() if p.grad is not None]
-        norms.append(torch.stack(grads).norm().item() if grads else 0.0)
-    return norms
+        norms.append(torch.stack(grads).norm() if grads else torch.zeros((), device=next(model.parameters()).device))
+    return torch.stack(norms)
 
 
 class Trainer:
@@ -273,7 +273,7 @@ class Trainer:
         self.model.train()
         start = time.perf_counter()
         loss_sum = torch.zeros((), device=self.device)
-        norm_sum = torch.zeros(self.model.depth) if cfg.grad_norms else None
+        norm_sum = torch.zeros(self.model.depth, device=self.device) if cfg.grad_norms else None
         for step, index in enumerate(self._batches(generator)):
             x = self.normalizer(self.augment(self.train_images[index], generator))
             y = self.train_labels[index]
@@ -285,7 +285,7 @@ class Trainer:
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
             if norm_sum is not None:
-                norm_sum += torch.tensor(block_grad_norms(self.model))
+                norm_sum += block_grad_norms(self.model)
             if cfg.clip_grad:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
             scaler.step(optimizer)
