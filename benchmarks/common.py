@@ -13,7 +13,7 @@ from acn_bench.data import ImageSet, load_images
 from acn_bench.data.augment import Normalizer
 from acn_bench.errors import UserError, unknown_choice
 from acn_bench.results import Record, environment
-from acn_bench.suite import RunContext
+from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.training import TrainConfig, Trainer, TrainResult, seed_everything
 
 TWINS = ("residual", "acn")
@@ -215,3 +215,40 @@ def parameter_matched_depth(name: str, data: ImageSet, connectivity: str, depth:
 
     budget = params(reference, depth)
     return next((d for d in range(depth, 0, -1) if params(connectivity, d) <= budget), 1)
+
+
+class ImageSuite(Suite):
+    """A suite that trains twins of one backbone on an image set: the shared grid and defaults.
+
+    Subclasses set ``recipes`` (profile -> dataset or ``*`` -> recipe), ``default_datasets``
+    (profile -> dataset; others: ``datasets[0]``) and add their own grid keys in :meth:`axes`.
+    """
+
+    recipes: dict[str, dict[str, Any]] = {}
+    default_datasets: dict[str, str] = {}
+
+    def default_dataset(self, profile: str) -> str:
+        """The profile's dataset when the user names none."""
+        return self.default_datasets.get(profile, self.datasets[0])
+
+    def recipe(self, profile: str, dataset: str) -> Any:
+        """The suite's recipe for ``profile`` on ``dataset``."""
+        return pick_recipe(self.recipes, profile, dataset)
+
+    def model_recipe(self, profile: str, dataset: str) -> Recipe:
+        """The :class:`Recipe` that names the backbone, twins and depth (override for nested recipes)."""
+        return self.recipe(profile, dataset)
+
+    def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
+        """The suite's own grid keys, after dataset, backbone, connectivity and depth."""
+        return {}
+
+    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
+        recipe = self.model_recipe(profile, dataset)
+        return expand_grid({
+            "dataset": [dataset],
+            "backbone": [recipe.backbone],
+            "connectivity": list(recipe.connectivities),
+            "depth": [recipe.grid_depth()],
+            **self.axes(profile, dataset),
+        })

@@ -19,10 +19,10 @@ from acn_bench.backbones import CONNECTIVITIES
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import model_label, plot_heatmaps
-from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.suite import RunContext
 from acn_bench.training import TrainConfig, probe_accuracy
 from benchmarks import paper
-from benchmarks.common import Recipe, load_dataset, make_record, parameter_matched_depth, pick_recipe, train_backbone
+from benchmarks.common import ImageSuite, Recipe, load_dataset, make_record, parameter_matched_depth, pick_recipe, train_backbone
 
 PAPER_MIXER_RECIPE = TrainConfig(
     epochs=700, batch_size=64, lr=1e-3, weight_decay=0.01, warmup_epochs=10, min_lr=1e-6, label_smoothing=0.1,
@@ -48,7 +48,7 @@ RECIPES: dict[str, dict[str, Recipe]] = {
 LATENCY = {"smoke": (8, 2), "quick": (64, 10), "paper": (64, 20)}  # (batch, repeats) of the latency timing
 
 
-class CompressionSuite(Suite):
+class CompressionSuite(ImageSuite):
     """AC vs residual twins: accuracy, cutoff layer and the cost of the truncated model."""
 
     name = "compression"
@@ -58,21 +58,12 @@ class CompressionSuite(Suite):
         "truncated_gflops", "size_mb", "truncated_size_mb", "latency_ms", "truncated_latency_ms", "best_epoch",
     )
     datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
+    recipes = RECIPES
+    default_datasets = {"paper": "cifar10"}
 
-    def default_dataset(self, profile: str) -> str:
-        """The paper profile is the paper's CIFAR-10 setup; the others start on the built-in digits."""
-        return "cifar10" if profile == "paper" else "digits"
 
-    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = pick_recipe(RECIPES, profile, dataset)
-        return expand_grid({
-            "dataset": [dataset],
-            "backbone": [recipe.backbone],
-            "connectivity": list(recipe.connectivities),
-            "depth": [recipe.grid_depth()],
-            "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
-            "match_params": ["dense"],
-        })
+    def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
+        return {"cutoff_delta": [DEFAULT_CUTOFF_DELTA], "match_params": ["dense"]}
 
     def check(self, config: dict[str, Any]) -> None:
         require(isinstance(config["cutoff_delta"], (int, float)) and 0 <= config["cutoff_delta"] < 1,

@@ -23,10 +23,10 @@ from acn_bench.analysis.early_exit import (
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import new_series, plot_series
-from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.suite import RunContext
 from acn_bench.training import TrainConfig, Trainer, seed_everything
 from benchmarks import paper
-from benchmarks.common import Recipe, backbone_for, load_dataset, make_record, pick_recipe
+from benchmarks.common import ImageSuite, Recipe, backbone_for, load_dataset, make_record, pick_recipe
 from benchmarks.compression import PAPER_MIXER_RECIPE
 
 RECIPES: dict[str, dict[str, Recipe]] = {
@@ -60,7 +60,7 @@ def pick_operating_point(sweep: list[dict[str, float]], full_accuracy: float, to
     return max(eligible, key=lambda row: row["flops_speedup"])
 
 
-class EarlyExitSuite(Suite):
+class EarlyExitSuite(ImageSuite):
     """Accuracy against compute when samples leave at the first confident exit."""
 
     name = "early_exit"
@@ -68,24 +68,13 @@ class EarlyExitSuite(Suite):
     metrics = ("accuracy", "exit_accuracy", "mean_exit_depth", "flops_speedup", "wall_speedup", "threshold")
     group_by = ("exit_mode", "exit_weights", "branch_layers")
     datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
+    recipes = RECIPES
+    default_datasets = {"paper": "cifar10"}
 
-    def default_dataset(self, profile: str) -> str:
-        """The paper profile is the paper's CIFAR-10 setup; the others start on the built-in digits."""
-        return "cifar10" if profile == "paper" else "digits"
 
-    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = pick_recipe(RECIPES, profile, dataset)
-        return expand_grid({
-            "dataset": [dataset],
-            "backbone": [recipe.backbone],
-            "connectivity": list(recipe.connectivities),
-            "depth": [recipe.grid_depth()],
-            "exit_mode": list(EXIT_MODES),
-            "exit_weights": ["uniform"],
-            "branch_layers": ["auto"],
-            "thresholds": ["auto"],
-            "tolerance": [0.01],
-        })
+    def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
+        return {"exit_mode": list(EXIT_MODES), "exit_weights": ["uniform"], "branch_layers": ["auto"],
+                "thresholds": ["auto"], "tolerance": [0.01]}
 
     def check(self, config: dict[str, Any]) -> None:
         if config["exit_mode"] not in EXIT_MODES:

@@ -22,9 +22,9 @@ from acn_bench.data.splits import SUBSET_MODES, per_class_subset
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import model_label, new_series, plot_series
-from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.suite import RunContext
 from acn_bench.training import TrainConfig
-from benchmarks.common import Recipe, load_dataset, make_record, pick_recipe, train_backbone
+from benchmarks.common import ImageSuite, Recipe, load_dataset, make_record, pick_recipe, train_backbone
 from benchmarks.compression import PAPER_MIXER_RECIPE
 
 ALL = "all"
@@ -63,7 +63,7 @@ def epochs_for(recipe: LowDataRecipe, train_size: int, profile: str) -> int:
     return max(1, math.ceil(recipe.sample_budget / train_size))
 
 
-class LowDataSuite(Suite):
+class LowDataSuite(ImageSuite):
     """Accuracy and cutoff layer of twins against the number of training images per class."""
 
     name = "low_data"
@@ -71,22 +71,16 @@ class LowDataSuite(Suite):
     metrics = ("accuracy", "cutoff_layer", "train_size", "best_epoch")
     group_by = ("per_class", "subset")
     datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
+    recipes = RECIPES
+    default_datasets = {"smoke": "digits"}
 
-    def default_dataset(self, profile: str) -> str:
-        """Smoke runs on the built-in digits; quick and paper on CIFAR-10."""
-        return "digits" if profile == "smoke" else "cifar10"
 
-    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = pick_recipe(RECIPES, profile, dataset)
-        return expand_grid({
-            "dataset": [dataset],
-            "backbone": [recipe.base.backbone],
-            "connectivity": list(recipe.base.connectivities),
-            "depth": [recipe.base.grid_depth()],
-            "per_class": list(recipe.per_class),
-            "subset": ["first"],
-            "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
-        })
+    def model_recipe(self, profile: str, dataset: str) -> Recipe:
+        return self.recipe(profile, dataset).base
+
+    def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
+        return {"per_class": list(self.recipe(profile, dataset).per_class), "subset": ["first"],
+                "cutoff_delta": [DEFAULT_CUTOFF_DELTA]}
 
     def check(self, config: dict[str, Any]) -> None:
         per_class = config["per_class"]

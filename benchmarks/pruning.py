@@ -25,9 +25,9 @@ from acn_bench.data.augment import Normalizer
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record, run_id
 from acn_bench.results.plots import model_label, new_series, plot_series
-from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.suite import RunContext
 from acn_bench.training import TrainConfig, Trainer, probe_accuracy
-from benchmarks.common import Recipe, cached_model, load_dataset, make_record, pick_recipe, train_backbone
+from benchmarks.common import ImageSuite, Recipe, cached_model, load_dataset, make_record, pick_recipe, train_backbone
 from benchmarks.compression import PAPER_MIXER_RECIPE
 
 TRUNCATION = ("none", "cutoff")
@@ -56,7 +56,7 @@ def parse_sparsities(spec: Any) -> list[float]:
     return values
 
 
-class PruningSuite(Suite):
+class PruningSuite(ImageSuite):
     """Accuracy against sparsity for magnitude and movement pruning of both twins."""
 
     name = "pruning"
@@ -64,24 +64,13 @@ class PruningSuite(Suite):
     metrics = ("accuracy", "cutoff_layer", "accuracy_at_0.5", "accuracy_at_0.7", "accuracy_at_0.9", "nonzero_params_at_0.9")
     group_by = ("method", "truncate")
     datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
+    recipes = RECIPES
+    default_datasets = {"paper": "cifar10"}
 
-    def default_dataset(self, profile: str) -> str:
-        """The paper profile is the paper's CIFAR-10 setup; the others start on the built-in digits."""
-        return "cifar10" if profile == "paper" else "digits"
 
-    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = pick_recipe(RECIPES, profile, dataset)
-        return expand_grid({
-            "dataset": [dataset],
-            "backbone": [recipe.backbone],
-            "connectivity": list(recipe.connectivities),
-            "depth": [recipe.grid_depth()],
-            "method": list(PRUNE_METHODS),
-            "sparsities": ["0,0.3,0.5,0.7,0.9"],
-            "finetune_epochs": [FINETUNE[profile]],
-            "truncate": ["none"],
-            "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
-        })
+    def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
+        return {"method": list(PRUNE_METHODS), "sparsities": ["0,0.3,0.5,0.7,0.9"], "finetune_epochs": [FINETUNE[profile]],
+                "truncate": ["none"], "cutoff_delta": [DEFAULT_CUTOFF_DELTA]}
 
     def check(self, config: dict[str, Any]) -> None:
         require(isinstance(config["finetune_epochs"], int) and config["finetune_epochs"] >= 1,

@@ -20,10 +20,10 @@ from acn_bench.data.corruptions import CORRUPTIONS, SPACES, corrupt_normalized, 
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import model_label, new_series, plot_series
-from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.suite import RunContext
 from acn_bench.training import TrainConfig, probe_accuracy
 from benchmarks import paper
-from benchmarks.common import Recipe, load_dataset, make_record, pick_recipe, train_backbone
+from benchmarks.common import ImageSuite, Recipe, load_dataset, make_record, pick_recipe, train_backbone
 from benchmarks.compression import PAPER_MIXER_RECIPE
 
 DEFAULT_CORRUPTIONS = "gaussian:0.1,0.2,0.4;salt_pepper:0.01,0.05,0.1"
@@ -68,7 +68,7 @@ def corruption_key(name: str, severity: float) -> str:
     return f"{name}_{severity:g}"
 
 
-class RobustnessSuite(Suite):
+class RobustnessSuite(ImageSuite):
     """Accuracy of clean-trained twins under test-time noise, at every depth."""
 
     name = "robustness"
@@ -79,23 +79,12 @@ class RobustnessSuite(Suite):
     )
     group_by = ("noise_space", "corruptions", "checkpoint")
     datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
+    recipes = RECIPES
+    default_datasets = {"smoke": "digits"}
 
-    def default_dataset(self, profile: str) -> str:
-        """Smoke runs on the built-in digits; quick and paper on CIFAR-10."""
-        return "digits" if profile == "smoke" else "cifar10"
 
-    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = pick_recipe(RECIPES, profile, dataset)
-        return expand_grid({
-            "dataset": [dataset],
-            "backbone": [recipe.backbone],
-            "connectivity": list(recipe.connectivities),
-            "depth": [recipe.grid_depth()],
-            "corruptions": [DEFAULT_CORRUPTIONS],
-            "noise_space": ["pixel"],
-            "noise_seed": [0],
-            "checkpoint": [None],
-        })
+    def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
+        return {"corruptions": [DEFAULT_CORRUPTIONS], "noise_space": ["pixel"], "noise_seed": [0], "checkpoint": [None]}
 
     def check(self, config: dict[str, Any]) -> None:
         parse_corruptions(config["corruptions"])

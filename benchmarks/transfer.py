@@ -21,10 +21,10 @@ from acn_bench.data.augment import resize_images
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record, run_id
 from acn_bench.results.plots import model_label, plot_series, probe_series
-from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.suite import RunContext
 from acn_bench.training import TrainConfig, Trainer
 from benchmarks import paper
-from benchmarks.common import Recipe, cached_model, load_dataset, make_record, pick_recipe, train_backbone
+from benchmarks.common import ImageSuite, Recipe, cached_model, load_dataset, make_record, pick_recipe, train_backbone
 from benchmarks.compression import PAPER_MIXER_RECIPE
 
 MODES = ("full", "linear")
@@ -57,7 +57,7 @@ RECIPES: dict[str, dict[str, TransferRecipe]] = {
 }
 
 
-class TransferSuite(Suite):
+class TransferSuite(ImageSuite):
     """Target accuracy and cutoff layer of twins pre-trained on a source set."""
 
     name = "transfer"
@@ -65,23 +65,17 @@ class TransferSuite(Suite):
     metrics = ("accuracy", "cutoff_layer", "source_accuracy", "source_cutoff_layer")
     group_by = ("source_dataset", "mode")
     datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
+    recipes = RECIPES
+    default_datasets = {"smoke": "digits"}
     sources = ("tiny-imagenet", "cifar100", "imagenet", "digits", "cifar10")
 
-    def default_dataset(self, profile: str) -> str:
-        """Smoke fine-tunes on the built-in digits; quick and paper on CIFAR-10."""
-        return "digits" if profile == "smoke" else "cifar10"
 
-    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = pick_recipe(RECIPES, profile, dataset)
-        return expand_grid({
-            "source_dataset": [recipe.source],
-            "dataset": [dataset],
-            "backbone": [recipe.pretrain.backbone],
-            "connectivity": list(recipe.pretrain.connectivities),
-            "depth": [recipe.pretrain.grid_depth()],
-            "mode": ["full"],
-            "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
-        })
+    def model_recipe(self, profile: str, dataset: str) -> Recipe:
+        return self.recipe(profile, dataset).pretrain
+
+    def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
+        return {"source_dataset": [self.recipe(profile, dataset).source], "mode": ["full"],
+                "cutoff_delta": [DEFAULT_CUTOFF_DELTA]}
 
     def check(self, config: dict[str, Any]) -> None:
         if config["mode"] not in MODES:
