@@ -74,28 +74,40 @@ def test_bad_plugins_are_refused_naming_the_file_and_writing_nothing(tmp_path, c
     assert not records.exists()
 
 
+@pytest.fixture(scope="module")
+def one_record(tmp_path_factory):
+    """A real smoke-profile record folder, made once for the validation tests."""
+    out = tmp_path_factory.mktemp("records")
+    assert main(["run", "--profile", "smoke", "--only", "connectivity=acn", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+@pytest.fixture
+def records_copy(one_record, tmp_path):
+    shutil.copytree(one_record, tmp_path / "records")
+    return tmp_path / "records"
+
+
 @pytest.mark.parametrize("edit, problem", [
     (lambda d: d.pop("metrics"), "missing field(s): metrics"),
     (lambda d: d.update(schema_version=0), "schema_version 0"),
     (lambda d: d["metrics"].update(accuracy=1.0), "content_hash does not match"),
 ])
-def test_validate_names_the_file_and_the_problem(tmp_path, capsys, edit, problem):
-    assert main(["run", "--profile", "smoke", "--only", "connectivity=acn", "--out", str(tmp_path), "--no-progress"]) == 0
-    path = next((tmp_path / "compression").glob("*.json"))
+def test_validate_names_the_file_and_the_problem(records_copy, capsys, edit, problem):
+    path = next((records_copy / "compression").glob("*.json"))
     data = json.loads(path.read_text())
     edit(data)
     path.write_text(json.dumps(data))
     capsys.readouterr()
-    assert main(["validate", "--records", str(tmp_path)]) == 2
+    assert main(["validate", "--records", str(records_copy)]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert path.name in err and problem in err
 
 
-def test_validate_finds_duplicate_runs(tmp_path, capsys):
-    assert main(["run", "--profile", "smoke", "--only", "connectivity=acn", "--out", str(tmp_path), "--no-progress"]) == 0
-    path = next((tmp_path / "compression").glob("*.json"))
-    shutil.copy(path, tmp_path / "compression" / "copy.json")
-    assert main(["validate", "--records", str(tmp_path)]) == 2
+def test_validate_finds_duplicate_runs(records_copy, capsys):
+    path = next((records_copy / "compression").glob("*.json"))
+    shutil.copy(path, records_copy / "compression" / "copy.json")
+    assert main(["validate", "--records", str(records_copy)]) == 2
     assert "duplicate" in capsys.readouterr().err
 
 
