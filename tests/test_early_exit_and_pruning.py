@@ -49,7 +49,7 @@ def test_batched_early_exit_matches_the_simulated_rule(model, mode):
     index = first_exit(entropy(logits), threshold)
     assert torch.allclose(out, logits[index, torch.arange(40)], atol=1e-5)
     assert torch.equal(depths, torch.tensor(plan.depths)[index])
-    assert 1 < len(set(depths.tolist()))  # samples really left at different depths
+    assert len(set(depths.tolist())) > 1  # samples really left at different depths
 
 
 def test_flops_accounting_charges_trunk_and_every_checked_exit(model):
