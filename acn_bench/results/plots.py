@@ -22,9 +22,9 @@ Series = dict[str, dict[float, list[float]]]
 
 
 def model_label(record: Record) -> str:
-    """``<backbone> <connectivity> L=<depth>``: one line per model family in a figure."""
+    """``<dataset> <backbone> <connectivity> L=<depth>``: one line per model family in a figure."""
     backbone = record.backbone
-    return f"{backbone.get('name')} {backbone.get('connectivity')} L={backbone.get('depth')}"
+    return f"{record.dataset.get('name')} {backbone.get('name')} {backbone.get('connectivity')} L={backbone.get('depth')}"
 
 
 def new_series() -> Series:
