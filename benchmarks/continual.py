@@ -95,7 +95,7 @@ RECIPES: dict[str, dict[str, ContinualRecipe]] = {
                                    test_per_class=10, overrides={"patch_size": 2})},
     "quick": {
         "digits": ContinualRecipe("mixer_small", epochs=5, batch_size=32, overrides={"patch_size": 2}),
-        "cifar10": ContinualRecipe("mixer_small", epochs=2, batch_size=64, train_per_class=500, test_per_class=200,
+        "cifar10": ContinualRecipe("mixer_small", epochs=2, batch_size=64, train_per_class=300, test_per_class=200,
                                    overrides={"dim": 32, "token_hidden": 32, "channel_hidden": 128}),
         "*": ContinualRecipe("mixer_small", epochs=2, batch_size=64, train_per_class=100, test_per_class=20,
                              image_size=32, overrides={"dim": 32, "token_hidden": 32, "channel_hidden": 128}),
@@ -144,7 +144,9 @@ def load_split_data(dataset: str, recipe: ContinualRecipe, context: RunContext) 
     return train, test
 
 
-def build_scenario(train: ImageSet, test: ImageSet, n_tasks: int, setting: str, order: list[int]) -> tuple[Any, Normalizer]:
+def build_scenario(
+    train: ImageSet, test: ImageSet, n_tasks: int, setting: str, order: list[int]
+) -> tuple[Any, Normalizer]:
     """The Avalanche split scenario of ``train``/``test`` (normalised by ``train``'s statistics).
 
     ``task``: task labels, class ids from 0 in each task (one head per task); ``class``: no task
@@ -170,14 +172,13 @@ def hparams_text(strategy: str, params: dict[str, Any]) -> str:
     """
     defaults = strategy_entry(strategy).defaults()
     changed = {k: v for k, v in sorted(params.items()) if v != defaults[k]}
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in changed.items()) or "-"
+    return ", ".join(f"{k}={v:g}" for k, v in changed.items()) or "-"
 
 
 def own_config(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` without the hyperparameters of other strategies than its own."""
-    own = set(strategy_entry(config["strategy"]).params)
-    foreign = set(all_strategy_params()) - own
-    return {k: v for k, v in config.items() if k not in foreign}
+    """``config`` with its own strategy's hyperparameters (normalised) and none of the others'."""
+    own = strategy_params(config["strategy"], config)
+    return {**{k: v for k, v in config.items() if k not in all_strategy_params()}, **own}
 
 
 class ContinualSuite(Suite):
@@ -211,7 +212,8 @@ class ContinualSuite(Suite):
         if config["setting"] not in SETTINGS:
             raise unknown_choice("continual setting", config["setting"], SETTINGS)
         depth = config["depth"]
-        require(depth is None or (isinstance(depth, int) and depth >= 1), f"depth must be a whole number >= 1, got {depth!r}.")
+        require(depth is None or (isinstance(depth, int) and depth >= 1),
+                f"depth must be a whole number >= 1, got {depth!r}.")
         if config["dataset"] in SPLITS:
             check_split(SPLITS[config["dataset"]].num_classes, config["n_tasks"], config["dataset"])
 
@@ -220,17 +222,17 @@ class ContinualSuite(Suite):
         return run_id({"suite": self.name, **own_config(config)})
 
     def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
-        from strategies.models import continual_model  # imports Avalanche (seconds): only when running
-
         recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
         params = strategy_params(config["strategy"], config)
         train, test = load_split_data(config["dataset"], recipe, context)
+        from strategies.models import continual_model  # imports Avalanche (seconds): only once there are data
         per_task = check_split(train.num_classes, config["n_tasks"], config["dataset"])
         order = class_order(train.num_classes, config["seed"])
         scenario, normalizer = build_scenario(train, test, config["n_tasks"], config["setting"], order)
 
         seed_everything(config["seed"])
-        backbone = backbone_for(config["backbone"], train, config["connectivity"], depth=config["depth"], **recipe.overrides)
+        backbone = backbone_for(config["backbone"], train, config["connectivity"], depth=config["depth"],
+                                **recipe.overrides)
         info = backbone_info(backbone)
         model = continual_model(backbone, config["setting"])
         strategy = make_strategy(
@@ -310,7 +312,8 @@ def paper_records() -> list[Record]:
                 "continual", "cifar100", "mixer_cifar", connectivity, depth,
                 {"avg_accuracy": acc / 100, "avg_forgetting": forgetting / 100, "bwt": -forgetting / 100},
                 strategy=strategy, setting="task", n_tasks=20, scenario=name, hparams="-",
-                recipe={"epochs": 10, "batch_size": 64, "lr": 1e-3}, strategy_params={"si_lambda": 1} if strategy == "si" else {},
+                recipe={"epochs": 10, "batch_size": 64, "lr": 1e-3},
+                strategy_params={"si_lambda": 1} if strategy == "si" else {},
             )
             record.scenario = name
             records.append(record)
