@@ -285,9 +285,10 @@ class ContinualSuite(Suite):
         """Per-depth probe accuracy, and average accuracy and forgetting against the number of blocks."""
         accuracy, forgetting = new_series(), new_series()
         for record in records:
-            label = f"{record.backbone.get('connectivity')} {record.strategy}"
-            accuracy[label][record.backbone["depth"]].append(record.metrics["avg_accuracy"])
-            forgetting[label][record.backbone["depth"]].append(record.metrics["avg_forgetting"])
+            backbone = record.backbone
+            label = f"{record.dataset.get('name')} {backbone.get('name')} {backbone.get('connectivity')} {record.strategy}"
+            accuracy[label][backbone["depth"]].append(record.metrics["avg_accuracy"])
+            forgetting[label][backbone["depth"]].append(record.metrics["avg_forgetting"])
         return [
             *super().plot([r for r in records if r.probe], out_dir),
             plot_series(accuracy, out_dir / f"{self.name}_accuracy.png", "continual: average accuracy", "depth (blocks)"),
