@@ -26,22 +26,14 @@ from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record, run_id
 from acn_bench.results.plots import model_label, new_series, plot_series
 from acn_bench.suite import RunContext
-from acn_bench.training import TrainConfig, Trainer, probe_accuracy
+from acn_bench.training import Trainer, probe_accuracy
 from benchmarks.common import ImageSuite, Recipe, cached_model, load_dataset, make_record, pick_recipe, train_backbone
-from benchmarks.compression import PAPER_MIXER_RECIPE
+from benchmarks import robustness
 
 TRUNCATION = ("none", "cutoff")
 
-RECIPES: dict[str, dict[str, Recipe]] = {
-    "smoke": {"*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128)},
-    "quick": {
-        "digits": Recipe("mixer_small", TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1),
-                         depth=16, overrides={"patch_size": 2}),
-        "*": Recipe("mixer_small", TrainConfig(epochs=4, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
-                    max_train=10_000, max_test=5_000),
-    },
-    "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
-}
+# The same twins as the robustness suite: a trained dense model per (connectivity, seed).
+RECIPES = robustness.RECIPES
 FINETUNE = {"smoke": 1, "quick": 2, "paper": 10}
 
 

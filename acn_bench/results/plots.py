@@ -21,6 +21,16 @@ from acn_bench.results.record import Record  # noqa: E402
 Series = dict[str, dict[float, list[float]]]
 
 
+def _save(fig: plt.Figure, path: Path) -> Path:
+    """Write ``fig`` to the PNG ``path`` through a temporary file and a rename, then close it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
 def model_label(record: Record) -> str:
     """``<dataset> <backbone> <connectivity> L=<depth>``: one line per model family in a figure."""
     backbone = record.backbone
@@ -58,12 +68,7 @@ def plot_series(series: Series, path: Path, title: str, xlabel: str, ylabel: str
     ax.grid(alpha=0.3)
     if series:
         ax.legend(fontsize=7)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(fig, path)
 
 
 def plot_heatmaps(maps: dict[str, np.ndarray], path: Path, title: str, xlabel: str, ylabel: str,
@@ -78,9 +83,4 @@ def plot_heatmaps(maps: dict[str, np.ndarray], path: Path, title: str, xlabel: s
         fig.colorbar(image, ax=ax, label=f"log10 {value_label}" if log else value_label)
     fig.suptitle(title)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(fig, path)
