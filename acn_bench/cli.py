@@ -213,8 +213,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             suite = get_suite(name)
             console.print(reproduction_status(load_suite_records(name, records_dir), suite.group_by, f"{name}: paper vs measured"))
         return 0
+    filtered = any(value is not None for value in filters.values())
+    if filtered:
+        console.print("filtered view: the written tables are left as they are (run without filters to rewrite them)")
     for name in names:
-        show_leaderboard(name, records_dir, tables_dir, filters=filters, fmt=args.format)
+        show_leaderboard(name, records_dir, tables_dir, write=not filtered, filters=filters, fmt=args.format)
     return 0
 
 

@@ -43,6 +43,13 @@ def test_smoke_run_writes_records_and_leaderboard(tmp_path, capsys):
     assert "acn" in table and "residual" in table and "± " in table
     assert (tmp_path / "tables" / "compression.csv").read_text().count("\n") == 3  # header + two twins
 
+    # a filtered view prints only the matching rows and never overwrites the full tables
+    capsys.readouterr()
+    assert main(["leaderboard", "--records", str(out), "--tables", str(tmp_path / "tables"),
+                 "--only", "connectivity=acn", "--format", "csv"]) == 0
+    assert "residual" not in capsys.readouterr().out
+    assert (tmp_path / "tables" / "compression.md").read_text() == table
+
 
 def test_shard_and_only_select_runs(tmp_path, capsys):
     args = ["run", "--profile", "smoke", "--seeds", "2", "--dry-run", "--out", str(tmp_path)]

@@ -159,7 +159,12 @@ def measure_exit_costs(model: Backbone, plan: ExitPlan, sample: torch.Tensor) ->
 
 def sweep_thresholds(logits: torch.Tensor, labels: torch.Tensor, plan: ExitPlan, costs: ExitCosts,
                      thresholds: Sequence[float], reference_flops: int) -> list[dict[str, float]]:
-    """Accuracy, mean exit depth and FLOPs speedup (``reference_flops`` / mean FLOPs) for every threshold."""
+    """Accuracy, mean exit depth and FLOPs speedup (``reference_flops`` / mean FLOPs) for every threshold.
+
+    Works on CPU copies of ``logits`` and ``labels`` so the FLOP tables (CPU tensors) can be indexed
+    by the chosen exits whichever device the model ran on.
+    """
+    logits, labels = logits.cpu(), labels.cpu()
     entropies = entropy(logits)
     per_exit = costs.per_exit(plan)
     depths = torch.tensor(plan.depths, dtype=torch.float64)
@@ -170,7 +175,7 @@ def sweep_thresholds(logits: torch.Tensor, labels: torch.Tensor, plan: ExitPlan,
         mean_flops = per_exit[index].mean().item()
         rows.append({
             "threshold": float(threshold),
-            "accuracy": (chosen.argmax(-1) == labels.cpu()).double().mean().item(),
+            "accuracy": (chosen.argmax(-1) == labels).double().mean().item(),
             "mean_exit_depth": depths[index].mean().item(),
             "mean_flops": mean_flops,
             "flops_speedup": reference_flops / mean_flops,
