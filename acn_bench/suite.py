@@ -209,7 +209,11 @@ def parse_settings(items: Iterable[str]) -> dict[str, list[Any]]:
 
 
 def run_suite(suite: Suite, configs: list[dict[str, Any]], context: RunContext, resume: bool = False) -> SuiteRun:
-    """Run ``configs`` one by one, writing a record after each; on ``resume`` skip finished ones."""
+    """Run ``configs`` one by one, writing a record after each.
+
+    On ``resume``, runs with a record are skipped and an interrupted run continues from its
+    checkpoint; otherwise every run starts afresh.
+    """
     outcome = SuiteRun(planned=len(configs))
     for number, config in enumerate(configs, start=1):
         rid = suite.identity(config)
@@ -219,10 +223,12 @@ def run_suite(suite: Suite, configs: list[dict[str, Any]], context: RunContext, 
             context.log(f"[{number}/{len(configs)}] done already, skipped: {label}")
             continue
         context.log(f"[{number}/{len(configs)}] {suite.name}: {label}")
+        checkpoint = context.checkpoint_path(suite.name, rid)
+        if not resume:
+            checkpoint.unlink(missing_ok=True)  # without --resume every run starts afresh
         record = suite.run_one(config, context)
         record.run_id = rid
         outcome.written.append(write_record(context.out_dir, record))
         outcome.records.append(record)
-        checkpoint = context.checkpoint_path(suite.name, rid)
         checkpoint.unlink(missing_ok=True)
     return outcome

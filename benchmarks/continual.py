@@ -240,7 +240,9 @@ class ContinualSuite(Suite):
             train_mb_size=recipe.batch_size, train_epochs=recipe.epochs, eval_mb_size=recipe.eval_batch_size,
             device=context.device, evaluator=silent_evaluator(), **params,
         )
-        result = run_stream(strategy, scenario.train_stream, scenario.test_stream, context.log)
+        rid = self.identity(config)
+        result = run_stream(strategy, scenario.train_stream, scenario.test_stream, context.log,
+                            checkpoint=context.checkpoint_path(self.name, rid), fingerprint=rid)
         start = time.perf_counter()
         probe_by_task = probe_tasks(model, scenario.test_stream, recipe.eval_batch_size, context.device)
         probe_s = time.perf_counter() - start

@@ -15,14 +15,18 @@ Avalanche metric keys are read by prefix: their task suffix is only the last tas
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 from torch.utils.data import DataLoader
+
+from acn_bench.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
 if TYPE_CHECKING:
     from avalanche.training.plugins import EvaluationPlugin
@@ -111,29 +115,48 @@ class StreamResult:
 
 def run_stream(
     strategy: SupervisedTemplate, train_stream: Sequence[Any], test_stream: Sequence[Any],
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = print, checkpoint: Optional[Path] = None, fingerprint: str = "",
 ) -> StreamResult:
     """Train ``strategy`` on each experience of ``train_stream``, evaluating all of ``test_stream`` after each.
 
     The strategy's evaluator must report per-experience accuracy (see :func:`silent_evaluator`).
+
+    Args:
+        checkpoint: file written after every experience (strategy state, results so far, RNG); when
+            it exists, the stream resumes after the last experience it holds.
+        fingerprint: identity of the run; a checkpoint written under another one is refused.
     """
-    result = StreamResult()
+    result, done = StreamResult(), 0
+    state = load_checkpoint(checkpoint, fingerprint, map_location=strategy.device) if checkpoint else None
+    if state is not None:
+        from strategies.checkpoint import restore_strategy
+
+        result = StreamResult(**state["result"])
+        done = len(result.matrix)
+        restore_strategy(strategy, state["strategy"], train_stream[:done], test_stream)
+        set_rng_state(state["rng"])
+        log(f"  resuming after task {done}/{len(test_stream)} from {checkpoint}")
     tasks = len(test_stream)
-    for i, experience in enumerate(train_stream):
+    for i in range(done, len(train_stream)):
         start = time.perf_counter()
-        strategy.train(experience)
+        strategy.train(train_stream[i])
         result.train_seconds.append(time.perf_counter() - start)
         start = time.perf_counter()
         metrics = strategy.eval(test_stream)
         result.eval_seconds.append(time.perf_counter() - start)
         result.matrix.append(experience_accuracies(metrics, tasks))
+        result.avalanche = {
+            key: float(value) for key, value in metrics.items()
+            if key.startswith(STREAM_KEYS) and isinstance(value, (int, float))
+        }
+        if checkpoint:
+            from strategies.checkpoint import strategy_state
+
+            save_checkpoint(checkpoint, {"fingerprint": fingerprint, "result": dataclasses.asdict(result),
+                                         "strategy": strategy_state(strategy), "rng": rng_state()})
         seen = result.matrix[-1][: i + 1]
         log(f"  task {i + 1}/{tasks}: mean accuracy on tasks seen {sum(seen) / len(seen):.4f}, "
             f"train {result.train_seconds[-1]:.1f}s")
-    result.avalanche = {
-        key: float(value) for key, value in metrics.items()
-        if key.startswith(STREAM_KEYS) and isinstance(value, (int, float))
-    }
     return result
 
 

@@ -111,3 +111,37 @@ def test_paper_records_are_valid_records_of_the_paper_table():
     si_acn_15 = next(r for r in recs if (r.strategy, r.backbone["connectivity"], r.backbone["depth"]) == ("si", "acn", 15))
     assert si_acn_15.metrics == pytest.approx({"avg_accuracy": 0.462, "avg_forgetting": 0.32, "bwt": -0.32})
     assert len({r.run_id for r in recs}) == len(recs)
+
+
+def test_stream_interrupted_between_tasks_resumes_to_the_same_record(tmp_path, capsys, monkeypatch):
+    from avalanche.training.templates import SupervisedTemplate
+
+    strategies = ("si", "ewc", "lwf", "replay")  # every kind of state a strategy carries between tasks
+    grid = ["--only", "connectivity=acn", *[arg for name in strategies for arg in ("--set", f"strategy={name}")]]
+    assert run(tmp_path / "reference", *grid) == 0
+    reference = {r["strategy"]: r for r in records(tmp_path / "reference")}
+
+    out = tmp_path / "interrupted"
+    train = SupervisedTemplate.train
+
+    def killed_before_fourth_task(self, experience, *args, **kwargs):
+        if experience.current_experience == 3:
+            raise KeyboardInterrupt
+        return train(self, experience, *args, **kwargs)
+
+    monkeypatch.setattr(SupervisedTemplate, "train", killed_before_fourth_task)
+    for name in strategies:
+        with pytest.raises(KeyboardInterrupt):
+            run(out, *grid, "--only", f"strategy={name}")
+    assert records(out) == [] and len(list((out / "continual" / ".checkpoints").glob("*.pt"))) == len(strategies)
+    monkeypatch.setattr(SupervisedTemplate, "train", train)
+    capsys.readouterr()
+
+    assert run(out, *grid, "--resume") == 0
+    assert capsys.readouterr().out.count("resuming after task 3/5") == len(strategies)
+    for rec in records(out):
+        expected = reference[rec["strategy"]]
+        assert rec["history"]["accuracy_matrix"] == expected["history"]["accuracy_matrix"], rec["strategy"]
+        assert rec["history"]["avalanche"] == expected["history"]["avalanche"]
+        assert rec["probe"] == expected["probe"]
+    assert not list((out / "continual" / ".checkpoints").glob("*.pt"))

@@ -24,11 +24,11 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what :func:`rng_state` captured."""
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -45,8 +45,8 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
         raise
 
 
-def load_checkpoint(path: Path, fingerprint: str) -> Optional[dict[str, Any]]:
-    """Load ``path`` if it exists and was written by a run with the same ``fingerprint``.
+def load_checkpoint(path: Path, fingerprint: str, map_location: str | torch.device = "cpu") -> Optional[dict[str, Any]]:
+    """Load ``path`` (tensors onto ``map_location``) if it exists and was written by a run with the same ``fingerprint``.
 
     Raises:
         UserError: the file is unreadable or belongs to another configuration.
@@ -55,7 +55,7 @@ def load_checkpoint(path: Path, fingerprint: str) -> Optional[dict[str, Any]]:
     if not path.is_file():
         return None
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as exc:
         raise UserError(f"checkpoint {str(path)!r} is unreadable ({exc}); delete it to start the run afresh.") from exc
     if payload.get("fingerprint") != fingerprint:
