@@ -113,7 +113,7 @@ class CompressionSuite(ImageSuite):
             if epochs:
                 grids.setdefault(model_label(record), []).append(np.array(epochs).T)  # blocks x epochs
         if grids:
-            maps = {name: np.mean([g for g in runs if g.shape == runs[0].shape], axis=0) for name, runs in grids.items()}
+            maps = {name: np.mean([g for g in runs if g.shape == runs[0].shape], axis=0) for name, runs in sorted(grids.items())}
             paths.append(plot_heatmaps(maps, out_dir / f"{self.name}_grad_norms.png", "gradient norm per block over training",
                                        "epoch", "block", "grad norm", log=True))
         return paths

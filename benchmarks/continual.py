@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any, NamedTuple, Optional
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import TensorDataset
@@ -31,7 +33,7 @@ from acn_bench.data.augment import Normalizer, resize_images
 from acn_bench.data.splits import per_class_subset
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record, environment, run_id
-from acn_bench.results.plots import new_series, plot_series
+from acn_bench.results.plots import new_series, plot_heatmaps, plot_series
 from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.training import seed_everything
 from benchmarks.common import TWINS, backbone_for, backbone_info, dataset_info, load_dataset, pick_recipe
@@ -296,6 +298,30 @@ class ContinualSuite(Suite):
             plot_series(accuracy, out_dir / f"{self.name}_accuracy.png", "continual: average accuracy", "depth (blocks)"),
             plot_series(forgetting, out_dir / f"{self.name}_forgetting.png", "continual: average forgetting",
                         "depth (blocks)", ylabel="average forgetting (%)"),
+            *self.plot_accuracy_matrices(records, out_dir),
+        ]
+
+    def plot_accuracy_matrices(self, records: list[Record], out_dir: Path) -> list[Path]:
+        """Per scenario, the accuracy matrix acc[i, j] (mean over seeds) of every model and strategy.
+
+        One panel per (connectivity, depth, strategy): a row of the figure per twin and depth, a
+        column per strategy, one colour scale, so forgetting shows as the fading below the diagonal.
+        Tasks not trained yet (above the diagonal) are left blank.
+        """
+        matrices: dict[str, dict[tuple, list[np.ndarray]]] = defaultdict(lambda: defaultdict(list))
+        for record in records:
+            panel = (record.backbone.get("connectivity"), record.backbone.get("depth"), record.strategy)
+            matrix = np.array(record.history["accuracy_matrix"]) * 100
+            matrices[record.scenario][panel].append(np.where(np.tri(*matrix.shape, dtype=bool), matrix, np.nan))
+        strategies = len({r.strategy for r in records})
+        return [
+            plot_heatmaps({f"{twin} L={depth} {strategy}": np.mean(panels[twin, depth, strategy], axis=0)
+                           for twin, depth, strategy in sorted(panels)},
+                          out_dir / f"{self.name}_accuracy_matrix_{scenario}.png",
+                          f"{scenario}: accuracy (%) on task j after training task i, mean over seeds",
+                          "tested on task j", "after training task i", "accuracy (%)",
+                          columns=strategies, value_range=(0, 100))
+            for scenario, panels in sorted(matrices.items())
         ]
 
 

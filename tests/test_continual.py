@@ -57,6 +57,8 @@ def test_smoke_run_writes_records_with_the_accuracy_matrix_and_per_task_probes(t
     table = capsys.readouterr().out
     assert "avg_forgetting" in table and "paper" in table and "52.76" in table  # the paper's residual naive L=5
     assert (tmp_path / "tables" / "continual_forgetting.png").stat().st_size > 0
+    assert (tmp_path / "tables" / "continual_accuracy_matrix_split-digits-5x2-task-il.png").stat().st_size > 0
+    assert "continual_accuracy_matrix_split-digits-5x2-task-il.png" in (tmp_path / "tables" / "continual.md").read_text()
 
 
 def test_class_incremental_and_other_strategies_run_from_the_command_line(tmp_path):

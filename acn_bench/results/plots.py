@@ -72,15 +72,28 @@ def plot_series(series: Series, path: Path, title: str, xlabel: str, ylabel: str
 
 
 def plot_heatmaps(maps: dict[str, np.ndarray], path: Path, title: str, xlabel: str, ylabel: str,
-                  value_label: str, log: bool = False) -> Path:
-    """One heatmap per entry of ``maps`` (rows: ``ylabel``, columns: ``xlabel``), side by side."""
-    fig, axes = plt.subplots(1, max(len(maps), 1), figsize=(5.0 * max(len(maps), 1), 3.8), squeeze=False)
-    for ax, (name, grid) in zip(axes[0], sorted(maps.items())):
+                  value_label: str, log: bool = False, columns: Optional[int] = None,
+                  value_range: Optional[tuple[float, float]] = None) -> Path:
+    """One heatmap per entry of ``maps`` (rows: ``ylabel``, columns: ``xlabel``), in the order of ``maps``.
+
+    Args:
+        columns: panels per row of the figure (default: all in one row).
+        value_range: one colour scale ``(low, high)`` for every panel (default: each its own).
+    """
+    count = max(len(maps), 1)
+    ncols = min(columns or count, count)
+    nrows = -(-count // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.0 * ncols, 3.8 * nrows), squeeze=False)
+    low, high = value_range or (None, None)
+    for ax, (name, grid) in zip(axes.flat, maps.items()):
         values = np.log10(np.maximum(grid, 1e-12)) if log else grid
         rows, cols = values.shape
-        image = ax.imshow(values, aspect="auto", origin="lower", cmap="viridis", extent=(0.5, cols + 0.5, 0.5, rows + 0.5))
+        image = ax.imshow(values, aspect="auto", origin="lower", cmap="viridis", vmin=low, vmax=high,
+                          extent=(0.5, cols + 0.5, 0.5, rows + 0.5))
         ax.set(title=name, xlabel=xlabel, ylabel=ylabel)
         fig.colorbar(image, ax=ax, label=f"log10 {value_label}" if log else value_label)
+    for ax in list(axes.flat)[len(maps):]:
+        ax.axis("off")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title
     return _save(fig, path)
