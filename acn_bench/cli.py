@@ -18,6 +18,7 @@ from rich.console import Console
 from acn_bench.backbones import CONNECTIVITIES, backbone_entry, list_backbones, load_plugin
 from acn_bench.errors import UserError, require
 from acn_bench.suite import PROFILES, RunContext, parse_only, parse_settings, parse_shard, plan_runs, run_suite
+from acn_bench.training import distributed
 
 # Wide tables stay readable when output goes to a file or a pipe (rich would assume 80 columns).
 console = Console(width=None if sys.stdout.isatty() else 240)
@@ -146,14 +147,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         for config in configs:
             console.print(config)
         return 0
+    device = resolve_device(args.device)
+    if distributed.launched_by_torchrun():
+        device = distributed.init_distributed(device)
+    main_rank = distributed.is_main()
     context = RunContext(
-        out_dir=out_dir, device=resolve_device(args.device), data_root=args.data_root, download=args.download,
-        progress=not args.no_progress and console.is_terminal, log=console.print,
+        out_dir=out_dir, device=device, data_root=args.data_root, download=args.download,
+        progress=not args.no_progress and console.is_terminal, log=console.print if main_rank else ignore,
     )
     outcome = run_suite(suite, configs, context, resume=args.resume)
-    console.print(f"{len(outcome.written)} record(s) written to {out_dir / suite.name}, {len(outcome.skipped)} skipped.")
-    show_leaderboard(suite.name, out_dir, None, write=False)
+    if main_rank:
+        console.print(f"{len(outcome.written)} record(s) written to {out_dir / suite.name}, {len(outcome.skipped)} skipped.")
+        show_leaderboard(suite.name, out_dir, None, write=False)
     return 0
+
+
+def ignore(*_: object, **__: object) -> None:
+    """A log for the ranks that do not print (all but rank 0 under torchrun)."""
 
 
 def load_suite_records(suite_name: str, records_dir: Path) -> list:

@@ -18,6 +18,7 @@ import torch
 
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record, has_record, run_id, write_record
+from acn_bench.training import distributed
 
 PROFILES = ("smoke", "quick", "paper")
 
@@ -224,11 +225,14 @@ def run_suite(suite: Suite, configs: list[dict[str, Any]], context: RunContext, 
             continue
         context.log(f"[{number}/{len(configs)}] {suite.name}: {label}")
         checkpoint = context.checkpoint_path(suite.name, rid)
-        if not resume:
+        if not resume and distributed.is_main():
             checkpoint.unlink(missing_ok=True)  # without --resume every run starts afresh
+        distributed.barrier()
         record = suite.run_one(config, context)
         record.run_id = rid
-        outcome.written.append(write_record(context.out_dir, record))
         outcome.records.append(record)
-        checkpoint.unlink(missing_ok=True)
+        if distributed.is_main():  # under torchrun every rank ran the same run; one writes it
+            outcome.written.append(write_record(context.out_dir, record))
+            checkpoint.unlink(missing_ok=True)
+        distributed.barrier()
     return outcome

@@ -35,7 +35,7 @@ from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record, environment, run_id
 from acn_bench.results.plots import new_series, plot_heatmaps, plot_series
 from acn_bench.suite import RunContext, Suite, expand_grid
-from acn_bench.training import seed_everything
+from acn_bench.training import distributed, seed_everything
 from benchmarks.common import TWINS, backbone_for, backbone_info, dataset_info, load_dataset, pick_recipe
 from benchmarks.paper import paper_record
 from strategies import all_strategy_params, make_strategy, strategy_entry, strategy_params
@@ -210,6 +210,9 @@ class ContinualSuite(Suite):
         })
 
     def check(self, config: dict[str, Any]) -> None:
+        require(not distributed.launched_by_torchrun(),
+                "the continual suite runs in one process (its Avalanche strategies are not data-parallel); "
+                "start it without torchrun.")
         strategy_params(config["strategy"], config)
         if config["setting"] not in SETTINGS:
             raise unknown_choice("continual setting", config["setting"], SETTINGS)

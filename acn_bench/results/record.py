@@ -108,7 +108,7 @@ def record_problems(data: Any) -> list[str]:
 
 
 def environment() -> dict[str, Any]:
-    """Versions, device and git commit of the current process, for the record."""
+    """Versions, device, number of training processes and git commit of the current process, for the record."""
     import torch
 
     env = {
@@ -117,6 +117,7 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "world_size": torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1,
         "git_commit": _git_commit(),
     }
     try:

@@ -18,15 +18,15 @@ def autocast(device: torch.device, dtype: Optional[torch.dtype]) -> ContextManag
 
 
 @torch.no_grad()
-def probe_accuracy(
+def probe_counts(
     model: Backbone,
     images: torch.Tensor,
     labels: torch.Tensor,
     transform: Callable[[torch.Tensor], torch.Tensor],
     batch_size: int = 512,
     amp_dtype: Optional[torch.dtype] = None,
-) -> list[float]:
-    """Accuracy of the shared head at every depth 0..L (index -1 is the full model's accuracy).
+) -> torch.Tensor:
+    """Correct predictions of the shared head at every depth 0..L (a length L + 1 tensor of counts).
 
     ``images`` are raw batches (uint8) and ``transform`` turns a batch into model input; both
     tensors should already be on the model's device.
@@ -42,4 +42,20 @@ def probe_accuracy(
             logits = model.probe(x)
         correct += (logits.argmax(dim=-1) == y.unsqueeze(0)).sum(dim=1)
     model.train(was_training)
+    return correct
+
+
+def probe_accuracy(
+    model: Backbone,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    transform: Callable[[torch.Tensor], torch.Tensor],
+    batch_size: int = 512,
+    amp_dtype: Optional[torch.dtype] = None,
+) -> list[float]:
+    """Accuracy of the shared head at every depth 0..L (index -1 is the full model's accuracy).
+
+    Arguments as :func:`probe_counts`.
+    """
+    correct = probe_counts(model, images, labels, transform, batch_size, amp_dtype)
     return (correct.double() / max(images.shape[0], 1)).tolist()

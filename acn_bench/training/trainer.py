@@ -1,9 +1,11 @@
 """The one supervised training loop: AdamW, warm-up + cosine, label smoothing, CutMix,
-AutoAugment, unscaled gradient clipping, autocast, checkpoint/resume, per-depth probing and
-per-layer gradient norms.
+AutoAugment, unscaled gradient clipping, autocast, checkpoint/resume, per-depth probing,
+per-layer gradient norms and data-parallel training under ``torchrun``.
 
 Data are in-memory uint8 tensors (see ``acn_bench.data``); batches are drawn by index on the
-training device and augmented there, so no Python data-loading workers are involved.
+training device and augmented there, so no Python data-loading workers are involved. Under
+``torchrun`` (see :mod:`acn_bench.training.distributed`) every rank draws the same global batch
+and trains on its slice of it, with gradients averaged by ``DistributedDataParallel``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from timm.data import Mixup
+from torch.nn.parallel import DistributedDataParallel
 from timm.loss import SoftTargetCrossEntropy
 
 from acn_bench.backbones.base import Backbone
@@ -26,7 +29,8 @@ from acn_bench.data.augment import BatchAugment, Normalizer
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results.record import run_id
 from acn_bench.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from acn_bench.training.evaluate import autocast, probe_accuracy
+from acn_bench.training import distributed
+from acn_bench.training.evaluate import autocast, probe_counts
 from acn_bench.training.schedule import build_optimizer, build_scheduler
 
 AMP_CHOICES = ("auto", "bf16", "fp16", "none")
@@ -158,6 +162,7 @@ class Trainer:
         on_epoch: called with each epoch's history entry (e.g. to log progress to a file).
         objective: ``objective(model, x, y, criterion) -> loss`` replacing ``criterion(model(x), y)``
             (e.g. a loss at several exits); extra modules it trains must be submodules of ``model``.
+            Single-process only: under ``torchrun`` the default objective runs through DDP.
         on_step: called with the global step number after every optimiser step (e.g. gradual pruning).
     """
 
@@ -180,13 +185,24 @@ class Trainer:
         on_step: Optional[Callable[[int], None]] = None,
     ) -> None:
         config.validate()
+        self.world, self.rank = distributed.world_size(), distributed.rank()
+        if self.world > 1:
+            require(objective is None, "this suite trains with its own loss (e.g. exit losses), which runs in one "
+                                       "process only; start it without torchrun.")
+            require(config.batch_size % self.world == 0,
+                    f"batch_size {config.batch_size} does not split evenly over {self.world} processes; "
+                    "pick a batch size divisible by --nproc_per_node.")
         self.config = config
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device)
+        self.forward_model: torch.nn.Module = self.model
+        if self.world > 1:
+            self.forward_model = DistributedDataParallel(
+                self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
         self.seed = seed
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.progress = progress
-        self.on_epoch = on_epoch
+        self.on_epoch = on_epoch if distributed.is_main() else None
         self.objective = objective or default_objective
         self.on_step = on_step
         self.normalizer = Normalizer.from_images(train_images)
@@ -197,19 +213,26 @@ class Trainer:
         self.num_classes = int(model.head.fc.out_features)
         self.amp_dtype = resolve_amp(config.amp, self.device)
         self.augment = BatchAugment(config.crop_padding, config.hflip, config.autoaugment)
-        self.fingerprint = run_id({"train": config.to_dict(), "model": model.config, "seed": seed, **(identity or {})})
+        world = {"world_size": self.world} if self.world > 1 else {}
+        self.fingerprint = run_id({"train": config.to_dict(), "model": model.config, "seed": seed, **world, **(identity or {})})
 
     @property
     def steps_per_epoch(self) -> int:
         return max(1, self.train_images.shape[0] // self.config.batch_size)
 
     def _batches(self, generator: torch.Generator):
-        """Index tensors of the epoch's batches (a fresh permutation; the last partial batch dropped)."""
+        """Index tensors of this rank's share of the epoch's batches.
+
+        A fresh permutation per epoch (identical on every rank), cut into global batches (the last
+        partial batch dropped); each rank takes its contiguous slice of every global batch.
+        """
         n = self.train_images.shape[0]
         size = min(self.config.batch_size, n - n % 2)
+        share = size // self.world
         order = torch.randperm(n, generator=generator)
         for step in range(self.steps_per_epoch):
-            yield order[step * size : (step + 1) * size].to(self.device)
+            start = step * size + self.rank * share
+            yield order[start : start + share].to(self.device)
 
     def fit(self) -> TrainResult:
         """Train for ``config.epochs`` epochs (resuming from the checkpoint if present)."""
@@ -225,6 +248,10 @@ class Trainer:
                           label_smoothing=cfg.label_smoothing, num_classes=self.num_classes)
         criterion = SoftTargetCrossEntropy() if mixup else torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         generator = torch.Generator().manual_seed(self.seed)
+        augment_generator = generator
+        if self.world > 1:  # shuffling stays identical on every rank; augmentation and CutMix differ per rank
+            augment_generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.rank)
+            np.random.seed((self.seed * 1_000_003 + self.rank) % 2**32)
         result = TrainResult(probe_acc=[])
         start_epoch = 0
 
@@ -235,7 +262,8 @@ class Trainer:
             scheduler.load_state_dict(state["scheduler"])
             scaler.load_state_dict(state["scaler"])
             generator.set_state(state["generator"])
-            set_rng_state(state["rng"])
+            augment_generator.set_state(state["augment_generators"][self.rank])
+            set_rng_state(state["rng"][self.rank])
             result = TrainResult(**state["result"])
             start_epoch = state["epoch"]
 
@@ -244,7 +272,8 @@ class Trainer:
             step_task = bars.add_task("steps", total=self.steps_per_epoch)
             for epoch in range(start_epoch, cfg.epochs):
                 bars.reset(step_task, total=self.steps_per_epoch)
-                entry = self._train_epoch(epoch, optimizer, scheduler, scaler, mixup, criterion, generator, bars, step_task)
+                entry = self._train_epoch(epoch, optimizer, scheduler, scaler, mixup, criterion, generator,
+                                          augment_generator, bars, step_task)
                 result.train_seconds += entry["seconds"]
                 result.steps += self.steps_per_epoch
                 if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
@@ -260,27 +289,36 @@ class Trainer:
                     self.on_epoch(entry)
                 bars.update(epoch_task, advance=1, description=f"epoch {epoch + 1} acc {entry.get('test_acc', float('nan')):.3f}")
                 if self.checkpoint:
-                    save_checkpoint(self.checkpoint, {
-                        "fingerprint": self.fingerprint, "epoch": epoch + 1, "model": self.model.state_dict(),
-                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                        "scaler": scaler.state_dict(), "generator": generator.get_state(), "rng": rng_state(),
-                        "result": dataclasses.asdict(result),
-                    })
+                    self._save(epoch + 1, optimizer, scheduler, scaler, generator, augment_generator, result)
         return result
 
-    def _train_epoch(self, epoch, optimizer, scheduler, scaler, mixup, criterion, generator, bars, step_task) -> dict[str, Any]:
+    def _save(self, epoch, optimizer, scheduler, scaler, generator, augment_generator, result) -> None:
+        """Checkpoint after ``epoch`` (rank 0 writes it, with every rank's random states)."""
+        rngs = distributed.gather_objects(rng_state())
+        augment_states = distributed.gather_objects(augment_generator.get_state())
+        if distributed.is_main():
+            save_checkpoint(self.checkpoint, {
+                "fingerprint": self.fingerprint, "epoch": epoch, "model": self.model.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(), "generator": generator.get_state(),
+                "augment_generators": augment_states, "rng": rngs, "result": dataclasses.asdict(result),
+            })
+        distributed.barrier()
+
+    def _train_epoch(self, epoch, optimizer, scheduler, scaler, mixup, criterion, generator, augment_generator,
+                     bars, step_task) -> dict[str, Any]:
         cfg = self.config
         self.model.train()
         start = time.perf_counter()
         loss_sum = torch.zeros((), device=self.device)
         norm_sum = torch.zeros(self.model.depth, device=self.device) if cfg.grad_norms else None
         for step, index in enumerate(self._batches(generator)):
-            x = self.normalizer(self.augment(self.train_images[index], generator))
+            x = self.normalizer(self.augment(self.train_images[index], augment_generator))
             y = self.train_labels[index]
             if mixup is not None:
                 x, y = mixup(x, y)
             with autocast(self.device, self.amp_dtype):
-                loss = self.objective(self.model, x, y, criterion)
+                loss = self.objective(self.forward_model, x, y, criterion)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -298,7 +336,7 @@ class Trainer:
         entry = {
             "epoch": epoch + 1,
             "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": (loss_sum / self.steps_per_epoch).item(),
+            "train_loss": (distributed.all_reduce_sum(loss_sum) / (self.steps_per_epoch * self.world)).item(),
             "seconds": time.perf_counter() - start,
         }
         if norm_sum is not None:
@@ -306,12 +344,14 @@ class Trainer:
         return entry
 
     def evaluate(self) -> list[float]:
-        """Test accuracy at every depth 0..L."""
-        return probe_accuracy(self.model, self.test_images, self.test_labels, self.normalizer,
-                              self.config.eval_batch_size, self.amp_dtype)
+        """Test accuracy at every depth 0..L (each rank tests its share; the counts are summed)."""
+        share = slice(self.rank, None, self.world)
+        correct = probe_counts(self.model, self.test_images[share], self.test_labels[share], self.normalizer,
+                               self.config.eval_batch_size, self.amp_dtype)
+        return (distributed.all_reduce_sum(correct).double() / max(self.test_images.shape[0], 1)).tolist()
 
     def _progress_bars(self) -> Progress:
         return Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            transient=True, disable=not self.progress,
+            transient=True, disable=not self.progress or not distributed.is_main(),
         )
