@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, ContextManager, Optional
+from typing import Any, Callable, ContextManager, Optional
 
 import torch
 
@@ -45,17 +45,9 @@ def probe_counts(
     return correct
 
 
-def probe_accuracy(
-    model: Backbone,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    transform: Callable[[torch.Tensor], torch.Tensor],
-    batch_size: int = 512,
-    amp_dtype: Optional[torch.dtype] = None,
-) -> list[float]:
+def probe_accuracy(model: Backbone, images: torch.Tensor, *args: Any, **kwargs: Any) -> list[float]:
     """Accuracy of the shared head at every depth 0..L (index -1 is the full model's accuracy).
 
-    Arguments as :func:`probe_counts`.
+    Takes the arguments of :func:`probe_counts`.
     """
-    correct = probe_counts(model, images, labels, transform, batch_size, amp_dtype)
-    return (correct.double() / max(images.shape[0], 1)).tolist()
+    return (probe_counts(model, images, *args, **kwargs).double() / max(images.shape[0], 1)).tolist()
