@@ -85,6 +85,10 @@ class RunContext:
         if self.progress:
             return
         text = f"  epoch {entry['epoch']}: loss {entry['train_loss']:.4f}, {entry['seconds']:.1f}s"
+        if "samples_per_s" in entry:
+            text += f", {entry['samples_per_s']:.0f} img/s, {entry['model_tflops']:.3g} TFLOP/s"
+        if "mfu" in entry:
+            text += f", MFU {entry['mfu']:.1%}"
         if "test_acc" in entry:
             text += f", test acc {entry['test_acc']:.4f}"
         self.log(text)

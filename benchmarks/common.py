@@ -166,7 +166,7 @@ def make_record(
     if result is not None:
         metrics = {"accuracy": result.accuracy, "best_accuracy": result.best_acc, "best_epoch": result.best_epoch,
                    "steps": result.steps, **metrics}
-        timings = {"train_s": result.train_seconds, "eval_s": result.eval_seconds, **timings}
+        timings = {"train_s": result.train_seconds, "eval_s": result.eval_seconds, **result.throughput, **timings}
         history = {"epochs": result.history, **history}
         run_config["train"] = dataclasses.asdict(recipe.train)
         probe = result.probe_acc

@@ -125,3 +125,23 @@ def test_bad_recipe_values_are_user_errors(digits_tensors):
         train(digits_tensors, amp="fp8")
     with pytest.raises(UserError, match="epochs must be >= 1, got 0"):
         train(digits_tensors, epochs=0)
+
+
+def test_throughput_and_mfu_are_measured_every_epoch(digits_tensors, monkeypatch):
+    from acn_bench.analysis import flops_per_sample
+    from acn_bench.training.throughput import peak_flops
+
+    assert "mfu" not in train(digits_tensors, epochs=1).history[0]  # CPU: no known peak, no guessed MFU
+    monkeypatch.setenv("ACN_BENCH_PEAK_TFLOPS", "0.5")
+    result = train(digits_tensors, epochs=2)
+    model = digits_model()
+    step_flops = 3 * flops_per_sample(model, Normalizer.from_images(digits_tensors[0])(digits_tensors[0][:1]))
+    for entry in result.history:
+        assert entry["samples_per_s"] == pytest.approx((512 // 64) * 64 / entry["seconds"])
+        assert entry["model_tflops"] == pytest.approx(entry["samples_per_s"] * step_flops / 1e12)
+        assert entry["mfu"] == pytest.approx(entry["model_tflops"] / 0.5)
+    assert result.throughput["samples_per_s"] == pytest.approx(result.steps * 64 / result.train_seconds)
+
+    monkeypatch.setenv("ACN_BENCH_PEAK_TFLOPS", "fast")
+    with pytest.raises(UserError, match="ACN_BENCH_PEAK_TFLOPS must be the device's peak in TFLOP/s"):
+        peak_flops(torch.device("cpu"))

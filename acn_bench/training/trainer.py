@@ -31,6 +31,7 @@ from acn_bench.results.record import run_id
 from acn_bench.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from acn_bench.training import distributed
 from acn_bench.training.evaluate import autocast, probe_counts
+from acn_bench.training.throughput import peak_flops, throughput_stats, training_flops_per_sample
 from acn_bench.training.schedule import build_optimizer, build_scheduler
 
 AMP_CHOICES = ("auto", "bf16", "fp16", "none")
@@ -108,6 +109,8 @@ class TrainResult:
         best_epoch: the evaluated epoch with the highest test accuracy (1-based).
         train_seconds: wall-clock seconds spent in training steps (excluding evaluation).
         steps: optimiser steps taken.
+        throughput: over all epochs, ``samples_per_s`` (global), ``model_tflops`` achieved and, on a
+            device with a known peak, ``mfu`` (see :mod:`acn_bench.training.throughput`).
     """
 
     probe_acc: list[float]
@@ -117,6 +120,7 @@ class TrainResult:
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
     steps: int = 0
+    throughput: dict[str, float] = field(default_factory=dict)
 
     @property
     def accuracy(self) -> float:
@@ -213,6 +217,8 @@ class Trainer:
         self.num_classes = int(model.head.fc.out_features)
         self.amp_dtype = resolve_amp(config.amp, self.device)
         self.augment = BatchAugment(config.crop_padding, config.hflip, config.autoaugment)
+        self.step_flops = training_flops_per_sample(self.model, self.normalizer(self.train_images[:1]))
+        self.peak_flops = peak_flops(self.device)
         world = {"world_size": self.world} if self.world > 1 else {}
         self.fingerprint = run_id({"train": config.to_dict(), "model": model.config, "seed": seed, **world, **(identity or {})})
 
@@ -220,16 +226,21 @@ class Trainer:
     def steps_per_epoch(self) -> int:
         return max(1, self.train_images.shape[0] // self.config.batch_size)
 
+    @property
+    def global_batch(self) -> int:
+        """Images per optimiser step over all ranks (the batch size, or the even part of a smaller set)."""
+        n = self.train_images.shape[0]
+        return min(self.config.batch_size, n - n % 2)
+
     def _batches(self, generator: torch.Generator):
         """Index tensors of this rank's share of the epoch's batches.
 
         A fresh permutation per epoch (identical on every rank), cut into global batches (the last
         partial batch dropped); each rank takes its contiguous slice of every global batch.
         """
-        n = self.train_images.shape[0]
-        size = min(self.config.batch_size, n - n % 2)
+        size = self.global_batch
         share = size // self.world
-        order = torch.randperm(n, generator=generator)
+        order = torch.randperm(self.train_images.shape[0], generator=generator)
         for step in range(self.steps_per_epoch):
             start = step * size + self.rank * share
             yield order[start : start + share].to(self.device)
@@ -276,6 +287,8 @@ class Trainer:
                                           augment_generator, bars, step_task)
                 result.train_seconds += entry["seconds"]
                 result.steps += self.steps_per_epoch
+                result.throughput = throughput_stats(result.steps * self.global_batch, result.train_seconds,
+                                                     self.step_flops, self.peak_flops)
                 if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
                     t0 = time.perf_counter()
                     entry["probe_acc"] = self.evaluate()
@@ -339,6 +352,8 @@ class Trainer:
             "train_loss": (distributed.all_reduce_sum(loss_sum) / (self.steps_per_epoch * self.world)).item(),
             "seconds": time.perf_counter() - start,
         }
+        entry.update(throughput_stats(self.steps_per_epoch * self.global_batch, entry["seconds"],
+                                      self.step_flops, self.peak_flops))
         if norm_sum is not None:
             entry["grad_norms"] = (norm_sum / self.steps_per_epoch).tolist()
         return entry
