@@ -26,7 +26,7 @@ from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record, run_id
 from acn_bench.results.plots import model_label, new_series, plot_series
 from acn_bench.suite import RunContext
-from acn_bench.training import Trainer, probe_accuracy
+from acn_bench.training import Trainer, distributed, probe_accuracy
 from benchmarks.common import ImageSuite, Recipe, cached_model, load_dataset, make_record, pick_recipe, train_backbone
 from benchmarks import robustness
 
@@ -69,6 +69,9 @@ class PruningSuite(ImageSuite):
                 f"finetune_epochs must be a whole number >= 1, got {config['finetune_epochs']!r}.")
         if config["method"] not in PRUNE_METHODS:
             raise unknown_choice("pruning method", config["method"], PRUNE_METHODS)
+        require(config["method"] != "movement" or not distributed.launched_by_torchrun(),
+                "movement pruning ranks each process's own gradients, so it runs in one process only; "
+                "start it without torchrun (magnitude pruning runs under torchrun).")
         if config["truncate"] not in TRUNCATION:
             raise unknown_choice("truncate option", config["truncate"], TRUNCATION)
         parse_sparsities(config["sparsities"])

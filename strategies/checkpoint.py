@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from avalanche.models.dynamic_optimizers import update_optimizer
 from avalanche.models.dynamic_modules import avalanche_model_adaptation
+from avalanche.training.utils import ParamData
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -29,8 +30,14 @@ if TYPE_CHECKING:
 
 
 def strategy_state(strategy: SupervisedTemplate) -> dict[str, Any]:
-    """What ``strategy`` carries into its next experience, as picklable values."""
-    names = {id(param): name for name, param in (strategy.optimized_param_id or {}).items()}
+    """What ``strategy`` carries into its next experience, as picklable values.
+
+    Optimiser state is kept only for parameters the model still has: a class-incremental head
+    grown by an evaluation is a new parameter, whose stale state Avalanche drops at the next task.
+    """
+    current = dict(strategy.model.named_parameters())
+    names = {id(param): name for name, param in (strategy.optimized_param_id or {}).items()
+             if current.get(name) is param}
     return {
         "model": strategy.model.state_dict(),
         "optimizer_state": {names[id(p)]: state for p, state in strategy.optimizer.state.items() if id(p) in names},
@@ -65,7 +72,7 @@ def restore_strategy(
     model.load_state_dict(state["model"])
     model.to(strategy.device)
     strategy.optimized_param_id = update_optimizer(
-        strategy.optimizer, dict(model.named_parameters()), None, reset_state=True)
+        strategy.optimizer, dict(model.named_parameters()), None, reset_state=True, remove_params=True)
     for name, param_state in state["optimizer_state"].items():
         param = strategy.optimized_param_id[name]
         strategy.optimizer.state[param] = {
@@ -73,4 +80,25 @@ def restore_strategy(
             for key, value in param_state.items()
         }
     for plugin, (_, attributes) in zip(strategy.plugins, state["plugins"]):
-        vars(plugin).update(attributes)
+        vars(plugin).update({key: _to_device(value, strategy.device) for key, value in attributes.items()})
+
+
+def _to_device(value: Any, device: torch.device) -> Any:
+    """Plugin state moved to the training device where the strategy computes with it.
+
+    Models (LwF's previous model) and parameter snapshots (EWC, SI) move; everything else, such
+    as the replay buffer's datasets, stays on the CPU like the data loaders that read it.
+    """
+    if isinstance(value, torch.nn.Module):
+        return value.to(device)
+    if isinstance(value, ParamData):
+        value.device = torch.device(device)
+        value._data = value._data.to(device)
+        return value
+    if isinstance(value, dict):
+        for key in list(value):
+            value[key] = _to_device(value[key], device)
+        return value
+    if isinstance(value, list):
+        return [_to_device(item, device) for item in value]
+    return value

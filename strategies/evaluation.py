@@ -127,7 +127,7 @@ def run_stream(
         fingerprint: identity of the run; a checkpoint written under another one is refused.
     """
     result, done = StreamResult(), 0
-    state = load_checkpoint(checkpoint, fingerprint, map_location=strategy.device) if checkpoint else None
+    state = load_checkpoint(checkpoint, fingerprint) if checkpoint else None
     if state is not None:
         from strategies.checkpoint import restore_strategy
 

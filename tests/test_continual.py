@@ -115,23 +115,29 @@ def test_paper_records_are_valid_records_of_the_paper_table():
     assert len({r.run_id for r in recs}) == len(recs)
 
 
-def test_stream_interrupted_between_tasks_resumes_to_the_same_record(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("setting, strategies, killed_at", [
+    ("task", ("si", "ewc", "lwf", "replay"), 3),  # every kind of state a strategy carries between tasks
+    ("class", ("naive",), 1),  # the single head grew during the first evaluation
+])
+def test_stream_interrupted_between_tasks_resumes_to_the_same_record(
+    tmp_path, capsys, monkeypatch, setting, strategies, killed_at
+):
     from avalanche.training.templates import SupervisedTemplate
 
-    strategies = ("si", "ewc", "lwf", "replay")  # every kind of state a strategy carries between tasks
-    grid = ["--only", "connectivity=acn", *[arg for name in strategies for arg in ("--set", f"strategy={name}")]]
+    grid = ["--only", "connectivity=acn", "--set", f"setting={setting}",
+            *[arg for name in strategies for arg in ("--set", f"strategy={name}")]]
     assert run(tmp_path / "reference", *grid) == 0
     reference = {r["strategy"]: r for r in records(tmp_path / "reference")}
 
     out = tmp_path / "interrupted"
     train = SupervisedTemplate.train
 
-    def killed_before_fourth_task(self, experience, *args, **kwargs):
-        if experience.current_experience == 3:
+    def killed(self, experience, *args, **kwargs):
+        if experience.current_experience == killed_at:
             raise KeyboardInterrupt
         return train(self, experience, *args, **kwargs)
 
-    monkeypatch.setattr(SupervisedTemplate, "train", killed_before_fourth_task)
+    monkeypatch.setattr(SupervisedTemplate, "train", killed)
     for name in strategies:
         with pytest.raises(KeyboardInterrupt):
             run(out, *grid, "--only", f"strategy={name}")
@@ -140,7 +146,7 @@ def test_stream_interrupted_between_tasks_resumes_to_the_same_record(tmp_path, c
     capsys.readouterr()
 
     assert run(out, *grid, "--resume") == 0
-    assert capsys.readouterr().out.count("resuming after task 3/5") == len(strategies)
+    assert capsys.readouterr().out.count(f"resuming after task {killed_at}/5") == len(strategies)
     for rec in records(out):
         expected = reference[rec["strategy"]]
         assert rec["history"]["accuracy_matrix"] == expected["history"]["accuracy_matrix"], rec["strategy"]

@@ -4,7 +4,8 @@ Training FLOPs per sample are taken as 3x the forward FLOPs counted by ``torch.u
 (the backward pass costs about twice the forward), the usual MFU convention (PaLM, appendix B).
 MFU divides the achieved model FLOPs per second by the device's peak: dense bf16 tensor-core
 peaks from the vendors' datasheets for known GPUs, or ``ACN_BENCH_PEAK_TFLOPS`` (e.g. a CPU's
-measured peak) when set. Without a known peak MFU is left out rather than guessed.
+measured peak) when set. Without a known peak MFU is left out rather than guessed. The 3x rule
+overstates the work of runs that train only part of the model (linear probing, ``acn-dg``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ PEAK_BF16_TFLOPS: tuple[tuple[str, float], ...] = (
     ("A100", 312.0),
     ("A800", 312.0),
     ("L40S", 362.0),
+    ("L40", 181.0),
     ("L4", 121.0),
     ("A10G", 70.0),
     ("RTX 4090", 165.2),

@@ -218,8 +218,10 @@ class Trainer:
         self.amp_dtype = resolve_amp(config.amp, self.device)
         self.augment = BatchAugment(config.crop_padding, config.hflip, config.autoaugment)
         self.step_flops = training_flops_per_sample(self.model, self.normalizer(self.train_images[:1]))
-        self.peak_flops = peak_flops(self.device)
+        peak = peak_flops(self.device)
+        self.peak_flops = peak * self.world if peak else None  # throughput is global, so is the peak
         world = {"world_size": self.world} if self.world > 1 else {}
+        world["checkpoint_format"] = 2  # per-rank random states; earlier checkpoints are refused, not misread
         self.fingerprint = run_id({"train": config.to_dict(), "model": model.config, "seed": seed, **world, **(identity or {})})
 
     @property
@@ -261,8 +263,10 @@ class Trainer:
         generator = torch.Generator().manual_seed(self.seed)
         augment_generator = generator
         if self.world > 1:  # shuffling stays identical on every rank; augmentation and CutMix differ per rank
-            augment_generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.rank)
-            np.random.seed((self.seed * 1_000_003 + self.rank) % 2**32)
+            rank_seed = self.seed * 1_000_003 + self.rank
+            augment_generator = torch.Generator().manual_seed(rank_seed)
+            np.random.seed(rank_seed % 2**32)
+            torch.manual_seed(rank_seed)  # AutoAugment draws from the global generator
         result = TrainResult(probe_acc=[])
         start_epoch = 0
 
