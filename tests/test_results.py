@@ -88,6 +88,13 @@ def test_paper_rows_sit_beside_measured_rows_and_reproduction_is_judged_by_the_s
     cells = [list(col.cells) for col in status.columns]
     assert cells[0][0] == "accuracy" and cells[-1][0] == "yes"  # |92 - 93| <= 2 * 2.0 points
 
+    other = make_record(accuracy=0.93)  # a paper number on another dataset is not judged by these runs
+    other.source, other.profile, other.run_id = "paper", "paper", "paper-other"
+    other.dataset = {**other.dataset, "name": "imagenet"}
+    status = reproduction_status([*records, other], (), "t")
+    cells = [list(col.cells) for col in status.columns]
+    assert cells[3][-1] == "not measured" and cells[-1][-1] == "–"
+
 
 def test_records_are_sealed_and_an_edited_metric_is_detected(tmp_path):
     path = write_record(tmp_path, make_record())

@@ -218,6 +218,8 @@ def render(table: Leaderboard, fmt: str, title: str) -> str:
 def reproduction_status(records: Sequence[Record], group_by: Sequence[str], title: str) -> Table:
     """Every paper number next to the matching measured value and whether it lies within the seed spread.
 
+    Only like is compared with like: measured runs on the paper row's dataset at its depth (with
+    the same connectivity, strategy and suite keys); anything else reads "not measured".
     Within the spread: ``|measured mean - paper| <= 2 * max(measured std, paper std)``.
     """
     frame = records_frame(records, group_by)
@@ -229,6 +231,8 @@ def reproduction_status(records: Sequence[Record], group_by: Sequence[str], titl
     for rec in paper_records:
         row = records_frame([rec], group_by).iloc[0]
         match = _matches_paper(row, measured, group_by) if len(measured) else measured
+        if len(match):
+            match = match[(match["dataset"] == row["dataset"]) & (match["depth"] == row["depth"])]
         for metric, value in rec.metrics.items():
             if not isinstance(value, (int, float)):
                 continue
