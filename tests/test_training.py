@@ -145,3 +145,38 @@ def test_throughput_and_mfu_are_measured_every_epoch(digits_tensors, monkeypatch
     monkeypatch.setenv("ACN_BENCH_PEAK_TFLOPS", "fast")
     with pytest.raises(UserError, match="ACN_BENCH_PEAK_TFLOPS must be the device's peak in TFLOP/s"):
         peak_flops(torch.device("cpu"))
+
+
+class StepKill(Exception):
+    """Stands for the process being killed after a given optimiser step."""
+
+
+def kill_after(step):
+    def on_step(global_step):
+        if global_step == step:
+            raise StepKill
+    return on_step
+
+
+def test_run_killed_mid_epoch_resumes_from_its_step_checkpoint(digits_tensors, tmp_path):
+    options = dict(cutmix_prob=0.5, crop_padding=1, autoaugment="cifar10", checkpoint_every=3, grad_norms=True)
+    reference = train(digits_tensors, **options)
+    checkpoint = tmp_path / "run.pt"
+    cfg = TrainConfig(**{"epochs": 3, "batch_size": 64, "warmup_epochs": 0.5, **options})
+    with pytest.raises(StepKill):  # 8 steps per epoch: killed at step 13, last checkpoint at step 12 (epoch 2, batch 4)
+        Trainer(digits_model(), cfg, *digits_tensors, checkpoint=checkpoint, on_step=kill_after(13)).fit()
+    state = torch.load(checkpoint, weights_only=False)
+    assert (state["epoch"], state["step"]) == (1, 4)
+    resumed = Trainer(digits_model(), cfg, *digits_tensors, checkpoint=checkpoint).fit()
+    assert resumed.probe_acc == reference.probe_acc
+    assert [h["train_loss"] for h in resumed.history] == pytest.approx([h["train_loss"] for h in reference.history], rel=1e-6)
+    assert resumed.history[1]["grad_norms"] == pytest.approx(reference.history[1]["grad_norms"], rel=1e-5)
+    assert resumed.steps == reference.steps == 24
+
+
+def test_mixup_is_applied_with_soft_targets(digits_tensors):
+    plain = train(digits_tensors, epochs=1)
+    mixed = train(digits_tensors, epochs=1, mixup_alpha=0.2)
+    assert mixed.history[0]["train_loss"] != plain.history[0]["train_loss"]
+    with pytest.raises(UserError, match="mixup_alpha"):
+        train(digits_tensors, mixup_alpha=-1)

@@ -234,6 +234,20 @@ def load_images(
     return ImageSet(*raw, name=name, source=source, split=split)
 
 
+def dataset_location(name: str, root: str | Path | None = None) -> Path:
+    """The folder or archive that holds dataset ``name`` (found as :func:`load_images` finds it, never downloaded).
+
+    Raises:
+        UserError: An unknown name, or data that cannot be found (the message says where it looked).
+    """
+    location = _check_name(name)
+    if name == "digits":
+        raise UserError("dataset 'digits' comes from scikit-learn and has no files; load it with load_images.")
+    if location is None:
+        return _imagefolder_path(name)
+    return _locate(name, location, _data_root(root), download=False)[0]
+
+
 def _check_name(name: str) -> _Location | None:
     if name.startswith(IMAGEFOLDER):
         require(

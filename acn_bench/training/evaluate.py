@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ContextManager, Optional
+from typing import Any, Callable, ContextManager, Iterable, Optional
 
 import torch
 
@@ -18,6 +18,26 @@ def autocast(device: torch.device, dtype: Optional[torch.dtype]) -> ContextManag
 
 
 @torch.no_grad()
+def probe_counts_batches(
+    model: Backbone, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], amp_dtype: Optional[torch.dtype] = None
+) -> torch.Tensor:
+    """Correct predictions of the shared head at every depth 0..L over ``(input, label)`` batches.
+
+    Returns a length ``L + 1`` tensor of counts on the model's device; inputs are moved there.
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    correct = torch.zeros(model.depth + 1, dtype=torch.long, device=device)
+    for x, y in batches:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with autocast(device, amp_dtype):
+            logits = model.probe(x)
+        correct += (logits.argmax(dim=-1) == y.unsqueeze(0)).sum(dim=1)
+    model.train(was_training)
+    return correct
+
+
 def probe_counts(
     model: Backbone,
     images: torch.Tensor,
@@ -28,21 +48,14 @@ def probe_counts(
 ) -> torch.Tensor:
     """Correct predictions of the shared head at every depth 0..L (a length L + 1 tensor of counts).
 
-    ``images`` are raw batches (uint8) and ``transform`` turns a batch into model input; both
-    tensors should already be on the model's device.
+    ``images`` are raw batches (uint8) and ``transform`` turns a batch into model input.
     """
-    was_training = model.training
-    model.eval()
     device = next(model.parameters()).device
-    correct = torch.zeros(model.depth + 1, dtype=torch.long, device=device)
-    for start in range(0, images.shape[0], batch_size):
-        x = transform(images[start : start + batch_size].to(device, non_blocking=True))
-        y = labels[start : start + batch_size].to(device, non_blocking=True)
-        with autocast(device, amp_dtype):
-            logits = model.probe(x)
-        correct += (logits.argmax(dim=-1) == y.unsqueeze(0)).sum(dim=1)
-    model.train(was_training)
-    return correct
+    batches = (
+        (transform(images[start : start + batch_size].to(device, non_blocking=True)), labels[start : start + batch_size])
+        for start in range(0, images.shape[0], batch_size)
+    )
+    return probe_counts_batches(model, batches, amp_dtype)
 
 
 def probe_accuracy(model: Backbone, images: torch.Tensor, *args: Any, **kwargs: Any) -> list[float]:

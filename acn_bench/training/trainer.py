@@ -1,21 +1,25 @@
-"""The one supervised training loop: AdamW, warm-up + cosine, label smoothing, CutMix,
-AutoAugment, unscaled gradient clipping, autocast, checkpoint/resume, per-depth probing,
-per-layer gradient norms and data-parallel training under ``torchrun``.
+"""The one supervised training loop: AdamW, warm-up + cosine, label smoothing, CutMix / MixUp,
+AutoAugment, unscaled gradient clipping, autocast, checkpoint/resume (at epoch ends and every N
+steps, with the data position), per-depth probing, per-layer gradient norms and data-parallel
+training under ``torchrun``.
 
-Data are in-memory uint8 tensors (see ``acn_bench.data``); batches are drawn by index on the
-training device and augmented there, so no Python data-loading workers are involved. Under
-``torchrun`` (see :mod:`acn_bench.training.distributed`) every rank draws the same global batch
-and trains on its slice of it, with gradients averaged by ``DistributedDataParallel``.
+:class:`BaseTrainer` is the loop; :class:`Trainer` feeds it small sets kept as in-memory uint8
+tensors, drawn by index on the training device and augmented there (no Python data-loading
+workers); :class:`acn_bench.training.streaming.StreamingTrainer` feeds it class folders too large
+for memory (ImageNet) through worker processes. Under ``torchrun`` (see
+:mod:`acn_bench.training.distributed`) every rank trains on its slice of each global batch, with
+gradients averaged by ``DistributedDataParallel``.
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -63,6 +67,11 @@ class TrainConfig:
         eval_batch_size: batch size for evaluation.
         eval_every: epochs between test evaluations with per-depth probing (the last epoch always).
         grad_norms: log the mean gradient norm of every block per epoch (Figure 1 heatmap).
+        mixup_alpha: MixUp beta parameter (paper's ViT 0.2; 0 disables). With CutMix on as well,
+            timm's ``Mixup`` picks one of the two per batch, on ``cutmix_prob`` of the batches.
+        checkpoint_every: also checkpoint every this many optimiser steps, with the data position
+            (0: at epoch ends only).
+        compile: run the forward/backward through ``torch.compile``.
     """
 
     epochs: int = 10
@@ -83,6 +92,9 @@ class TrainConfig:
     eval_batch_size: int = 512
     eval_every: int = 1
     grad_norms: bool = False
+    mixup_alpha: float = 0.0
+    checkpoint_every: int = 0
+    compile: bool = False
 
     def validate(self) -> None:
         """Reject values no run can use, naming the value."""
@@ -91,6 +103,8 @@ class TrainConfig:
         require(self.lr > 0, f"lr must be > 0, got {self.lr}.")
         require(0 <= self.cutmix_prob <= 1, f"cutmix_prob must be in [0, 1], got {self.cutmix_prob}.")
         require(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}.")
+        require(self.mixup_alpha >= 0, f"mixup_alpha must be >= 0, got {self.mixup_alpha}.")
+        require(self.checkpoint_every >= 0, f"checkpoint_every must be >= 0 steps, got {self.checkpoint_every}.")
         if self.amp not in AMP_CHOICES:
             raise unknown_choice("amp mode", self.amp, AMP_CHOICES)
 
@@ -150,17 +164,22 @@ def block_grad_norms(model: Backbone) -> torch.Tensor:
     return torch.stack(norms)
 
 
-class Trainer:
-    """Trains one backbone on in-memory image tensors.
+class BaseTrainer(abc.ABC):
+    """The training loop, whatever holds the data: optimiser, schedule, mixing, clipping, autocast,
+    checkpoints (at epoch ends and every ``config.checkpoint_every`` steps, with the data position)
+    and evaluation with per-depth probing.
+
+    Subclasses supply the batches (:meth:`_epoch_batches`), one sample for FLOP counting, the
+    evaluation and whatever data state a checkpoint must carry. Set their data attributes first,
+    then call ``super().__init__``.
 
     Args:
         model: the backbone to train (moved to ``device``).
         config: the recipe.
-        train_images, train_labels: uint8 ``N x C x H x W`` images and int64 labels.
-        test_images, test_labels: the evaluation set.
-        seed: seeds initialisation-independent randomness (shuffling, augmentation, CutMix).
+        seed: seeds initialisation-independent randomness (shuffling, augmentation, mixing).
         device: where to train; defaults to CUDA when available.
-        checkpoint: file to save after every epoch and to resume from when it exists.
+        checkpoint: file to save after every epoch (and every ``checkpoint_every`` steps) and to
+            resume from when it exists.
         progress: show rich progress bars.
         identity: extra configuration that must match for a checkpoint to be resumed.
         on_epoch: called with each epoch's history entry (e.g. to log progress to a file).
@@ -174,10 +193,6 @@ class Trainer:
         self,
         model: Backbone,
         config: TrainConfig,
-        train_images: torch.Tensor,
-        train_labels: torch.Tensor,
-        test_images: torch.Tensor,
-        test_labels: torch.Tensor,
         *,
         seed: int = 0,
         device: Optional[torch.device] = None,
@@ -203,49 +218,62 @@ class Trainer:
         if self.world > 1:
             self.forward_model = DistributedDataParallel(
                 self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
+        if config.compile:
+            self.forward_model = torch.compile(self.forward_model)
         self.seed = seed
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.progress = progress
         self.on_epoch = on_epoch if distributed.is_main() else None
         self.objective = objective or default_objective
         self.on_step = on_step
-        self.normalizer = Normalizer.from_images(train_images)
-        self.train_images = train_images.to(self.device)
-        self.train_labels = train_labels.to(self.device)
-        self.test_images = test_images.to(self.device)
-        self.test_labels = test_labels.to(self.device)
         self.num_classes = int(model.head.fc.out_features)
         self.amp_dtype = resolve_amp(config.amp, self.device)
-        self.augment = BatchAugment(config.crop_padding, config.hflip, config.autoaugment)
-        self.step_flops = training_flops_per_sample(self.model, self.normalizer(self.train_images[:1]))
+        self.step_flops = training_flops_per_sample(self.model, self._sample_input())
         peak = peak_flops(self.device)
         self.peak_flops = peak * self.world if peak else None  # throughput is global, so is the peak
         world = {"world_size": self.world} if self.world > 1 else {}
-        world["checkpoint_format"] = 2  # per-rank random states; earlier checkpoints are refused, not misread
+        world["checkpoint_format"] = 3  # data position + per-rank states; earlier checkpoints are refused, not misread
         self.fingerprint = run_id({"train": config.to_dict(), "model": model.config, "seed": seed, **world, **(identity or {})})
 
     @property
+    @abc.abstractmethod
     def steps_per_epoch(self) -> int:
-        return max(1, self.train_images.shape[0] // self.config.batch_size)
+        """Optimiser steps per epoch."""
 
     @property
+    @abc.abstractmethod
     def global_batch(self) -> int:
-        """Images per optimiser step over all ranks (the batch size, or the even part of a smaller set)."""
-        n = self.train_images.shape[0]
-        return min(self.config.batch_size, n - n % 2)
+        """Samples per optimiser step over all ranks."""
 
-    def _batches(self, generator: torch.Generator):
-        """Index tensors of this rank's share of the epoch's batches.
+    @abc.abstractmethod
+    def _sample_input(self) -> torch.Tensor:
+        """One model input (batch of 1, on the device) for counting FLOPs."""
 
-        A fresh permutation per epoch (identical on every rank), cut into global batches (the last
-        partial batch dropped); each rank takes its contiguous slice of every global batch.
-        """
-        size = self.global_batch
-        share = size // self.world
-        order = torch.randperm(self.train_images.shape[0], generator=generator)
-        for step in range(self.steps_per_epoch):
-            start = step * size + self.rank * share
-            yield order[start : start + share].to(self.device)
+    @abc.abstractmethod
+    def _epoch_batches(self, epoch: int, start_step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """This rank's ``(input, label)`` batches of ``epoch`` from batch ``start_step`` on, on the device."""
+
+    @abc.abstractmethod
+    def evaluate(self) -> list[float]:
+        """Test accuracy at every depth 0..L, over all ranks."""
+
+    def _reset_data_state(self) -> None:
+        """Start the data's random streams afresh from the seed (before epoch 0)."""
+
+    def _data_state(self, epoch_done: bool) -> dict[str, Any]:
+        """What a checkpoint needs to draw the remaining batches (``epoch_done``: saved at an epoch's end)."""
+        return {}
+
+    def _load_data_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`_data_state`."""
+
+    def _mixer(self) -> Optional[Mixup]:
+        cfg = self.config
+        cutmix = cfg.cutmix_alpha if cfg.cutmix_prob > 0 else 0.0
+        if cutmix == 0 and cfg.mixup_alpha == 0:
+            return None
+        return Mixup(mixup_alpha=cfg.mixup_alpha, cutmix_alpha=cutmix, prob=cfg.cutmix_prob if cutmix else 1.0,
+                     label_smoothing=cfg.label_smoothing, num_classes=self.num_classes)
 
     def fit(self) -> TrainResult:
         """Train for ``config.epochs`` epochs (resuming from the checkpoint if present)."""
@@ -255,20 +283,15 @@ class Trainer:
         total = cfg.epochs * self.steps_per_epoch
         scheduler = build_scheduler(optimizer, total, round(cfg.warmup_epochs * self.steps_per_epoch), cfg.min_lr)
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        mixup = None
-        if cfg.cutmix_prob > 0:
-            mixup = Mixup(mixup_alpha=0.0, cutmix_alpha=cfg.cutmix_alpha, prob=cfg.cutmix_prob,
-                          label_smoothing=cfg.label_smoothing, num_classes=self.num_classes)
+        mixup = self._mixer()
         criterion = SoftTargetCrossEntropy() if mixup else torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-        generator = torch.Generator().manual_seed(self.seed)
-        augment_generator = generator
-        if self.world > 1:  # shuffling stays identical on every rank; augmentation and CutMix differ per rank
+        if self.world > 1:  # augmentation and mixing differ per rank
             rank_seed = self.seed * 1_000_003 + self.rank
-            augment_generator = torch.Generator().manual_seed(rank_seed)
             np.random.seed(rank_seed % 2**32)
             torch.manual_seed(rank_seed)  # AutoAugment draws from the global generator
+        self._reset_data_state()
         result = TrainResult(probe_acc=[])
-        start_epoch = 0
+        position, partial = (0, 0), None
 
         state = load_checkpoint(self.checkpoint, self.fingerprint) if self.checkpoint else None
         if state is not None:
@@ -276,19 +299,20 @@ class Trainer:
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             scaler.load_state_dict(state["scaler"])
-            generator.set_state(state["generator"])
-            augment_generator.set_state(state["augment_generators"][self.rank])
+            self._load_data_state(state["data"])
             set_rng_state(state["rng"][self.rank])
             result = TrainResult(**state["result"])
-            start_epoch = state["epoch"]
+            position = (state["epoch"], state["step"])
+            partial = state["partial"][self.rank] if state["partial"] else None
 
         with self._progress_bars() as bars:
-            epoch_task = bars.add_task("epochs", total=cfg.epochs, completed=start_epoch)
+            epoch_task = bars.add_task("epochs", total=cfg.epochs, completed=position[0])
             step_task = bars.add_task("steps", total=self.steps_per_epoch)
-            for epoch in range(start_epoch, cfg.epochs):
-                bars.reset(step_task, total=self.steps_per_epoch)
-                entry = self._train_epoch(epoch, optimizer, scheduler, scaler, mixup, criterion, generator,
-                                          augment_generator, bars, step_task)
+            loop = _Loop(optimizer, scheduler, scaler, mixup, criterion, result, bars, step_task)
+            for epoch in range(position[0], cfg.epochs):
+                bars.reset(step_task, total=self.steps_per_epoch, completed=position[1] if epoch == position[0] else 0)
+                start_step = position[1] if epoch == position[0] else 0
+                entry = self._train_epoch(epoch, start_step, partial if start_step else None, loop)
                 result.train_seconds += entry["seconds"]
                 result.steps += self.steps_per_epoch
                 result.throughput = throughput_stats(result.steps * self.global_batch, result.train_seconds,
@@ -306,61 +330,175 @@ class Trainer:
                     self.on_epoch(entry)
                 bars.update(epoch_task, advance=1, description=f"epoch {epoch + 1} acc {entry.get('test_acc', float('nan')):.3f}")
                 if self.checkpoint:
-                    self._save(epoch + 1, optimizer, scheduler, scaler, generator, augment_generator, result)
+                    self._save(loop, epoch + 1, 0, None)
         return result
 
-    def _save(self, epoch, optimizer, scheduler, scaler, generator, augment_generator, result) -> None:
-        """Checkpoint after ``epoch`` (rank 0 writes it, with every rank's random states)."""
+    def _save(self, loop: "_Loop", epoch: int, step: int, partial: Optional[dict[str, Any]]) -> None:
+        """Checkpoint at batch ``step`` of ``epoch`` (rank 0 writes it, with every rank's states)."""
         rngs = distributed.gather_objects(rng_state())
-        augment_states = distributed.gather_objects(augment_generator.get_state())
+        partials = distributed.gather_objects(partial) if partial is not None else None
+        data = self._data_state(epoch_done=step == 0)
         if distributed.is_main():
             save_checkpoint(self.checkpoint, {
-                "fingerprint": self.fingerprint, "epoch": epoch, "model": self.model.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), "generator": generator.get_state(),
-                "augment_generators": augment_states, "rng": rngs, "result": dataclasses.asdict(result),
+                "fingerprint": self.fingerprint, "epoch": epoch, "step": step, "partial": partials,
+                "model": self.model.state_dict(), "optimizer": loop.optimizer.state_dict(),
+                "scheduler": loop.scheduler.state_dict(), "scaler": loop.scaler.state_dict(), "data": data,
+                "rng": rngs, "result": dataclasses.asdict(loop.result),
             })
         distributed.barrier()
 
-    def _train_epoch(self, epoch, optimizer, scheduler, scaler, mixup, criterion, generator, augment_generator,
-                     bars, step_task) -> dict[str, Any]:
+    def _train_epoch(self, epoch: int, start_step: int, partial: Optional[dict[str, Any]], loop: "_Loop") -> dict[str, Any]:
+        """Train ``epoch`` from batch ``start_step`` (continuing ``partial`` sums) and return its history entry."""
         cfg = self.config
         self.model.train()
         start = time.perf_counter()
-        loss_sum = torch.zeros((), device=self.device)
-        norm_sum = torch.zeros(self.model.depth, device=self.device) if cfg.grad_norms else None
-        for step, index in enumerate(self._batches(generator)):
-            x = self.normalizer(self.augment(self.train_images[index], augment_generator))
-            y = self.train_labels[index]
-            if mixup is not None:
-                x, y = mixup(x, y)
+        partial = partial or {}
+        loss_sum = torch.tensor(partial.get("loss_sum", 0.0), device=self.device)
+        norm_sum = None
+        if cfg.grad_norms:
+            norm_sum = torch.tensor(partial.get("norm_sum") or [0.0] * self.model.depth, device=self.device)
+        seconds_before = partial.get("seconds", 0.0)
+        for step, (x, y) in enumerate(self._epoch_batches(epoch, start_step), start=start_step):
+            if loop.mixup is not None:
+                x, y = loop.mixup(x, y)
             with autocast(self.device, self.amp_dtype):
-                loss = self.objective(self.forward_model, x, y, criterion)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
+                loss = self.objective(self.forward_model, x, y, loop.criterion)
+            loop.optimizer.zero_grad(set_to_none=True)
+            loop.scaler.scale(loss).backward()
+            loop.scaler.unscale_(loop.optimizer)
             if norm_sum is not None:
                 norm_sum += block_grad_norms(self.model)
             if cfg.clip_grad:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step_update(epoch * self.steps_per_epoch + step + 1)
+            loop.scaler.step(loop.optimizer)
+            loop.scaler.update()
+            global_step = epoch * self.steps_per_epoch + step + 1
+            loop.scheduler.step_update(global_step)
             if self.on_step is not None:
-                self.on_step(epoch * self.steps_per_epoch + step + 1)
+                self.on_step(global_step)
             loss_sum += loss.detach()
-            bars.advance(step_task)
+            loop.bars.advance(loop.step_task)
+            if self.checkpoint and cfg.checkpoint_every and global_step % cfg.checkpoint_every == 0 \
+                    and step + 1 < self.steps_per_epoch:
+                self._save(loop, epoch, step + 1, {
+                    "loss_sum": loss_sum.item(), "seconds": seconds_before + time.perf_counter() - start,
+                    "norm_sum": norm_sum.tolist() if norm_sum is not None else None,
+                })
+        seconds = seconds_before + time.perf_counter() - start
         entry = {
             "epoch": epoch + 1,
-            "lr": optimizer.param_groups[0]["lr"],
+            "lr": loop.optimizer.param_groups[0]["lr"],
             "train_loss": (distributed.all_reduce_sum(loss_sum) / (self.steps_per_epoch * self.world)).item(),
-            "seconds": time.perf_counter() - start,
+            "seconds": seconds,
         }
-        entry.update(throughput_stats(self.steps_per_epoch * self.global_batch, entry["seconds"],
-                                      self.step_flops, self.peak_flops))
+        entry.update(throughput_stats(self.steps_per_epoch * self.global_batch, seconds, self.step_flops, self.peak_flops))
         if norm_sum is not None:
             entry["grad_norms"] = (norm_sum / self.steps_per_epoch).tolist()
         return entry
+
+    def _progress_bars(self) -> Progress:
+        return Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            transient=True, disable=not self.progress or not distributed.is_main(),
+        )
+
+
+@dataclass
+class _Loop:
+    """The objects one ``fit`` threads through its epochs."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    mixup: Optional[Mixup]
+    criterion: Callable[..., torch.Tensor]
+    result: TrainResult
+    bars: Progress
+    step_task: Any
+
+
+class Trainer(BaseTrainer):
+    """Trains one backbone on in-memory image tensors.
+
+    Batches are drawn by index on the training device and augmented there (crop, flip,
+    AutoAugment from the config). Under ``torchrun`` every rank draws the same permutation and
+    trains on its slice of each global batch.
+
+    Args:
+        model, config: as :class:`BaseTrainer`.
+        train_images, train_labels: uint8 ``N x C x H x W`` images and int64 labels.
+        test_images, test_labels: the evaluation set.
+        **options: :class:`BaseTrainer`'s keyword arguments.
+    """
+
+    def __init__(
+        self,
+        model: Backbone,
+        config: TrainConfig,
+        train_images: torch.Tensor,
+        train_labels: torch.Tensor,
+        test_images: torch.Tensor,
+        test_labels: torch.Tensor,
+        **options: Any,
+    ) -> None:
+        device = options.get("device") or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.normalizer = Normalizer.from_images(train_images)
+        self.train_images = train_images.to(device)
+        self.train_labels = train_labels.to(device)
+        self.test_images = test_images.to(device)
+        self.test_labels = test_labels.to(device)
+        self.augment = BatchAugment(config.crop_padding, config.hflip, config.autoaugment)
+        self.generator = torch.Generator()
+        self.augment_generator = self.generator
+        super().__init__(model, config, **options)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, self.train_images.shape[0] // self.config.batch_size)
+
+    @property
+    def global_batch(self) -> int:
+        """Images per optimiser step over all ranks (the batch size, or the even part of a smaller set)."""
+        n = self.train_images.shape[0]
+        return min(self.config.batch_size, n - n % 2)
+
+    def _sample_input(self) -> torch.Tensor:
+        return self.normalizer(self.train_images[:1])
+
+    def _reset_data_state(self) -> None:
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self.augment_generator = self.generator  # one process: one stream, as before data parallelism
+        if self.world > 1:  # shuffling stays identical on every rank; augmentation differs per rank
+            self.augment_generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.rank)
+        self._epoch_start = self.generator.get_state()
+        self._pending_augment_state: Optional[torch.Tensor] = None
+
+    def _data_state(self, epoch_done: bool) -> dict[str, Any]:
+        return {
+            "epoch_generator": self.generator.get_state() if epoch_done else self._epoch_start,
+            "augment_generators": distributed.gather_objects(self.augment_generator.get_state()),
+        }
+
+    def _load_data_state(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["epoch_generator"])
+        # applied after the epoch's permutation is redrawn: in one process both draw from one stream
+        self._pending_augment_state = state["augment_generators"][self.rank]
+
+    def _epoch_batches(self, epoch: int, start_step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """A fresh permutation per epoch (identical on every rank), cut into global batches (the last
+        partial batch dropped); each rank takes its contiguous slice of every global batch."""
+        self._epoch_start = self.generator.get_state()
+        size = self.global_batch
+        share = size // self.world
+        order = torch.randperm(self.train_images.shape[0], generator=self.generator)
+        if self._pending_augment_state is not None:
+            self.augment_generator.set_state(self._pending_augment_state)
+            self._pending_augment_state = None
+        for step in range(start_step, self.steps_per_epoch):
+            start = step * size + self.rank * share
+            index = order[start : start + share].to(self.device)
+            x = self.normalizer(self.augment(self.train_images[index], self.augment_generator))
+            yield x, self.train_labels[index]
 
     def evaluate(self) -> list[float]:
         """Test accuracy at every depth 0..L (each rank tests its share; the counts are summed)."""
@@ -368,9 +506,3 @@ class Trainer:
         correct = probe_counts(self.model, self.test_images[share], self.test_labels[share], self.normalizer,
                                self.config.eval_batch_size, self.amp_dtype)
         return (distributed.all_reduce_sum(correct).double() / max(self.test_images.shape[0], 1)).tolist()
-
-    def _progress_bars(self) -> Progress:
-        return Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            transient=True, disable=not self.progress or not distributed.is_main(),
-        )
