@@ -14,6 +14,7 @@ SUITES: dict[str, str] = {
     "compression": "benchmarks.compression",
     "continual": "benchmarks.continual",
     "early_exit": "benchmarks.early_exit",
+    "glue": "benchmarks.glue",
     "imagenet": "benchmarks.imagenet",
     "low_data": "benchmarks.low_data",
     "pruning": "benchmarks.pruning",

@@ -50,3 +50,50 @@ def write_class_folders(root, per_class_train: int = 8, per_class_val: int = 3, 
 def digit_folders(tmp_path):
     """An ImageNet-layout class-folder set of 10 classes (80 train, 30 val images, 16 px RGB JPEG)."""
     return write_class_folders(tmp_path / "digit-folders")
+
+
+POSITIVE = ["good", "great", "lovely", "brilliant", "warm", "happy", "fine", "superb"]
+NEGATIVE = ["bad", "awful", "dull", "poor", "cold", "sad", "weak", "terrible"]
+NOUNS = ["film", "story", "actor", "movie", "plot", "scene", "song", "ending", "cast", "script"]
+VERBS = ["was", "felt", "seemed", "looked", "became"]
+
+
+def write_text_data(root, corpus_lines: int = 600, train: int = 192, validation: int = 64):
+    """A tiny corpus (``root/corpus/part1.txt``) and GLUE-layout tasks under ``root/glue``: an
+    SST-2-like sentiment task (the adjective decides the label) and an STS-B-like regression task
+    (the score counts shared words), saved with ``datasets``' ``save_to_disk``."""
+    import random
+
+    from datasets import Dataset, DatasetDict
+
+    rng = random.Random(0)
+
+    def clause(adjective):
+        return f"the {rng.choice(NOUNS)} {rng.choice(VERBS)} {adjective}"
+
+    (root / "corpus").mkdir(parents=True)
+    lines = (f"{clause(rng.choice(POSITIVE + NEGATIVE))} and {clause(rng.choice(POSITIVE + NEGATIVE))}" for _ in range(corpus_lines))
+    (root / "corpus" / "part1.txt").write_text("\n".join(lines), encoding="utf-8")
+
+    def sentiment(n):
+        labels = [rng.randrange(2) for _ in range(n)]
+        return Dataset.from_dict({"sentence": [clause(rng.choice(POSITIVE if y else NEGATIVE)) for y in labels], "label": labels})
+
+    def similarity(n):
+        first = [clause(rng.choice(POSITIVE + NEGATIVE)) for _ in range(n)]
+        second = [clause(rng.choice(POSITIVE + NEGATIVE)) for _ in range(n)]
+        scores = [5.0 * len(set(a.split()) & set(b.split())) / 4 for a, b in zip(first, second)]
+        return Dataset.from_dict({"sentence1": first, "sentence2": second, "label": scores})
+
+    DatasetDict({"train": sentiment(train), "validation": sentiment(validation)}).save_to_disk(str(root / "glue" / "sst2"))
+    DatasetDict({"train": similarity(train), "validation": similarity(validation)}).save_to_disk(str(root / "glue" / "stsb"))
+    return root
+
+
+@pytest.fixture
+def text_data(tmp_path):
+    """Data root with a tiny corpus and two tiny GLUE-layout tasks (sst2, stsb)."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    return write_text_data(tmp_path / "text")

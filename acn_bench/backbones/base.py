@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 from torch import nn
@@ -103,18 +103,25 @@ class Backbone(nn.Module):
         """Number of blocks L."""
         return len(self.blocks)
 
+    def embed_and_blocks(self, x: torch.Tensor) -> tuple[torch.Tensor, list[Callable[..., torch.Tensor]]]:
+        """The embedding ``x_0`` of ``x`` and what runs each block on it: the blocks themselves here;
+        a text backbone binds each block to the input's padding mask."""
+        return self.embed(x), list(self.blocks)
+
     def iter_depths(self, x: torch.Tensor) -> Iterator[torch.Tensor]:
         """Yield the representation the head would see after 0, 1, ..., L blocks."""
-        state = self.connectivity.start(self.embed(x))
+        x0, blocks = self.embed_and_blocks(x)
+        state = self.connectivity.start(x0)
         yield self.connectivity.readout(state)
-        for i, block in enumerate(self.blocks):
+        for i, block in enumerate(blocks):
             state = self.connectivity.step(i, block, state)
             yield self.connectivity.readout(state)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Final token representation (before the head)."""
-        state = self.connectivity.start(self.embed(x))
-        for i, block in enumerate(self.blocks):
+        x0, blocks = self.embed_and_blocks(x)
+        state = self.connectivity.start(x0)
+        for i, block in enumerate(blocks):
             state = self.connectivity.step(i, block, state)
         return self.connectivity.readout(state)
 

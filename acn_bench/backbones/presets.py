@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from acn_bench.backbones.mixer import build_mixer
 from acn_bench.backbones.registry import _register_preset
+from acn_bench.backbones.text import build_bert
 from acn_bench.backbones.vit import build_vit
 
 _register_preset(
@@ -30,4 +31,16 @@ _register_preset(
 _register_preset(
     "vit_tiny", build_vit, "CPU ViT: 6 layers, d=64, 4 heads, MLP 128, patch 4, 32 px",
     depth=6, dim=64, num_heads=4, mlp_ratio=2.0, patch_size=4, img_size=32, num_classes=10,
+)
+_register_preset(
+    "bert_base", build_bert, "BERT-base (paper's text model): 12 post-LN layers, d=768, 12 heads, FFN 3072, vocab 32,768",
+    depth=12, dim=768, num_heads=12, hidden=3072, vocab_size=32768,
+)
+_register_preset(
+    "bert_small", build_bert, "BERT-small (Turc et al.): 4 layers, d=512, 8 heads, FFN 2048, vocab 32,768",
+    depth=4, dim=512, num_heads=8, hidden=2048, vocab_size=32768,
+)
+_register_preset(
+    "bert_tiny", build_bert, "test-size BERT: 2 layers, d=64, 2 heads, FFN 128, vocab 1,000, 128 positions",
+    depth=2, dim=64, num_heads=2, hidden=128, vocab_size=1000, max_len=128,
 )

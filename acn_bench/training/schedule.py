@@ -1,30 +1,40 @@
-"""Optimiser and learning-rate schedule: AdamW with linear warm-up then cosine, stepped per update."""
+"""Optimiser and learning-rate schedule: AdamW with linear warm-up then cosine or linear decay, stepped per update."""
 
 from __future__ import annotations
 
+import functools
+
 import torch
-from timm.scheduler import CosineLRScheduler
+from timm.scheduler import CosineLRScheduler, PolyLRScheduler
+from timm.scheduler.scheduler import Scheduler
 from torch import nn
 
 
-def build_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.AdamW:
+SCHEDULES = ("cosine", "linear")
+
+
+def build_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float] = (0.9, 0.999),
+                    eps: float = 1e-8) -> torch.optim.AdamW:
     """AdamW; biases, norms, tokens and connectivity weights (1-D parameters) get no weight decay."""
     decay, no_decay = [], []
     for param in model.parameters():
         if param.requires_grad:
             (no_decay if param.ndim <= 1 else decay).append(param)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=betas)
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int, min_lr: float) -> CosineLRScheduler:
-    """timm's cosine schedule over ``total_steps`` updates, the first ``warmup_steps`` a linear warm-up.
+def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int, min_lr: float,
+                    schedule: str = "cosine") -> Scheduler:
+    """timm's cosine (or linear: polynomial of power 1) decay over ``total_steps`` updates, the first
+    ``warmup_steps`` a linear warm-up.
 
     Call ``scheduler.step_update(num_updates)`` after every optimiser step.
     """
     warmup_steps = min(warmup_steps, max(total_steps - 1, 0))
     base_lr = optimizer.param_groups[0]["lr"]
-    return CosineLRScheduler(
+    kind = CosineLRScheduler if schedule == "cosine" else functools.partial(PolyLRScheduler, power=1.0)
+    return kind(
         optimizer,
         t_initial=max(total_steps - warmup_steps, 1),
         lr_min=min_lr,

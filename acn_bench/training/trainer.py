@@ -36,7 +36,7 @@ from acn_bench.training.checkpoint import load_checkpoint, rng_state, save_check
 from acn_bench.training import distributed
 from acn_bench.training.evaluate import autocast, probe_counts
 from acn_bench.training.throughput import peak_flops, throughput_stats, training_flops_per_sample
-from acn_bench.training.schedule import build_optimizer, build_scheduler
+from acn_bench.training.schedule import SCHEDULES, build_optimizer, build_scheduler
 
 AMP_CHOICES = ("auto", "bf16", "fp16", "none")
 Objective = Callable[[Backbone, torch.Tensor, torch.Tensor, Callable[..., torch.Tensor]], torch.Tensor]
@@ -72,6 +72,8 @@ class TrainConfig:
         checkpoint_every: also checkpoint every this many optimiser steps, with the data position
             (0: at epoch ends only).
         compile: run the forward/backward through ``torch.compile``.
+        eps: AdamW's epsilon (BERT pre-training 1e-9).
+        schedule: ``cosine`` or ``linear`` decay after the warm-up.
     """
 
     epochs: int = 10
@@ -95,6 +97,8 @@ class TrainConfig:
     mixup_alpha: float = 0.0
     checkpoint_every: int = 0
     compile: bool = False
+    eps: float = 1e-8
+    schedule: str = "cosine"
 
     def validate(self) -> None:
         """Reject values no run can use, naming the value."""
@@ -105,6 +109,8 @@ class TrainConfig:
         require(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}.")
         require(self.mixup_alpha >= 0, f"mixup_alpha must be >= 0, got {self.mixup_alpha}.")
         require(self.checkpoint_every >= 0, f"checkpoint_every must be >= 0 steps, got {self.checkpoint_every}.")
+        if self.schedule not in SCHEDULES:
+            raise unknown_choice("schedule", self.schedule, SCHEDULES)
         if self.amp not in AMP_CHOICES:
             raise unknown_choice("amp mode", self.amp, AMP_CHOICES)
 
@@ -275,16 +281,23 @@ class BaseTrainer(abc.ABC):
         return Mixup(mixup_alpha=cfg.mixup_alpha, cutmix_alpha=cutmix, prob=cfg.cutmix_prob if cutmix else 1.0,
                      label_smoothing=cfg.label_smoothing, num_classes=self.num_classes)
 
+    def _criterion(self, mixup: Optional[Mixup]) -> Callable[..., torch.Tensor]:
+        """The loss of a batch's output against its (possibly mixed) targets."""
+        if mixup is not None:
+            return SoftTargetCrossEntropy()
+        return torch.nn.CrossEntropyLoss(label_smoothing=self.config.label_smoothing)
+
     def fit(self) -> TrainResult:
         """Train for ``config.epochs`` epochs (resuming from the checkpoint if present)."""
         cfg = self.config
         seed_everything(self.seed)
-        optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.betas)
+        optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.betas, cfg.eps)
         total = cfg.epochs * self.steps_per_epoch
-        scheduler = build_scheduler(optimizer, total, round(cfg.warmup_epochs * self.steps_per_epoch), cfg.min_lr)
+        scheduler = build_scheduler(optimizer, total, round(cfg.warmup_epochs * self.steps_per_epoch), cfg.min_lr,
+                                    cfg.schedule)
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         mixup = self._mixer()
-        criterion = SoftTargetCrossEntropy() if mixup else torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        criterion = self._criterion(mixup)
         if self.world > 1:  # augmentation and mixing differ per rank
             rank_seed = self.seed * 1_000_003 + self.rank
             np.random.seed(rank_seed % 2**32)

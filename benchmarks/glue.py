@@ -1,0 +1,188 @@
+"""GLUE: AC-BERT vs Res-BERT, MLM pre-training on a corpus then fine-tuning on a GLUE task (SPEC.md §2).
+
+For every (backbone, connectivity, seed): train a WordPiece tokenizer on the corpus (once, shared
+by all runs), pre-train the twin with masked language modelling (saved once under
+``<out>/glue/pretrained/`` and reused by every task), put a fresh pooler + classifier on, fine-tune
+on the task and evaluate the task metric (accuracy; MCC for CoLA, Pearson for STS-B) at every depth
+through the same head. Reported: the metric, the cutoff layer, the cost of the model truncated
+there, MLM masked-token accuracy by depth, and tokens per second.
+
+Data: the corpus (``$ACN_BENCH_CORPUS`` or ``<data root>/corpus``) and the GLUE tasks
+(``$ACN_BENCH_GLUE`` or ``<data root>/glue/<task>``), see :mod:`acn_bench.data.text`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer, measure_cost
+from acn_bench.backbones import backbone_options, create_backbone
+from acn_bench.backbones.text import TextBackbone
+from acn_bench.data.text import GLUE_TASKS, TextSet, corpus_path, encode_glue, glue_task, load_glue, pack_corpus, \
+    read_corpus, train_tokenizer
+from acn_bench.errors import require
+from acn_bench.results import Record, environment, run_id
+from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.training import TrainConfig, seed_everything
+from acn_bench.training.text import TextTrainer
+from benchmarks import paper
+from benchmarks.common import TWINS, backbone_info, cached_model
+
+
+@dataclass(frozen=True)
+class GlueRecipe:
+    """Pre-training and fine-tuning of one profile.
+
+    Attributes:
+        backbone: registry name (a BERT-style text backbone).
+        pretrain, finetune: the two training recipes.
+        vocab_size: WordPiece vocabulary trained on the corpus.
+        seq_len: pre-training sequence length and fine-tuning maximum length.
+        max_corpus_lines, max_train, max_test: keep only the first lines / examples (None: all).
+        heldout_fraction: share of the packed corpus kept out of pre-training to measure MLM accuracy.
+    """
+
+    backbone: str
+    pretrain: TrainConfig
+    finetune: TrainConfig
+    vocab_size: int = 32768
+    seq_len: int = 128
+    max_corpus_lines: Optional[int] = None
+    max_train: Optional[int] = None
+    max_test: Optional[int] = None
+    heldout_fraction: float = 0.01
+
+
+# SPEC.md §2: MLM 15%, sequence 128, vocabulary 32,768, AdamW lr 1e-3 betas (0.9, 0.98) eps 1e-9
+# wd 0.01, clip 0.5, warm-up ratio 0.5, batch 2048, one epoch; GLUE: AdamW lr 2e-5, 6 epochs,
+# batch 64, length 128, linear schedule without warm-up.
+PAPER_PRETRAIN = TrainConfig(epochs=1, batch_size=2048, lr=1e-3, betas=(0.9, 0.98), eps=1e-9, weight_decay=0.01,
+                             clip_grad=0.5, warmup_epochs=0.5, min_lr=0.0, schedule="linear", label_smoothing=0.0,
+                             eval_batch_size=256, checkpoint_every=500)
+PAPER_FINETUNE = TrainConfig(epochs=6, batch_size=64, lr=2e-5, weight_decay=0.01, warmup_epochs=0, min_lr=0.0,
+                             schedule="linear", label_smoothing=0.0, clip_grad=1.0, eval_batch_size=256)
+
+RECIPES: dict[str, GlueRecipe] = {
+    "smoke": GlueRecipe("bert_tiny", dataclasses.replace(PAPER_PRETRAIN, epochs=2, batch_size=16, warmup_epochs=0.5,
+                                                         eval_batch_size=32, checkpoint_every=0),
+                        dataclasses.replace(PAPER_FINETUNE, epochs=2, batch_size=16, lr=1e-3, eval_batch_size=32),
+                        vocab_size=400, seq_len=32, heldout_fraction=0.1),
+    "quick": GlueRecipe("bert_small", dataclasses.replace(PAPER_PRETRAIN, batch_size=64, lr=5e-4, checkpoint_every=200),
+                        dataclasses.replace(PAPER_FINETUNE, epochs=3, batch_size=32, lr=1e-4),
+                        vocab_size=8192, seq_len=128, max_corpus_lines=200_000, max_train=20_000, max_test=2_000),
+    "paper": GlueRecipe("bert_base", PAPER_PRETRAIN, PAPER_FINETUNE),
+}
+
+
+class GlueSuite(Suite):
+    """AC-BERT vs Res-BERT: MLM pre-training, then one GLUE task, metric at every depth."""
+
+    name = "glue"
+    description = "BERT twins: MLM pre-training on a corpus, GLUE fine-tuning; task metric by depth, cutoff, cost"
+    metrics = ("score", "cutoff_layer", "truncated_score", "params", "truncated_params", "gflops", "truncated_gflops",
+               "mlm_accuracy", "tokens_per_s")
+    datasets = tuple(GLUE_TASKS)
+
+    def default_dataset(self, profile: str) -> str:
+        return "sst2"
+
+    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
+        recipe = RECIPES[profile]
+        return expand_grid({"dataset": [dataset], "backbone": [recipe.backbone], "connectivity": list(TWINS),
+                            "depth": [backbone_options(recipe.backbone)["depth"]], "cutoff_delta": [DEFAULT_CUTOFF_DELTA]})
+
+    def check(self, config: dict[str, Any]) -> None:
+        glue_task(config["dataset"])
+        require(isinstance(config["cutoff_delta"], (int, float)) and 0 <= config["cutoff_delta"] < 1,
+                f"cutoff_delta must be a number in [0, 1), got {config['cutoff_delta']!r}.")
+
+    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
+        recipe = RECIPES[config["profile"]]
+        task = glue_task(config["dataset"])
+        data = load_glue(config["dataset"], context.data_root)  # fail on missing data before pre-training
+        corpus = corpus_path(context.data_root)
+        lines = read_corpus(corpus)[: recipe.max_corpus_lines]
+        corpus_id = run_id({"corpus": str(corpus.resolve()), "lines": len(lines), "vocab": recipe.vocab_size})
+        tokenizer_file = context.out_dir / self.name / "tokenizers" / f"{corpus_id}.tokenizer"  # JSON, not a record
+        tokenizer = train_tokenizer(lines, recipe.vocab_size, tokenizer_file)
+        started = time.perf_counter()
+        model, pretrained = self._pretrained(config, recipe, tokenizer, lines, context, tokenizer_file)
+        pretrain_seconds = time.perf_counter() - started
+
+        model.use_classifier_head(task.num_outputs)
+        train = encode_glue(tokenizer, data, config["dataset"], "train", recipe.seq_len, recipe.max_train)
+        test = encode_glue(tokenizer, data, config["dataset"], task.eval_split, recipe.seq_len, recipe.max_test)
+        trainer = TextTrainer(
+            model, recipe.finetune, train, test, mode="regress" if task.num_outputs == 1 else "classify",
+            metric=task.metric, seed=config["seed"], device=context.device, progress=context.progress,
+            checkpoint=context.checkpoint_path(self.name, self.identity(config)), identity=config,
+            on_epoch=context.log_epoch,
+        )
+        result = trainer.fit()
+        cutoff = cutoff_layer(result.probe_acc, config["cutoff_delta"])
+        batch = trainer.test_set.ids[:32]
+        full_cost, cut_cost = measure_cost(model, batch, 3), measure_cost(model.truncate(cutoff), batch, 3)
+        metrics = {
+            "score": result.accuracy, task.metric: result.accuracy, "metric": task.metric, "best_score": result.best_acc,
+            "best_epoch": result.best_epoch, "cutoff_layer": cutoff, "removable_fraction": 1 - cutoff / model.depth,
+            "truncated_score": result.probe_acc[cutoff], **full_cost.as_metrics(), **cut_cost.as_metrics("truncated_"),
+            "mlm_accuracy": pretrained["mlm_probe"][-1],
+            "tokens_per_s": result.throughput.get("samples_per_s", 0.0) * trainer.tokens_per_sample,
+            **{k: v for k, v in result.throughput.items() if k != "samples_per_s"},
+        }
+        return Record(
+            suite=self.name, profile=config["profile"], seed=config["seed"], run_id="", probe=result.probe_acc,
+            dataset={"name": f"glue-{config['dataset']}", "source": "glue", "train_size": len(train),
+                     "test_size": len(test), "num_classes": task.num_outputs, "eval_split": task.eval_split},
+            backbone=backbone_info(model), metrics=metrics,
+            config={**config, "pretrain": recipe.pretrain.to_dict(), "finetune": recipe.finetune.to_dict(),
+                    "vocab_size": recipe.vocab_size, "seq_len": recipe.seq_len, "corpus": str(corpus),
+                    "corpus_lines": len(lines), "corpus_sequences": pretrained["sequences"]},
+            timings={"pretrain_s": pretrain_seconds, "pretrain_train_s": pretrained["train_s"],
+                     "pretrain_tokens_per_s": pretrained["tokens_per_s"], "finetune_s": result.train_seconds,
+                     "eval_s": result.eval_seconds, **result.throughput},
+            environment={**environment(), "device": str(trainer.device)},
+            history={"epochs": result.history, "mlm_probe": pretrained["mlm_probe"], "pretrain_epochs": pretrained["history"]},
+        )
+
+    def _pretrained(self, config: dict[str, Any], recipe: GlueRecipe, tokenizer, lines: list[str], context: RunContext,
+                    tokenizer_file: Path) -> tuple[TextBackbone, dict[str, Any]]:
+        """The MLM-pre-trained twin (trained once per backbone, connectivity, seed and recipe, then reused)."""
+        identity = {"backbone": config["backbone"], "connectivity": config["connectivity"], "depth": config["depth"],
+                    "seed": config["seed"], "pretrain": recipe.pretrain.to_dict(), "tokenizer": tokenizer_file.name,
+                    "seq_len": recipe.seq_len, "heldout": recipe.heldout_fraction, "profile": config["profile"]}
+        key = run_id(identity)
+
+        def pretrain() -> tuple[TextBackbone, dict[str, Any]]:
+            seed_everything(config["seed"])
+            overrides = {"vocab_size": tokenizer.get_vocab_size(), "max_len": max(recipe.seq_len, 128), "depth": config["depth"]}
+            model = create_backbone(config["backbone"], connectivity=config["connectivity"], **overrides)
+            model.use_mlm_head()
+            packed = pack_corpus(tokenizer, lines, recipe.seq_len)
+            heldout = max(1, int(len(packed) * recipe.heldout_fraction))
+            train, test = TextSet(packed[heldout:], packed[heldout:], "corpus"), TextSet(packed[:heldout], packed[:heldout], "corpus")
+            context.log(f"  pre-training {config['connectivity']} on {len(train)} sequences of {recipe.seq_len} tokens (MLM)")
+            trainer = TextTrainer(model, recipe.pretrain, train, test, mode="mlm", seed=config["seed"],
+                                  device=context.device, progress=context.progress, identity=identity,
+                                  checkpoint=context.out_dir / self.name / ".checkpoints" / f"pretrain-{key}.pt",
+                                  on_epoch=context.log_epoch)
+            result = trainer.fit()
+            model.use_classifier_head(2)  # saved without the MLM head; every task puts its own head on
+            extra = {"mlm_probe": result.probe_acc, "history": result.history, "sequences": len(packed),
+                     "train_s": result.train_seconds,
+                     "tokens_per_s": result.throughput.get("samples_per_s", 0.0) * recipe.seq_len}
+            return model, extra
+
+        path = context.out_dir / self.name / "pretrained" / f"{key}.pt"
+        return cached_model(path, pretrain, context, {"connectivity": config["connectivity"]})
+
+    def paper_records(self) -> list[Record]:
+        """The paper's BERT-base GLUE rows."""
+        return paper.glue_records()
+
+
+SUITE = GlueSuite()
