@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
+import torch
+
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer, measure_cost
 from acn_bench.backbones import backbone_options, create_backbone
 from acn_bench.backbones.text import TextBackbone
@@ -27,7 +30,7 @@ from acn_bench.data.text import GLUE_TASKS, TextSet, corpus_path, encode_glue, g
 from acn_bench.errors import require
 from acn_bench.results import Record, environment, run_id
 from acn_bench.suite import RunContext, Suite, expand_grid
-from acn_bench.training import TrainConfig, seed_everything
+from acn_bench.training import TrainConfig, distributed, seed_everything
 from acn_bench.training.text import TextTrainer
 from benchmarks import paper
 from benchmarks.common import TWINS, backbone_info, cached_model
@@ -105,12 +108,18 @@ class GlueSuite(Suite):
         task = glue_task(config["dataset"])
         data = load_glue(config["dataset"], context.data_root)  # fail on missing data before pre-training
         corpus = corpus_path(context.data_root)
-        lines = read_corpus(corpus)[: recipe.max_corpus_lines]
+        lines = read_corpus(corpus, recipe.max_corpus_lines)
         corpus_id = run_id({"corpus": str(corpus.resolve()), "lines": len(lines), "vocab": recipe.vocab_size})
-        tokenizer_file = context.out_dir / self.name / "tokenizers" / f"{corpus_id}.tokenizer"  # JSON, not a record
+        folder = context.out_dir / self.name / "tokenizers"
+        tokenizer_file = folder / f"{corpus_id}.tokenizer"  # JSON, not a record
+        if distributed.is_main():  # one process trains the tokenizer and packs the corpus; the others read them
+            pack_corpus(train_tokenizer(lines, recipe.vocab_size, tokenizer_file), lines, recipe.seq_len,
+                        folder / f"{corpus_id}-{recipe.seq_len}.npy")
+        distributed.barrier()
         tokenizer = train_tokenizer(lines, recipe.vocab_size, tokenizer_file)
+        packed = pack_corpus(tokenizer, lines, recipe.seq_len, folder / f"{corpus_id}-{recipe.seq_len}.npy")
         started = time.perf_counter()
-        model, pretrained = self._pretrained(config, recipe, tokenizer, lines, context, tokenizer_file)
+        model, pretrained = self._pretrained(config, recipe, tokenizer, packed, context, tokenizer_file)
         pretrain_seconds = time.perf_counter() - started
 
         model.use_classifier_head(task.num_outputs)
@@ -149,7 +158,7 @@ class GlueSuite(Suite):
             history={"epochs": result.history, "mlm_probe": pretrained["mlm_probe"], "pretrain_epochs": pretrained["history"]},
         )
 
-    def _pretrained(self, config: dict[str, Any], recipe: GlueRecipe, tokenizer, lines: list[str], context: RunContext,
+    def _pretrained(self, config: dict[str, Any], recipe: GlueRecipe, tokenizer, packed: np.ndarray, context: RunContext,
                     tokenizer_file: Path) -> tuple[TextBackbone, dict[str, Any]]:
         """The MLM-pre-trained twin (trained once per backbone, connectivity, seed and recipe, then reused)."""
         identity = {"backbone": config["backbone"], "connectivity": config["connectivity"], "depth": config["depth"],
@@ -162,9 +171,9 @@ class GlueSuite(Suite):
             overrides = {"vocab_size": tokenizer.get_vocab_size(), "max_len": max(recipe.seq_len, 128), "depth": config["depth"]}
             model = create_backbone(config["backbone"], connectivity=config["connectivity"], **overrides)
             model.use_mlm_head()
-            packed = pack_corpus(tokenizer, lines, recipe.seq_len)
             heldout = max(1, int(len(packed) * recipe.heldout_fraction))
-            train, test = TextSet(packed[heldout:], packed[heldout:], "corpus"), TextSet(packed[:heldout], packed[:heldout], "corpus")
+            test_ids = torch.from_numpy(np.array(packed[:heldout], dtype=np.int64))
+            train, test = TextSet(packed[heldout:], test_ids, "corpus"), TextSet(test_ids, test_ids, "corpus")
             context.log(f"  pre-training {config['connectivity']} on {len(train)} sequences of {recipe.seq_len} tokens (MLM)")
             trainer = TextTrainer(model, recipe.pretrain, train, test, mode="mlm", seed=config["seed"],
                                   device=context.device, progress=context.progress, identity=identity,

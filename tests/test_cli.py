@@ -108,7 +108,8 @@ def test_console_script_lists_suites_backbones_and_datasets():
         assert word in done.stdout
 
 
-def test_perf_script_prints_step_time_ratio(capsys):
-    assert perf.main(["step-time", "--backbone", "mixer_tiny", "--steps", "2", "--warmup", "1", "--batch-size", "4"]) == 0
+@pytest.mark.parametrize("backbone", ["mixer_tiny", "bert_tiny"])
+def test_perf_script_prints_step_time_ratio_and_throughput(capsys, backbone):
+    assert perf.main(["step-time", "--backbone", backbone, "--steps", "2", "--warmup", "1", "--batch-size", "4"]) == 0
     out = capsys.readouterr().out
-    assert "ratio to residual" in out and "acn" in out
+    assert "over residual's" in out and "acn" in out and "samples/s" in out and "TFLOP/s" in out

@@ -68,8 +68,11 @@ def test_tokenizer_packing_and_masking(text_data):
     tokenizer = train_tokenizer(lines, 300, text_data / "tok.tokenizer")
     assert [tokenizer.token_to_id(t) for t in ("[PAD]", "[CLS]", "[SEP]", "[MASK]")] == [PAD_ID, CLS_ID, SEP_ID, MASK_ID]
     assert train_tokenizer(lines, 999, text_data / "tok.tokenizer").get_vocab_size() == tokenizer.get_vocab_size()  # reused
-    packed = pack_corpus(tokenizer, lines, 32)
+    packed = pack_corpus(tokenizer, lines, 32, text_data / "packed.npy")
+    assert isinstance(packed, np.memmap) and packed.dtype == np.int32
+    packed = torch.from_numpy(np.array(packed, dtype=np.int64))
     assert packed.shape[1] == 32 and (packed[:, 0] == CLS_ID).all() and (packed[:, -1] == SEP_ID).all()
+    assert len(read_corpus(text_data / "corpus", max_lines=10)) == 10
     inputs, labels = mask_tokens(packed, tokenizer.get_vocab_size(), torch.Generator().manual_seed(1))
     chosen = labels != -100
     assert 0.12 < chosen[:, 1:-1].float().mean() < 0.18 and not chosen[:, [0, -1]].any()

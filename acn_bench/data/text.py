@@ -9,8 +9,8 @@ GLUE tasks encoded as token-id tensors, and BERT's token masking.
   on a machine with internet) or the hub repository's parquet files ``<task>/train-*.parquet``,
   ``<task>/validation-*.parquet``. Columns and labels are those of ``nyu-mll/glue``.
 
-Tokenized sets are small enough to keep as int64 tensors ``N x T`` (pad id 0); batches are drawn
-by index on the training device like the image sets.
+GLUE sets are small enough to keep as int64 tensors ``N x T`` (pad id 0); the packed corpus is an
+int32 ``.npy`` file read memory-mapped. Batches are drawn by index like the image sets.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
+import numpy as np
 import torch
 
 from acn_bench.data.images import DATA_ENV, DEFAULT_DATA_ROOT
@@ -56,9 +57,10 @@ GLUE_TASKS: dict[str, GlueTask] = {
 
 @dataclass(frozen=True)
 class TextSet:
-    """Token ids ``N x T`` (int64, ``[CLS] a [SEP] (b [SEP]) [PAD]...``) and targets (class ids or scores)."""
+    """Token ids ``N x T`` (``[CLS] a [SEP] (b [SEP]) [PAD]...``; int64 tensor, or the int32 memory-mapped
+    packed corpus) and targets (class ids or scores)."""
 
-    ids: torch.Tensor
+    ids: torch.Tensor | np.ndarray
     targets: torch.Tensor
     name: str
 
@@ -83,8 +85,14 @@ def corpus_path(root: Optional[str | Path] = None) -> Path:
                     "Put .txt files (one document per line) in that folder, or set the variable.")
 
 
-def read_corpus(path: Path) -> list[str]:
-    """The non-empty lines of a corpus (``.txt`` file, folder of ``.txt`` files, or saved dataset with ``text``)."""
+def read_corpus(path: Path, max_lines: Optional[int] = None):
+    """The corpus as a ``datasets.Dataset`` with a ``text`` column (memory-mapped Arrow, so a
+    Wikipedia-size corpus is not held in memory): a ``.txt`` file, a folder of ``.txt`` files, or a
+    dataset saved with ``save_to_disk``. ``max_lines`` keeps the first lines.
+
+    Raises:
+        UserError: no ``.txt`` files, no ``text`` column, or no text at all.
+    """
     import datasets
 
     datasets.disable_progress_bars()
@@ -94,18 +102,26 @@ def read_corpus(path: Path) -> list[str]:
             data = data["train"]
         require("text" in data.column_names, f"the saved dataset {str(path)!r} has no 'text' column "
                                              f"(columns: {data.column_names}).")
-        lines = data["text"]
     else:
-        files = [path] if path.is_file() else sorted(str(p) for p in path.rglob("*.txt"))
+        files = [path] if path.is_file() else sorted(path.rglob("*.txt"))
         require(bool(files), f"the corpus folder {str(path)!r} holds no .txt files.")
-        lines = datasets.load_dataset("text", data_files=[str(f) for f in files], split="train")["text"]
-    lines = [line.strip() for line in lines if line and line.strip()]
-    require(bool(lines), f"the corpus {str(path)!r} holds no text (every line is empty).")
-    return lines
+        data = datasets.load_dataset("text", data_files=[str(f) for f in files], split="train")
+    if max_lines is not None and max_lines < len(data):
+        data = data.select(range(max_lines))
+    require(next(corpus_batches(data), None) is not None, f"the corpus {str(path)!r} holds no text (every line is empty).")
+    return data
 
 
-def train_tokenizer(lines: list[str], vocab_size: int, path: Path):
-    """A lower-casing BERT WordPiece tokenizer trained on ``lines`` (``tokenizers``), saved to ``path``;
+def corpus_batches(corpus, size: int = 10_000) -> Iterator[list[str]]:
+    """The corpus's non-empty lines, stripped, in batches of up to ``size`` lines."""
+    for start in range(0, len(corpus), size):
+        lines = [line.strip() for line in corpus[start : start + size]["text"] if line and line.strip()]
+        if lines:
+            yield lines
+
+
+def train_tokenizer(corpus, vocab_size: int, path: Path):
+    """A lower-casing BERT WordPiece tokenizer trained on the corpus (``tokenizers``), saved to ``path``;
     loaded from there when it exists. Special tokens: ``[PAD]`` 0, ``[UNK]`` 1, ``[CLS]`` 2, ``[SEP]`` 3, ``[MASK]`` 4."""
     from tokenizers import Tokenizer
     from tokenizers.implementations import BertWordPieceTokenizer
@@ -114,25 +130,41 @@ def train_tokenizer(lines: list[str], vocab_size: int, path: Path):
     if path.is_file():
         return Tokenizer.from_file(str(path))
     wordpiece = BertWordPieceTokenizer(lowercase=True)
-    wordpiece.train_from_iterator(lines, vocab_size=vocab_size, min_frequency=2, special_tokens=list(SPECIAL_TOKENS))
+    wordpiece.train_from_iterator(corpus_batches(corpus), vocab_size=vocab_size, min_frequency=2,
+                                  special_tokens=list(SPECIAL_TOKENS))
     tokenizer = wordpiece._tokenizer
     tokenizer.post_processor = BertProcessing(("[SEP]", SEP_ID), ("[CLS]", CLS_ID))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(str(path))
+    _atomic(path, lambda tmp: tokenizer.save(str(tmp)))
     return tokenizer
 
 
-def pack_corpus(tokenizer, lines: list[str], seq_len: int) -> torch.Tensor:
+def pack_corpus(tokenizer, corpus, seq_len: int, path: Path) -> np.ndarray:
     """The corpus as ``[CLS] ... [SEP]`` sequences of exactly ``seq_len`` tokens (BERT's packing of
-    consecutive lines; the remainder shorter than a sequence is dropped)."""
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    stream = [i for encoding in tokenizer.encode_batch(lines, add_special_tokens=False) for i in encoding.ids]
-    body = seq_len - 2
-    count = len(stream) // body
-    require(count >= 1, f"the corpus has {len(stream)} tokens, fewer than one sequence of {seq_len}.")
-    tokens = torch.tensor(stream[: count * body], dtype=torch.int64).view(count, body)
-    return torch.cat([torch.full((count, 1), CLS_ID), tokens, torch.full((count, 1), SEP_ID)], dim=1)
+    consecutive lines; the remainder shorter than a sequence is dropped), as int32, saved to the
+    ``.npy`` file ``path`` and returned memory-mapped (read from there when it exists, so processes
+    share one copy through the page cache)."""
+    if not path.is_file():
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        chunks = [np.fromiter((i for e in tokenizer.encode_batch(lines, add_special_tokens=False) for i in e.ids),
+                              dtype=np.int32) for lines in corpus_batches(corpus)]
+        stream = np.concatenate(chunks)
+        body = seq_len - 2
+        count = len(stream) // body
+        require(count >= 1, f"the corpus has {len(stream)} tokens, fewer than one sequence of {seq_len}.")
+        packed = np.empty((count, seq_len), dtype=np.int32)
+        packed[:, 0], packed[:, -1] = CLS_ID, SEP_ID
+        packed[:, 1:-1] = stream[: count * body].reshape(count, body)
+        _atomic(path, lambda tmp: np.save(tmp, packed))
+    return np.load(path, mmap_mode="r")
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """``write`` a temporary file beside ``path``, then rename it (processes under torchrun may race here)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
 
 
 def glue_task(name: str) -> GlueTask:

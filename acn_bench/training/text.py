@@ -55,7 +55,8 @@ class TextTrainer(BaseTrainer):
     Args:
         model: the backbone with the head the mode needs (MLM head for ``mlm``, pooler otherwise).
         config: the recipe (mixing and image augmentation fields do not apply).
-        train, test: token ids and targets (for ``mlm`` the targets are unused: masks are drawn per batch).
+        train, test: token ids and targets (for ``mlm`` the targets are unused: masks are drawn per
+            batch); ids may be a memory-mapped numpy array (a packed corpus), read per batch.
         mode: ``mlm`` (pre-training; evaluated as masked-token accuracy at every depth),
             ``classify`` or ``regress`` (GLUE; evaluated with ``metric`` at every depth).
         metric: ``accuracy``, ``mcc`` or ``pearson`` for the fine-tuning modes.
@@ -72,8 +73,8 @@ class TextTrainer(BaseTrainer):
         require(len(train) >= config.batch_size, f"the training set has {len(train)} sequences, fewer than one batch "
                                                  f"of {config.batch_size}.")
         device = options.get("device") or torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.train_set = TextSet(train.ids.to(device), train.targets.to(device), train.name)
-        self.test_set = TextSet(test.ids.to(device), test.targets.to(device), test.name)
+        self.train_set = _placed(train, device)
+        self.test_set = _placed(test, device)
         self.mode, self.metric = mode, metric
         self.vocab_size = int(model.config["vocab_size"])
         super().__init__(model, config, **options)
@@ -91,7 +92,13 @@ class TextTrainer(BaseTrainer):
         return int(self.train_set.ids.shape[1])
 
     def _sample_input(self) -> torch.Tensor:
-        return self.train_set.ids[:1]
+        return self._rows(self.train_set.ids, torch.zeros(1, dtype=torch.long))
+
+    def _rows(self, ids: torch.Tensor | np.ndarray, index: torch.Tensor) -> torch.Tensor:
+        """``ids[index]`` as int64 on the device (read from the memory-mapped file for a packed corpus)."""
+        if isinstance(ids, np.ndarray):
+            return torch.from_numpy(np.asarray(ids[index.numpy()], dtype=np.int64)).to(self.device)
+        return ids[index.to(self.device)].long()
 
     def _criterion(self, mixup: Optional[Any]) -> Callable[..., torch.Tensor]:
         if self.mode == "mlm":
@@ -105,18 +112,18 @@ class TextTrainer(BaseTrainer):
         share = self.global_batch // self.world
         for step in range(start_step, self.steps_per_epoch):
             start = step * self.global_batch + self.rank * share
-            index = order[start : start + share].to(self.device)
-            ids = self.train_set.ids[index]
+            index = order[start : start + share]
+            ids = self._rows(self.train_set.ids, index)
             if self.mode == "mlm":
                 yield mask_tokens(ids, self.vocab_size, torch.Generator().manual_seed(step_seed(self.seed, epoch, step, self.rank)))
             else:
-                yield ids, self.train_set.targets[index]
+                yield ids, self.train_set.targets[index.to(self.device)]
 
     @torch.no_grad()
     def evaluate(self) -> list[float]:
         """The mode's metric at every depth 0..L (each rank evaluates every world-th sequence)."""
         self.model.eval()
-        ids = self.test_set.ids[self.rank :: self.world]
+        ids = self._rows(self.test_set.ids, torch.arange(self.rank, len(self.test_set), self.world))
         if self.mode == "mlm":
             inputs, labels = mask_tokens(ids, self.vocab_size, torch.Generator().manual_seed(0))  # fixed test masks
             counts = torch.zeros(2, self.model.depth + 1, dtype=torch.long, device=self.device)
@@ -141,3 +148,10 @@ class TextTrainer(BaseTrainer):
         predictions = torch.cat(distributed.gather_objects(predictions), dim=1)
         targets = torch.cat(distributed.gather_objects(targets))
         return [task_metric(self.metric, row, targets) for row in predictions]
+
+
+def _placed(data: TextSet, device: torch.device) -> TextSet:
+    """``data`` on ``device``; a memory-mapped packed corpus (numpy) stays on disk and is read per batch."""
+    if isinstance(data.ids, np.ndarray):
+        return data
+    return TextSet(data.ids.to(device), data.targets.to(device), data.name)
