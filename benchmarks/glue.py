@@ -137,7 +137,7 @@ class GlueSuite(Suite):
         full_cost, cut_cost = measure_cost(model, batch, 3), measure_cost(model.truncate(cutoff), batch, 3)
         metrics = {
             "score": result.accuracy, task.metric: result.accuracy, "metric": task.metric, "best_score": result.best_acc,
-            "best_epoch": result.best_epoch, "cutoff_layer": cutoff, "removable_fraction": 1 - cutoff / model.depth,
+            "best_epoch": result.best_epoch, "steps": result.steps, "cutoff_layer": cutoff, "removable_fraction": 1 - cutoff / model.depth,
             "truncated_score": result.probe_acc[cutoff], **full_cost.as_metrics(), **cut_cost.as_metrics("truncated_"),
             "mlm_accuracy": pretrained["mlm_probe"][-1],
             "tokens_per_s": result.throughput.get("samples_per_s", 0.0) * trainer.tokens_per_sample,
