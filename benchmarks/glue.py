@@ -72,7 +72,7 @@ PAPER_FINETUNE = TrainConfig(epochs=6, batch_size=64, lr=2e-5, weight_decay=0.01
 RECIPES: dict[str, GlueRecipe] = {
     "smoke": GlueRecipe("bert_tiny", dataclasses.replace(PAPER_PRETRAIN, epochs=2, batch_size=16, warmup_epochs=0.5,
                                                          eval_batch_size=32, checkpoint_every=0),
-                        dataclasses.replace(PAPER_FINETUNE, epochs=2, batch_size=16, lr=1e-3, eval_batch_size=32),
+                        dataclasses.replace(PAPER_FINETUNE, epochs=3, batch_size=16, lr=1e-3, eval_batch_size=32),
                         vocab_size=400, seq_len=32, heldout_fraction=0.1),
     "quick": GlueRecipe("bert_small", dataclasses.replace(PAPER_PRETRAIN, batch_size=64, lr=5e-4, checkpoint_every=200),
                         dataclasses.replace(PAPER_FINETUNE, epochs=3, batch_size=32, lr=1e-4),

@@ -58,7 +58,7 @@ NOUNS = ["film", "story", "actor", "movie", "plot", "scene", "song", "ending", "
 VERBS = ["was", "felt", "seemed", "looked", "became"]
 
 
-def write_text_data(root, corpus_lines: int = 600, train: int = 192, validation: int = 64):
+def write_text_data(root, corpus_lines: int = 600, train: int = 384, validation: int = 64):
     """A tiny corpus (``root/corpus/part1.txt``) and GLUE-layout tasks under ``root/glue``: an
     SST-2-like sentiment task (the adjective decides the label) and an STS-B-like regression task
     (the score counts shared words), saved with ``datasets``' ``save_to_disk``."""

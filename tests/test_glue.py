@@ -122,7 +122,7 @@ def test_glue_suite_pretrains_once_and_fine_tunes_each_task(text_data, tmp_path,
     assert len(sst2["probe"]) == 3 and sst2["metrics"]["metric"] == "accuracy" and stsb["metrics"]["metric"] == "pearson"
     assert sst2["metrics"]["tokens_per_s"] > 0 and len(sst2["history"]["mlm_probe"]) == 3
     assert sst2["history"]["mlm_probe"] == stsb["history"]["mlm_probe"]  # one pre-trained model, two tasks
-    assert sst2["metrics"]["score"] > 0.6  # the adjective decides the label: learnable in two epochs
+    assert sst2["metrics"]["score"] > 0.8  # the adjective decides the label: learnt in three epochs
 
 
 @pytest.mark.parametrize("args, message", [
