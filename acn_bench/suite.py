@@ -79,6 +79,7 @@ class RunContext:
     download: bool = False
     progress: bool = False
     log: Callable[[str], None] = print
+    resume: bool = False  # set by run_suite: continue interrupted work instead of starting afresh
 
     def log_epoch(self, entry: dict[str, Any]) -> None:
         """One line per finished epoch (for logs; the progress bars cover interactive use)."""
@@ -220,6 +221,7 @@ def run_suite(suite: Suite, configs: list[dict[str, Any]], context: RunContext, 
     checkpoint; otherwise every run starts afresh.
     """
     outcome = SuiteRun(planned=len(configs))
+    context.resume = resume
     for number, config in enumerate(configs, start=1):
         rid = suite.identity(config)
         label = ", ".join(f"{k}={v}" for k, v in config.items() if k != "profile")

@@ -122,6 +122,7 @@ class GlueSuite(Suite):
         model, pretrained = self._pretrained(config, recipe, tokenizer, packed, context, tokenizer_file)
         pretrain_seconds = time.perf_counter() - started
 
+        seed_everything(config["seed"])  # the head starts alike whether pre-training ran here or was loaded
         model.use_classifier_head(task.num_outputs)
         train = encode_glue(tokenizer, data, config["dataset"], "train", recipe.seq_len, recipe.max_train)
         test = encode_glue(tokenizer, data, config["dataset"], task.eval_split, recipe.seq_len, recipe.max_test)
@@ -175,11 +176,17 @@ class GlueSuite(Suite):
             test_ids = torch.from_numpy(np.array(packed[:heldout], dtype=np.int64))
             train, test = TextSet(packed[heldout:], test_ids, "corpus"), TextSet(test_ids, test_ids, "corpus")
             context.log(f"  pre-training {config['connectivity']} on {len(train)} sequences of {recipe.seq_len} tokens (MLM)")
+            checkpoint = context.checkpoint_path(self.name, f"pretrain-{key}")
+            if not context.resume and distributed.is_main():
+                checkpoint.unlink(missing_ok=True)  # without --resume every run starts afresh
+            distributed.barrier()
             trainer = TextTrainer(model, recipe.pretrain, train, test, mode="mlm", seed=config["seed"],
                                   device=context.device, progress=context.progress, identity=identity,
-                                  checkpoint=context.out_dir / self.name / ".checkpoints" / f"pretrain-{key}.pt",
-                                  on_epoch=context.log_epoch)
+                                  checkpoint=checkpoint, on_epoch=context.log_epoch)
             result = trainer.fit()
+            distributed.barrier()
+            if distributed.is_main():
+                checkpoint.unlink(missing_ok=True)  # the finished model is saved below
             model.use_classifier_head(2)  # saved without the MLM head; every task puts its own head on
             extra = {"mlm_probe": result.probe_acc, "history": result.history, "sequences": len(packed),
                      "train_s": result.train_seconds,

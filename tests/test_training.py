@@ -39,23 +39,25 @@ def test_same_seed_gives_same_metrics_and_other_seed_differs(digits_tensors):
     assert [h["train_loss"] for h in a.history] != [h["train_loss"] for h in c.history]
 
 
-def test_killed_run_resumes_exactly_from_its_checkpoint(digits_tensors, tmp_path, monkeypatch):
-    reference = train(digits_tensors, cutmix_prob=0.5)
+def test_killed_run_resumes_exactly_from_its_epoch_checkpoint(digits_tensors, tmp_path, monkeypatch):
+    augment = dict(cutmix_prob=0.5, crop_padding=1, hflip=True)  # shuffling and augmentation share one stream
+    reference = train(digits_tensors, **augment)
     checkpoint = tmp_path / "run.pt"
     original = Trainer._train_epoch
 
-    def dies_in_third_epoch(self, epoch, *args):
-        if epoch == 2:
+    def dies_in_second_epoch(self, epoch, *args):
+        if epoch == 1:
             raise KeyboardInterrupt
         return original(self, epoch, *args)
 
-    monkeypatch.setattr(Trainer, "_train_epoch", dies_in_third_epoch)
+    monkeypatch.setattr(Trainer, "_train_epoch", dies_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
-        train(digits_tensors, checkpoint=checkpoint, cutmix_prob=0.5)
+        train(digits_tensors, checkpoint=checkpoint, **augment)
     assert checkpoint.is_file() and not list(tmp_path.glob(".*tmp"))
     monkeypatch.setattr(Trainer, "_train_epoch", original)
-    resumed = train(digits_tensors, checkpoint=checkpoint, cutmix_prob=0.5)
+    resumed = train(digits_tensors, checkpoint=checkpoint, **augment)
     assert resumed.probe_acc == reference.probe_acc
+    assert [h["train_loss"] for h in resumed.history] == pytest.approx([h["train_loss"] for h in reference.history], rel=1e-6)
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
 
 

@@ -146,13 +146,17 @@ class TextBackbone(Backbone):
 
     def use_mlm_head(self) -> None:
         """Put the masked-language-model head on (pre-training); its decoder shares the word embeddings."""
-        self.head = MaskedLMHead(self.embed.word).to(self.embed.word.weight.device)
+        head = MaskedLMHead(self.embed.word)
+        head.transform.apply(_init_bert_weights)
+        head.norm.apply(_init_bert_weights)
+        torch.nn.init.zeros_(head.fc.bias)  # the decoder weight is the (already initialised) word embedding
+        self.head = head.to(self.embed.word.weight.device)
         self.config["head"] = "mlm"
 
     def use_classifier_head(self, num_classes: int) -> None:
         """Put a fresh pooler + classifier on for a task with ``num_classes`` outputs (1: regression)."""
         device = self.embed.word.weight.device
-        self.head = PoolerHead(self.num_features, num_classes, self.config["dropout"]).to(device)
+        self.head = PoolerHead(self.num_features, num_classes, self.config["dropout"]).apply(_init_bert_weights).to(device)
         self.config.update(head="pooler", num_classes=num_classes)
 
     @property

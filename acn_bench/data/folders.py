@@ -118,9 +118,9 @@ def eval_transform(img_size: int, crop_pct: float = 0.875) -> Callable:
 
 
 class SeededTransform(Dataset):
-    """``dataset`` with ``transform`` applied; items are fetched by ``(index, seed)``.
+    """``dataset`` with ``transform`` applied; items are fetched by ``(index, run seed, epoch)``.
 
-    Python's, NumPy's and torch's generators are seeded with ``seed`` for the transform (timm's
+    Python's, NumPy's and torch's generators are seeded with :func:`sample_seed` for the transform (timm's
     RandAugment draws from the first two, torchvision's crop and flip from torch), so an image's
     augmentation depends on its seed only, whichever process decodes it.
     """
@@ -132,10 +132,10 @@ class SeededTransform(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, int]:
-        index, seed = key
+    def __getitem__(self, key: tuple[int, int, int]) -> tuple[torch.Tensor, int]:
+        index, seed, epoch = key
         path, label = self.dataset.samples[index]
-        with seeded_generators(seed):
+        with seeded_generators(sample_seed(seed, epoch, index)):
             return self.transform(self.dataset.loader(path)), label
 
 
@@ -158,8 +158,8 @@ def seeded_generators(seed: int) -> Iterator[None]:
         torch.set_rng_state(saved[2])
 
 
-class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
-    """This rank's batches of ``(index, seed)`` for one epoch, from any starting step.
+class EpochBatchSampler(Sampler[list[tuple[int, int, int]]]):
+    """This rank's batches of ``(index, seed, epoch)`` keys for one epoch, from any starting step.
 
     The epoch's order is a permutation drawn from ``(seed, epoch)``, cut into global batches (the
     last partial one dropped); rank ``r`` of ``world`` takes the ``r``-th slice of each. Call
@@ -182,15 +182,15 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
     def __len__(self) -> int:
         return self.steps_per_epoch - self.start_step
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+    def __iter__(self) -> Iterator[list[tuple[int, int, int]]]:
         order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed * 100_003 + self.epoch))
         share = self.global_batch // self.world
         for step in range(self.start_step, self.steps_per_epoch):
             start = step * self.global_batch + self.rank * share
-            yield [(i, sample_seed(self.seed, self.epoch, i)) for i in order[start : start + share].tolist()]
+            yield [(i, self.seed, self.epoch) for i in order[start : start + share].tolist()]
 
 
-class ShardBatchSampler(Sampler[list[tuple[int, int]]]):
+class ShardBatchSampler(Sampler[list[tuple[int, int, int]]]):
     """Evaluation batches in file order: rank ``r`` of ``world`` takes images ``r, r + world, ...``."""
 
     def __init__(self, size: int, batch_size: int, rank: int = 0, world: int = 1) -> None:
@@ -200,12 +200,13 @@ class ShardBatchSampler(Sampler[list[tuple[int, int]]]):
     def __len__(self) -> int:
         return -(-len(self.indices) // self.batch_size)
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+    def __iter__(self) -> Iterator[list[tuple[int, int, int]]]:
         for start in range(0, len(self.indices), self.batch_size):
-            yield [(i, 0) for i in self.indices[start : start + self.batch_size]]
+            yield [(i, 0, 0) for i in self.indices[start : start + self.batch_size]]
 
 
 def make_loader(dataset: SeededTransform, sampler: Sampler, workers: int, pin_memory: bool) -> DataLoader:
     """A ``DataLoader`` over ``sampler``'s batches with ``workers`` processes (0: in this process)."""
     return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, pin_memory=pin_memory,
-                      persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
+                      persistent_workers=False, prefetch_factor=4 if workers > 0 else None,
+                      generator=torch.Generator())  # worker seeds are unused; keep the global generator untouched

@@ -10,6 +10,7 @@ checkpoints and logs. Outside ``torchrun`` every helper is a no-op for a world o
 
 from __future__ import annotations
 
+import datetime
 import os
 from typing import Any
 
@@ -18,6 +19,8 @@ import torch.distributed as dist
 
 from acn_bench.errors import UserError
 
+
+COLLECTIVE_TIMEOUT = datetime.timedelta(hours=6)
 
 def world_size() -> int:
     """Number of training processes (1 without a process group)."""
@@ -55,8 +58,8 @@ def init_distributed(device: torch.device) -> torch.device:
                             "start at most that many processes per node (--nproc_per_node).")
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if not dist.is_initialized():  # long timeout: ranks wait while rank 0 packs a corpus or decodes a set
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=COLLECTIVE_TIMEOUT)
     return device
 
 

@@ -71,7 +71,7 @@ class StreamingTrainer(BaseTrainer):
 
     def test_batch(self, size: int) -> torch.Tensor:
         """The first ``size`` test images as one model-input batch on the device (e.g. to time the model)."""
-        images = torch.stack([self.test_set[(i, 0)][0] for i in range(min(size, len(self.test_set)))])
+        images = torch.stack([self.test_set[(i, 0, 0)][0] for i in range(min(size, len(self.test_set)))])
         return self.normalizer(images.to(self.device))
 
     def _loader(self, sampler: torch.utils.data.Sampler) -> torch.utils.data.DataLoader:

@@ -124,8 +124,9 @@ class TextTrainer(BaseTrainer):
         """The mode's metric at every depth 0..L (each rank evaluates every world-th sequence)."""
         self.model.eval()
         ids = self._rows(self.test_set.ids, torch.arange(self.rank, len(self.test_set), self.world))
-        if self.mode == "mlm":
-            inputs, labels = mask_tokens(ids, self.vocab_size, torch.Generator().manual_seed(0))  # fixed test masks
+        if self.mode == "mlm":  # fixed test masks, drawn over the whole held-out set so any world size sees the same
+            every = self._rows(self.test_set.ids, torch.arange(len(self.test_set)))
+            inputs, labels = (t[self.rank :: self.world] for t in mask_tokens(every, self.vocab_size, torch.Generator().manual_seed(0)))
             counts = torch.zeros(2, self.model.depth + 1, dtype=torch.long, device=self.device)
             for start in range(0, len(ids), self.config.eval_batch_size):
                 x, y = inputs[start : start + self.config.eval_batch_size], labels[start : start + self.config.eval_batch_size]

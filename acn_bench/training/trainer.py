@@ -226,13 +226,16 @@ class BaseTrainer(abc.ABC):
                 self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
         if config.compile:
             self.forward_model = torch.compile(self.forward_model)
+        self.num_classes = int(model.head.fc.out_features)
+        require(self.world == 1 or self._mixer() is None or (config.batch_size // self.world) % 2 == 0,
+                f"MixUp/CutMix need an even batch per process; batch_size {config.batch_size} over {self.world} "
+                "processes gives an odd share.")
         self.seed = seed
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.progress = progress
         self.on_epoch = on_epoch if distributed.is_main() else None
         self.objective = objective or default_objective
         self.on_step = on_step
-        self.num_classes = int(model.head.fc.out_features)
         self.amp_dtype = resolve_amp(config.amp, self.device)
         self.step_flops = training_flops_per_sample(self.model, self._sample_input())
         peak = peak_flops(self.device)
@@ -488,14 +491,18 @@ class Trainer(BaseTrainer):
 
     def _data_state(self, epoch_done: bool) -> dict[str, Any]:
         return {
+            "epoch_done": epoch_done,
             "epoch_generator": self.generator.get_state() if epoch_done else self._epoch_start,
             "augment_generators": distributed.gather_objects(self.augment_generator.get_state()),
         }
 
     def _load_data_state(self, state: dict[str, Any]) -> None:
         self.generator.set_state(state["epoch_generator"])
-        # applied after the epoch's permutation is redrawn: in one process both draw from one stream
-        self._pending_augment_state = state["augment_generators"][self.rank]
+        augment_state = state["augment_generators"][self.rank]
+        if state["epoch_done"]:
+            self.augment_generator.set_state(augment_state)
+        else:  # mid-epoch: applied once the epoch's permutation is redrawn (in one process both share a stream)
+            self._pending_augment_state = augment_state
 
     def _epoch_batches(self, epoch: int, start_step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """A fresh permutation per epoch (identical on every rank), cut into global batches (the last
