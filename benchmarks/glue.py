@@ -150,7 +150,7 @@ class GlueSuite(Suite):
                      "test_size": len(test), "num_classes": task.num_outputs, "eval_split": task.eval_split},
             backbone=backbone_info(model), metrics=metrics,
             config={**config, "pretrain": recipe.pretrain.to_dict(), "finetune": recipe.finetune.to_dict(),
-                    "vocab_size": recipe.vocab_size, "seq_len": recipe.seq_len, "corpus": str(corpus),
+                    "vocab_size": recipe.vocab_size, "seq_len": recipe.seq_len, "corpus": corpus.name,
                     "corpus_lines": len(lines), "corpus_sequences": pretrained["sequences"]},
             timings={"pretrain_s": pretrain_seconds, "pretrain_train_s": pretrained["train_s"],
                      "pretrain_tokens_per_s": pretrained["tokens_per_s"], "finetune_s": result.train_seconds,

@@ -123,6 +123,7 @@ def test_glue_suite_pretrains_once_and_fine_tunes_each_task(text_data, tmp_path,
     assert sst2["metrics"]["tokens_per_s"] > 0 and len(sst2["history"]["mlm_probe"]) == 3
     assert sst2["history"]["mlm_probe"] == stsb["history"]["mlm_probe"]  # one pre-trained model, two tasks
     assert sst2["metrics"]["score"] > 0.8  # the adjective decides the label: learnt in three epochs
+    assert str(tmp_path) not in json.dumps(sst2)  # records carry no path of the machine that made them
 
 
 @pytest.mark.parametrize("args, message", [

@@ -106,6 +106,8 @@ def test_imagenet_suite_smoke_run_writes_records(digit_folders, tmp_path):
     assert sorted(r["backbone"]["connectivity"] for r in records) == ["acn", "residual"]
     for record in records:
         assert len(record["probe"]) == 4 and record["dataset"]["train_size"] == 80
+        assert record["dataset"]["name"] == record["config"]["dataset"] == f"imagefolder:{digit_folders.name}"
+        assert str(digit_folders.parent) not in json.dumps(record)  # no path of the machine that made it
         assert 0 <= record["metrics"]["cutoff_layer"] <= 3
         assert record["metrics"]["samples_per_s"] > 0 and record["metrics"]["truncated_params"] <= record["metrics"]["params"]
         assert record["config"]["train"]["mixup_alpha"] == 0.2 and record["config"]["randaugment"]

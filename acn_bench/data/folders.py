@@ -64,9 +64,14 @@ class FolderSplits:
     def num_classes(self) -> int:
         return len(self.train.classes)
 
+    @property
+    def label(self) -> str:
+        """The name records carry: ``imagenet``, or ``imagefolder:<folder name>`` without the machine's path."""
+        return f"imagefolder:{self.root.name}" if self.name.startswith("imagefolder:") else self.name
+
     def info(self) -> dict[str, object]:
         """The record's ``dataset`` field."""
-        return {"name": self.name, "source": "imagefolder-stream", "train_size": len(self.train),
+        return {"name": self.label, "source": "imagefolder-stream", "train_size": len(self.train),
                 "test_size": len(self.test), "num_classes": self.num_classes}
 
 
