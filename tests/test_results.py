@@ -72,6 +72,16 @@ def test_leaderboard_groups_over_seeds_with_mean_std_and_n(tmp_path):
     assert table.rich("t").row_count == 2
 
 
+def test_runs_from_different_hardware_get_separate_rows(tmp_path):
+    gpu = make_record(seed=1)
+    gpu.environment = {"device": "cuda:0", "cuda": "NVIDIA H100 80GB HBM3"}
+    cpu = make_record(seed=0)
+    cpu.environment = {"device": "cpu"}
+    summary = summarize(records_frame([gpu, cpu]), ["accuracy"])
+    assert sorted(summary["hardware"]) == ["NVIDIA H100 80GB HBM3", "cpu"] and list(summary["n"]) == [1, 1]
+    assert "hardware" in build_table([gpu, cpu], ["accuracy"]).markdown("compression")
+
+
 def test_paper_rows_sit_beside_measured_rows_and_reproduction_is_judged_by_the_spread(tmp_path):
     for seed, acc in enumerate([0.90, 0.92, 0.94]):
         write_record(tmp_path, make_record(seed=seed, accuracy=acc))

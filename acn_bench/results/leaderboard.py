@@ -14,7 +14,8 @@ from acn_bench.errors import UserError
 from acn_bench.results.record import Record
 from acn_bench.results.store import write_atomic
 
-GROUP_KEYS = ["suite", "dataset", "dataset_source", "backbone", "connectivity", "depth", "strategy", "profile", "source"]
+GROUP_KEYS = ["suite", "dataset", "dataset_source", "backbone", "connectivity", "depth", "strategy", "profile", "source",
+              "hardware"]
 PERCENT_HINTS = ("acc", "accuracy", "forgetting")
 
 
@@ -33,12 +34,24 @@ def records_frame(records: Iterable[Record], config_keys: Sequence[str] = ()) ->
             "strategy": rec.strategy or "-",
             "profile": rec.profile,
             "source": rec.source,
+            "hardware": hardware(rec),
             "seed": rec.seed,
             **{key: _cell(rec.config.get(key)) for key in config_keys},
         }
         row.update({k: v for k, v in rec.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
         rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else GROUP_KEYS + list(config_keys) + ["seed"])
+
+
+def hardware(rec: Record) -> str:
+    """Where a run was measured: the GPU's name, ``cpu``, or ``-`` (paper rows, older records).
+
+    A grouping key, so that timings from different machines never share a mean.
+    """
+    device = str(rec.environment.get("device") or "")
+    if device.startswith("cuda"):
+        return str(rec.environment.get("cuda") or "cuda")
+    return device or "-"
 
 
 def _cell(value: object) -> object:
@@ -52,7 +65,7 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str], config_keys: Sequence
     """Group rows over seeds: ``n`` and ``<metric>_mean`` / ``<metric>_std`` for each metric.
 
     Rows are grouped by the generic keys (suite, dataset, backbone, connectivity, depth, strategy,
-    profile, source) and the suite's own ``config_keys`` (e.g. ``per_class``).
+    profile, source, hardware) and the suite's own ``config_keys`` (e.g. ``per_class``).
     """
     keys = GROUP_KEYS + [k for k in config_keys if k in frame.columns]
     metrics = [m for m in metrics if m in frame.columns]
