@@ -7,7 +7,7 @@ import json
 import pytest
 
 from acn_bench.results import Record, load_records, read_record, run_id, write_record
-from acn_bench.results.leaderboard import build_table, records_frame, reproduction_status, summarize
+from acn_bench.results.leaderboard import build_table, format_value, records_frame, reproduction_status, summarize
 
 
 def make_record(seed=0, connectivity="acn", accuracy=0.9, cutoff=5):
@@ -70,6 +70,18 @@ def test_leaderboard_groups_over_seeds_with_mean_std_and_n(tmp_path):
     md, csv = table.write(tmp_path / "tables", "compression", "compression")
     assert md.read_text().startswith("# compression") and "accuracy_mean" in csv.read_text()
     assert table.rich("t").row_count == 2
+
+
+@pytest.mark.parametrize("mean, std, metric, text", [
+    (0.92041, 0.00083, "accuracy", "92.04 ± 0.08"),
+    (1.18412, 0.041013, "flops_speedup", "1.18 ± 0.04"),
+    (13.5012, 0.47012, "mean_exit_depth", "13.5 ± 0.5"),
+    (0.014612, 0.0012, "model_tflops", "0.0146 ± 0.0012"),
+    (274863.0, None, "params", "274,863"),
+    (2.0, 0.5, "wall_speedup", "2.00 ± 0.50"),
+])
+def test_values_are_shown_with_three_significant_digits_and_the_std_to_the_same_decimals(mean, std, metric, text):
+    assert format_value(mean, std, metric, n=3) == text
 
 
 def test_runs_from_different_hardware_get_separate_rows(tmp_path):

@@ -90,8 +90,16 @@ def _is_percent(metric: str) -> bool:
     return any(hint in metric for hint in PERCENT_HINTS)
 
 
+def _three_significant_digits(value: float) -> str:
+    """A fixed-point spec with three significant digits for ``value`` (and the same decimals for its std)."""
+    if abs(value) >= 1000:
+        return ",.0f"
+    magnitude = math.floor(math.log10(abs(value))) if value else 0
+    return f".{min(max(2 - magnitude, 0), 6)}f"
+
+
 def format_value(mean: float, std: Optional[float], metric: str, n: int) -> str:
-    """``"92.04 ± 0.08"`` for accuracies (shown in percent), plain numbers otherwise."""
+    """``"92.04 ± 0.08"`` for accuracies (shown in percent), three significant digits otherwise (``"1.18 ± 0.04"``)."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "–"
     if _is_percent(metric):
@@ -99,7 +107,7 @@ def format_value(mean: float, std: Optional[float], metric: str, n: int) -> str:
     elif float(mean).is_integer() and not std:
         scale, spec = 1.0, ",.0f"
     else:
-        scale, spec = 1.0, (".4g" if abs(mean) < 1000 else ",.0f")
+        scale, spec = 1.0, _three_significant_digits(mean)
     text = format(mean * scale, spec)
     if n > 1 and std:
         text += f" ± {format(std * scale, spec)}"
