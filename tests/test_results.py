@@ -116,6 +116,7 @@ def test_paper_rows_sit_beside_measured_rows_and_reproduction_is_judged_by_the_s
     status = reproduction_status([*records, other], (), "t")
     cells = [list(col.cells) for col in status.columns]
     assert cells[3][-1] == "not measured" and cells[-1][-1] == "–"
+    assert set(cells[1]) == {"mixer_small acn L=8 dataset=digits", "mixer_small acn L=8 dataset=imagenet"}  # told apart
 
 
 def test_records_are_sealed_and_an_edited_metric_is_detected(tmp_path):

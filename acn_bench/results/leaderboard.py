@@ -236,6 +236,13 @@ def render(table: Leaderboard, fmt: str, title: str) -> str:
     return table.summary.to_json(orient="records", indent=2)
 
 
+def _paper_row_label(rec: Record, row: pd.Series, distinguishing: Sequence[str]) -> str:
+    """``"mixer_cifar acn L=16 exit_mode=shared"``: backbone, depth and the keys that tell the paper's rows apart."""
+    label = f"{rec.backbone.get('name')} {rec.backbone.get('connectivity')} L={rec.backbone.get('depth')}"
+    label += f" {rec.strategy}" if rec.strategy else ""
+    return " ".join([label, *(f"{key}={row[key]}" for key in distinguishing)])
+
+
 def reproduction_status(records: Sequence[Record], group_by: Sequence[str], title: str) -> Table:
     """Every paper number next to the matching measured value and whether it lies within the seed spread.
 
@@ -249,6 +256,8 @@ def reproduction_status(records: Sequence[Record], group_by: Sequence[str], titl
         table.add_column(column)
     paper_records = [r for r in records if r.source == "paper"]
     measured = frame[frame["source"] == "measured"] if not frame.empty else frame
+    paper_frame = records_frame(paper_records, group_by)
+    distinguishing = [key for key in ("dataset", *group_by) if key in paper_frame and paper_frame[key].nunique() > 1]
     for rec in paper_records:
         row = records_frame([rec], group_by).iloc[0]
         match = _matches_paper(row, measured, group_by) if len(measured) else measured
@@ -257,8 +266,7 @@ def reproduction_status(records: Sequence[Record], group_by: Sequence[str], titl
         for metric, value in rec.metrics.items():
             if not isinstance(value, (int, float)):
                 continue
-            label = f"{rec.backbone.get('name')} {rec.backbone.get('connectivity')} L={rec.backbone.get('depth')}"
-            label += f" {rec.strategy}" if rec.strategy else ""
+            label = _paper_row_label(rec, row, distinguishing)
             paper_std = rec.config.get("reported_std", {}).get(metric, 0.0)
             if metric not in match.columns or match[metric].dropna().empty:
                 table.add_row(metric, label, format_value(value, paper_std, metric, 2), "not measured", "–")
