@@ -134,7 +134,7 @@ class ImageNetSuite(ImageSuite):
         return Record(
             suite=self.name, profile=config["profile"], dataset=data.info(), backbone=backbone_info(model),
             seed=config["seed"], run_id="", probe=result.probe_acc, metrics=metrics,
-            config={**config, "dataset": data.label, "train": recipe.model.train.to_dict(), "img_size": recipe.img_size,
+            config={**config, "dataset": data.name, "train": recipe.model.train.to_dict(), "img_size": recipe.img_size,
                     "randaugment": recipe.randaugment, "normalization": trainer.normalizer.as_dict()},
             timings={"train_s": result.train_seconds, "eval_s": result.eval_seconds, "cost_s": time.perf_counter() - start,
                      **result.throughput},

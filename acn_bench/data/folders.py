@@ -46,7 +46,8 @@ class FolderSplits:
     """The two splits of a class-folder set, sharing one class order.
 
     Attributes:
-        name: the dataset name the user gave (``imagenet`` or ``imagefolder:PATH``).
+        name: the name records carry: ``imagenet``, or ``imagefolder:<folder name>`` (never the
+            machine's path the user gave).
         root: the folder holding ``train/`` and ``val/`` (or ``test/``).
         train, test: ``ImageFolder`` sets without transforms (PIL images, int labels).
     """
@@ -64,14 +65,9 @@ class FolderSplits:
     def num_classes(self) -> int:
         return len(self.train.classes)
 
-    @property
-    def label(self) -> str:
-        """The name records carry: ``imagenet``, or ``imagefolder:<folder name>`` without the machine's path."""
-        return f"imagefolder:{self.root.name}" if self.name.startswith("imagefolder:") else self.name
-
     def info(self) -> dict[str, object]:
         """The record's ``dataset`` field."""
-        return {"name": self.label, "source": "imagefolder-stream", "train_size": len(self.train),
+        return {"name": self.name, "source": "imagefolder-stream", "train_size": len(self.train),
                 "test_size": len(self.test), "num_classes": self.num_classes}
 
 
@@ -97,7 +93,8 @@ def open_folders(name: str, root: Optional[str | Path] = None) -> FolderSplits:
         only_test = sorted(set(test.classes) - set(train.classes))[:5]
         raise UserError(f"{str(path)!r}: the class folders of train/ and {test_dir.name}/ differ (only in train: "
                         f"{only_train}, only in {test_dir.name}: {only_test}); both splits need the same classes.")
-    return FolderSplits(name, path, train, test)
+    record_name = f"imagefolder:{path.name}" if name.startswith("imagefolder:") else name
+    return FolderSplits(record_name, path, train, test)
 
 
 def _image_folder(folder: Path) -> ImageFolder:

@@ -256,17 +256,16 @@ def reproduction_status(records: Sequence[Record], group_by: Sequence[str], titl
         table.add_column(column)
     paper_records = [r for r in records if r.source == "paper"]
     measured = frame[frame["source"] == "measured"] if not frame.empty else frame
-    paper_frame = records_frame(paper_records, group_by)
+    paper_frame = frame[frame["source"] == "paper"]  # one row per record, in the records' order
     distinguishing = [key for key in ("dataset", *group_by) if key in paper_frame and paper_frame[key].nunique() > 1]
-    for rec in paper_records:
-        row = records_frame([rec], group_by).iloc[0]
+    for rec, (_, row) in zip(paper_records, paper_frame.iterrows()):
+        label = _paper_row_label(rec, row, distinguishing)
         match = _matches_paper(row, measured, group_by) if len(measured) else measured
         if len(match):
             match = match[(match["dataset"] == row["dataset"]) & (match["depth"] == row["depth"])]
         for metric, value in rec.metrics.items():
             if not isinstance(value, (int, float)):
                 continue
-            label = _paper_row_label(rec, row, distinguishing)
             paper_std = rec.config.get("reported_std", {}).get(metric, 0.0)
             if metric not in match.columns or match[metric].dropna().empty:
                 table.add_row(metric, label, format_value(value, paper_std, metric, 2), "not measured", "–")
