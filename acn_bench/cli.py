@@ -1,7 +1,10 @@
-"""The ``acn-bench`` command: ``run``, ``leaderboard`` and ``list``.
+"""The ``acn-bench`` command and its sub-commands.
 
-Every user mistake (unknown name, bad value, missing data) ends with a one-paragraph message and
-exit status 2, before anything is written.
+``run`` (a suite's grid), ``leaderboard`` (tables and figures from records), ``plot`` (a suite's
+figures), ``validate`` (re-check records), ``submit`` (a new backbone onto the leaderboards),
+``paper-records`` (the paper's numbers as records) and ``list`` (suites, backbones, datasets,
+profiles). Every user mistake (unknown name, bad value, missing data, a broken plugin) ends with a
+one-paragraph message and exit status 2, before anything is written.
 """
 
 from __future__ import annotations
@@ -10,14 +13,16 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 from rich.console import Console
 
-from acn_bench.backbones import CONNECTIVITIES, backbone_entry, list_backbones, load_plugin
+from acn_bench.backbones import CONNECTIVITIES, backbone_entry, list_backbones
 from acn_bench.errors import UserError, require
+from acn_bench.plugins import load_plugin
 from acn_bench.suite import PROFILES, RunContext, parse_only, parse_settings, parse_shard, plan_runs, run_suite
+from acn_bench.suite_registry import DEFAULT_SUITE, get_suite, list_suites
 from acn_bench.training import distributed
 
 # Wide tables stay readable when output goes to a file or a pipe (rich would assume 80 columns).
@@ -55,12 +60,31 @@ def resolve_device(name: str) -> torch.device:
         device = torch.device(name)
     except RuntimeError as exc:
         raise UserError(f"unknown device {name!r}; accepted: auto, cpu, cuda, cuda:N.") from exc
-    require(device.type != "cuda" or torch.cuda.is_available(), f"device {name!r} asked for, but CUDA is not available here.")
+    require(
+        device.type != "cuda" or torch.cuda.is_available(),
+        f"device {name!r} asked for, but CUDA is not available here.",
+    )
     return device
 
 
+def add_plugin_argument(
+    parser: argparse.ArgumentParser, required: bool = False, what: str = "extra backbones or suites"
+) -> None:
+    """The repeatable ``--plugin FILE.py`` option (see :mod:`acn_bench.plugins`)."""
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        type=Path,
+        required=required,
+        help=f"Python file registering {what} (repeatable)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="acn-bench", description="Auto-Compressing Networks vs residual networks: benchmarks and leaderboards.")
+    parser = argparse.ArgumentParser(
+        prog="acn-bench", description="Auto-Compressing Networks vs residual networks: benchmarks and leaderboards."
+    )
     sub = parser.add_subparsers(dest="command")
 
     run = sub.add_parser("run", help="run a suite's grid (default: compression, quick profile, digits)")
@@ -68,28 +92,41 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default quick)")
     run.add_argument("--dataset", default=None, help="dataset (default: the suite's first, e.g. digits)")
     run.add_argument("--seeds", type=int, default=1, help="run seeds 0..N-1 (default 1)")
-    run.add_argument("--only", action="append", default=[], metavar="KEY=VALUE", help="keep grid entries with KEY=VALUE (repeatable)")
+    run.add_argument(
+        "--only", action="append", default=[], metavar="KEY=VALUE", help="keep grid entries with KEY=VALUE (repeatable)"
+    )
     run.add_argument("--shard", default=None, metavar="I/N", help="run only the I-th of N shards (1-based)")
     run.add_argument("--resume", action="store_true", help="skip runs whose record exists; resume interrupted training")
     run.add_argument("--backbones", default=None, help="comma-separated backbones replacing the suite's")
     run.add_argument("--connectivities", default=None, help=f"comma-separated, from {', '.join(CONNECTIVITIES)}")
     run.add_argument("--depths", default=None, help="comma-separated depths replacing the preset's (e.g. 5,10,15)")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
-                     help="set a grid key (repeat a key to sweep it), e.g. --set noise_space=normalized")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="settings",
+        help="set a grid key (repeat a key to sweep it), e.g. --set noise_space=normalized",
+    )
     run.add_argument("--checkpoint", default=None, help="evaluate this saved model instead of training (robustness)")
     run.add_argument("--out", type=Path, default=None, help="records folder (default $ACN_BENCH_RESULTS or ./results)")
     run.add_argument("--data-root", type=Path, default=None, help="folder with dataset files (default $ACN_BENCH_DATA)")
     run.add_argument("--download", action="store_true", help="let torchvision download CIFAR archives when missing")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    run.add_argument("--plugin", action="append", default=[], type=Path, help="Python file registering extra backbones")
+    add_plugin_argument(run)
     run.add_argument("--dry-run", action="store_true", help="list the runs that would execute and stop")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     board = sub.add_parser("leaderboard", help="group records over seeds; print and write markdown + CSV + figures")
     board.add_argument("suite", nargs="?", default=None, help="one suite (default: every suite with records)")
     board.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
-    board.add_argument("--tables", type=Path, default=None,
-                       help=f"where <suite>.md/.csv/.png go (default {LEADERBOARDS} for the committed records, else the records folder)")
+    board.add_argument(
+        "--tables",
+        type=Path,
+        default=None,
+        help=f"where <suite>.md/.csv/.png go (default {LEADERBOARDS} for the committed records, "
+        "else the records folder)",
+    )
     board.add_argument("--profile", default=None, help="only records of this profile (paper rows stay)")
     board.add_argument("--dataset", default=None, help="only records on this dataset (paper rows stay)")
     board.add_argument("--only", action="append", default=[], metavar="KEY=VALUE", help="only rows with KEY=VALUE")
@@ -105,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
 
     submit = sub.add_parser("submit", help="check a new backbone, run a suite for it, add its records to leaderboards/")
-    submit.add_argument("--plugin", action="append", default=[], type=Path, required=True, help="file registering the backbone")
+    add_plugin_argument(submit, required=True, what="the backbone")
     submit.add_argument("--backbone", required=True, help="the registered name")
     submit.add_argument("--suite", required=True)
     submit.add_argument("--profile", default="quick")
@@ -117,15 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     papers = sub.add_parser("paper-records", help="write the paper's reported numbers as source=paper records")
     papers.add_argument("--out", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
 
-    sub.add_parser("list", help="suites, backbones, connectivities, datasets and profiles")
+    listing = sub.add_parser("list", help="suites, backbones, connectivities, datasets and profiles")
+    add_plugin_argument(listing)
     return parser
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from benchmarks import DEFAULT_SUITE, get_suite
-
-    for plugin in args.plugin:
-        load_plugin(plugin)
+    load_plugins(args.plugin)
     suite = get_suite(args.suite or DEFAULT_SUITE)
     axes = parse_settings(args.settings)
     if args.checkpoint:
@@ -141,7 +176,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 raise UserError(f"unknown connectivity {name!r}; accepted: {', '.join(CONNECTIVITIES)}.")
     if args.depths:
         axes["depth"] = parse_int_list(args.depths, "--depths")
-    configs = plan_runs(suite, args.profile, args.dataset, args.seeds, parse_only(args.only), parse_shard(args.shard), axes)
+    configs = plan_runs(
+        suite, args.profile, args.dataset, args.seeds, parse_only(args.only), parse_shard(args.shard), axes
+    )
     out_dir = args.out or default_results_dir()
     if args.dry_run:
         for config in configs:
@@ -152,14 +189,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         device = distributed.init_distributed(device)
     main_rank = distributed.is_main()
     context = RunContext(
-        out_dir=out_dir, device=device, data_root=args.data_root, download=args.download,
-        progress=not args.no_progress and console.is_terminal, log=console.print if main_rank else ignore,
+        out_dir=out_dir,
+        device=device,
+        data_root=args.data_root,
+        download=args.download,
+        progress=not args.no_progress and console.is_terminal,
+        log=console.print if main_rank else ignore,
     )
     outcome = run_suite(suite, configs, context, resume=args.resume)
     if main_rank:
-        console.print(f"{len(outcome.written)} record(s) written to {out_dir / suite.name}, {len(outcome.skipped)} skipped.")
+        console.print(
+            f"{len(outcome.written)} record(s) written to {out_dir / suite.name}, {len(outcome.skipped)} skipped."
+        )
         show_leaderboard(suite.name, out_dir, None, write=False)
     return 0
+
+
+def load_plugins(paths: list[Path]) -> None:
+    """Import every ``--plugin`` file, saying what each registered (rank 0 only under torchrun)."""
+    for path in paths:
+        plugin = load_plugin(path)
+        if distributed.is_main():
+            console.print(f"plugin {path}: {plugin.summary()}")
 
 
 def ignore(*_: object, **__: object) -> None:
@@ -176,16 +227,27 @@ def load_suite_records(suite_name: str, records_dir: Path) -> list:
         raise UserError(f"invalid record: {exc}") from exc
 
 
-def show_leaderboard(suite_name: str, records_dir: Path, tables_dir: Optional[Path], write: bool = True,
-                     filters: Optional[dict] = None, fmt: str = "table") -> None:
+def show_leaderboard(
+    suite_name: str,
+    records_dir: Path,
+    tables_dir: Path | None,
+    write: bool = True,
+    filters: dict | None = None,
+    fmt: str = "table",
+) -> None:
     """Print the suite's table from ``records_dir``; with ``write``, also write ``.md``, ``.csv`` and figures."""
     from acn_bench.results.leaderboard import build_table, render
-    from benchmarks import get_suite
 
     suite = get_suite(suite_name)
     records = load_suite_records(suite.name, records_dir)
-    table = build_table(records, suite.metrics, suite.group_by, filters or {}, rank_by=suite.metrics[0],
-                        higher_is_better=suite.higher_is_better)
+    table = build_table(
+        records,
+        suite.metrics,
+        suite.group_by,
+        filters or {},
+        rank_by=suite.metrics[0],
+        higher_is_better=suite.higher_is_better,
+    )
     title = f"{suite.name}: {suite.description}"
     if fmt == "table":
         console.print(table.rich(title))
@@ -198,7 +260,7 @@ def show_leaderboard(suite_name: str, records_dir: Path, tables_dir: Optional[Pa
             console.print(f"wrote {path}")
 
 
-def leaderboard_dirs(records: Optional[Path], tables: Optional[Path]) -> tuple[Path, Optional[Path]]:
+def leaderboard_dirs(records: Path | None, tables: Path | None) -> tuple[Path, Path | None]:
     """Records and tables folders: the committed leaderboards unless ``--records`` names another."""
     if records is None:
         return LEADERBOARD_RECORDS, tables or LEADERBOARDS
@@ -206,22 +268,29 @@ def leaderboard_dirs(records: Optional[Path], tables: Optional[Path]) -> tuple[P
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from benchmarks import get_suite, list_suites
-
     records_dir, tables_dir = leaderboard_dirs(args.records, args.tables)
-    require(records_dir.is_dir(), f"records folder {str(records_dir)!r} does not exist; run a suite first or pass --records DIR.")
+    require(
+        records_dir.is_dir(),
+        f"records folder {str(records_dir)!r} does not exist; run a suite first or pass --records DIR.",
+    )
     if args.suite:
         names = [get_suite(args.suite).name]
     else:
         names = [name for name in list_suites() if (records_dir / name).is_dir()]
-        require(bool(names), f"no suite records under {str(records_dir)!r}; expected folders named after suites ({', '.join(list_suites())}).")
+        require(
+            bool(names),
+            f"no suite records under {str(records_dir)!r}; expected folders named after suites "
+            f"({', '.join(list_suites())}).",
+        )
     filters = {"profile": args.profile, "dataset": args.dataset, **parse_only(args.only)}
     if args.paper:
         from acn_bench.results.leaderboard import reproduction_status
 
         for name in names:
             suite = get_suite(name)
-            console.print(reproduction_status(load_suite_records(name, records_dir), suite.group_by, f"{name}: paper vs measured"))
+            console.print(
+                reproduction_status(load_suite_records(name, records_dir), suite.group_by, f"{name}: paper vs measured")
+            )
         return 0
     filtered = any(value is not None for value in filters.values())
     if filtered:
@@ -232,8 +301,6 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from benchmarks import get_suite
-
     records_dir, out_dir = leaderboard_dirs(args.records, args.out)
     suite = get_suite(args.suite)
     records = [r for r in load_suite_records(suite.name, records_dir) if r.source == "measured"]
@@ -258,18 +325,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     from acn_bench.submit import submit
 
-    done = submit(args.plugin, args.backbone, args.suite, args.profile, args.records or LEADERBOARD_RECORDS,
-                  dataset=args.dataset, seeds=args.seeds, device=resolve_device(args.device), log=console.print)
+    done = submit(
+        args.plugin,
+        args.backbone,
+        args.suite,
+        args.profile,
+        args.records or LEADERBOARD_RECORDS,
+        dataset=args.dataset,
+        seeds=args.seeds,
+        device=resolve_device(args.device),
+        log=console.print,
+    )
     for path in done.written:
         console.print(f"wrote {path}")
-    console.print(f"submission of {args.backbone!r} to {args.suite}: {len(done.written)} record(s) in {done.seconds:.1f} s; "
-                  "run `acn-bench leaderboard` and open a pull request with leaderboards/.")
+    console.print(
+        f"submission of {args.backbone!r} to {args.suite}: {len(done.written)} record(s) in {done.seconds:.1f} s; "
+        "run `acn-bench leaderboard` and open a pull request with leaderboards/."
+    )
     return 0
 
 
 def cmd_paper_records(args: argparse.Namespace) -> int:
     from acn_bench.results.store import write_record
-    from benchmarks import get_suite, list_suites
 
     out_dir = args.out or LEADERBOARD_RECORDS
     count = 0
@@ -285,7 +362,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from acn_bench.data import list_datasets
-    from benchmarks import get_suite, list_suites
 
     suites = Table(title="suites")
     suites.add_column("name")
@@ -305,12 +381,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "run": cmd_run, "leaderboard": cmd_leaderboard, "list": cmd_list, "plot": cmd_plot, "validate": cmd_validate,
-    "submit": cmd_submit, "paper-records": cmd_paper_records,
+    "run": cmd_run,
+    "leaderboard": cmd_leaderboard,
+    "list": cmd_list,
+    "plot": cmd_plot,
+    "validate": cmd_validate,
+    "submit": cmd_submit,
+    "paper-records": cmd_paper_records,
 }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``acn-bench`` console script."""
     args = build_parser().parse_args(argv)
     if args.command is None:

@@ -13,16 +13,21 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import torch
 
-from acn_bench.backbones import backbone_entry, load_plugin
+from acn_bench.backbones import backbone_entry
 from acn_bench.backbones.contract import contract_problems
 from acn_bench.errors import UserError
-from acn_bench.results.store import has_record, iter_record_files, write_atomic
+from acn_bench.io import write_text_atomic
+from acn_bench.plugins import load_plugin
+from acn_bench.results.store import has_record, iter_record_files
 from acn_bench.results.validate import validate_records
 from acn_bench.suite import RunContext, plan_runs, run_suite
+from acn_bench.suite_registry import get_suite
+
+CPU = torch.device("cpu")
 
 
 @dataclass
@@ -34,8 +39,15 @@ class Submission:
 
 
 def submit(
-    plugins: list[Path], backbone: str, suite_name: str, profile: str, leaderboards_records: Path, *,
-    dataset: Optional[str] = None, seeds: int = 1, device: torch.device = torch.device("cpu"),
+    plugins: list[Path],
+    backbone: str,
+    suite_name: str,
+    profile: str,
+    leaderboards_records: Path,
+    *,
+    dataset: str | None = None,
+    seeds: int = 1,
+    device: torch.device = CPU,
     log: Callable[[str], None] = print,
 ) -> Submission:
     """Run ``suite_name`` for ``backbone`` and add the validated records to ``leaderboards_records``.
@@ -44,11 +56,9 @@ def submit(
         UserError: a plugin that fails to import, a broken contract, a failed run or an invalid or
             duplicate record; nothing is written to ``leaderboards_records`` then.
     """
-    from benchmarks import get_suite
-
     start = time.perf_counter()
     for plugin in plugins:
-        log(f"loaded {plugin}: {', '.join(load_plugin(plugin)) or 'no new backbone'}")
+        log(f"loaded {plugin}: {load_plugin(plugin).summary()}")
     entry = backbone_entry(backbone)
     problems = contract_problems(backbone)
     if problems:
@@ -64,10 +74,12 @@ def submit(
             raise UserError("the submission's records are invalid: " + "; ".join(problems))
         for record in outcome.records:
             if has_record(leaderboards_records, suite.name, record.run_id):
-                raise UserError(f"duplicate run: {leaderboards_records / suite.name / (record.run_id + '.json')} exists already.")
+                raise UserError(
+                    f"duplicate run: {leaderboards_records / suite.name / (record.run_id + '.json')} exists already."
+                )
         texts = {path.name: path.read_text() for path in iter_record_files(Path(scratch), suite.name)}
     for name, text in texts.items():
         if json.loads(text)["backbone"]["name"] != backbone:
             raise UserError(f"record {name} is not of backbone {backbone!r}.")
-    written = [write_atomic(leaderboards_records / suite.name / name, text) for name, text in texts.items()]
+    written = [write_text_atomic(leaderboards_records / suite.name / name, text) for name, text in texts.items()]
     return Submission(written=written, seconds=time.perf_counter() - start)

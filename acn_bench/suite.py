@@ -1,9 +1,9 @@
 """Suites: a grid of run configurations per profile, expanded, filtered, sharded and resumed.
 
-A suite module (``benchmarks/<name>.py``) defines a subclass of :class:`Suite`: its ``grid`` for
-a profile and its ``run_one`` that turns one configuration into a :class:`Record`. The driver
-:func:`run_suite` does the rest: seeds, ``--only`` filters, ``--shard i/n``, ``--resume`` and
-atomic record writing.
+A suite module (``benchmarks/<name>.py``, or a plugin) defines a subclass of :class:`Suite`: its
+``grid`` for a profile and the steps of one run (load data, train, measure, make the record). The
+driver :func:`run_suite` does the rest: seeds, ``--only`` filters, ``--shard i/n``, ``--resume``
+and atomic record writing.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import abc
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
@@ -48,7 +48,7 @@ def filter_only(configs: list[dict[str, Any]], only: dict[str, list[str]]) -> li
     return [cfg for cfg in configs if all(str(cfg.get(k)) in values for k, values in only.items())]
 
 
-def parse_shard(text: Optional[str]) -> Optional[tuple[int, int]]:
+def parse_shard(text: str | None) -> tuple[int, int] | None:
     """``"2/4"`` -> ``(2, 4)``: the second of four shards (1-based)."""
     if text is None:
         return None
@@ -61,7 +61,7 @@ def parse_shard(text: Optional[str]) -> Optional[tuple[int, int]]:
     return i, n
 
 
-def take_shard(configs: list[dict[str, Any]], shard: Optional[tuple[int, int]]) -> list[dict[str, Any]]:
+def take_shard(configs: list[dict[str, Any]], shard: tuple[int, int] | None) -> list[dict[str, Any]]:
     """Every n-th configuration starting at the i-th (round-robin, so shards get similar mixes)."""
     if shard is None:
         return configs
@@ -75,7 +75,7 @@ class RunContext:
 
     out_dir: Path
     device: torch.device
-    data_root: Optional[Path] = None
+    data_root: Path | None = None
     download: bool = False
     progress: bool = False
     log: Callable[[str], None] = print
@@ -100,17 +100,26 @@ class RunContext:
 
 
 class Suite(abc.ABC):
-    """Base class of a benchmark suite.
+    """Base class of a benchmark suite: its grid, and the life of one run in four steps.
+
+    :meth:`run_one` is the same for every suite: the profile's recipe (always through
+    :meth:`recipe`, so a subclass that changes its recipes changes the whole experiment), then
+    ``load_data`` -> ``train`` -> ``measure`` -> ``make_record``. A suite implements those steps
+    (image suites inherit all but ``measure`` from ``benchmarks.image_suite.ImageSuite``) and
+    :meth:`grid`.
 
     Subclasses set ``name``, ``description``, ``metrics`` (leaderboard columns), ``datasets``
-    (the first is the default) and ``group_by`` (grid keys besides backbone, connectivity, depth,
-    strategy, ... that separate leaderboard rows), and implement :meth:`grid` and :meth:`run_one`.
+    (the first is the default), ``recipes`` (profile -> dataset or ``"*"`` -> recipe) and
+    ``group_by`` (grid keys besides backbone, connectivity, depth, strategy, ... that separate
+    leaderboard rows), and register with :func:`acn_bench.suite_registry.register_suite`.
     """
 
     name: str = ""
     description: str = ""
     metrics: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
+    recipes: dict[str, dict[str, Any]] = {}
+    default_datasets: dict[str, str] = {}  # profile -> dataset used when the user names none
     group_by: tuple[str, ...] = ()  # grid keys that make separate leaderboard rows (e.g. per_class)
     higher_is_better: bool = True  # for the leaderboard rank by the first metric
 
@@ -119,8 +128,14 @@ class Suite(abc.ABC):
         return []
 
     def default_dataset(self, profile: str) -> str:
-        """Dataset used when the user names none."""
-        return self.datasets[0]
+        """Dataset used when the user names none: the profile's entry in ``default_datasets``, else the first."""
+        return self.default_datasets.get(profile, self.datasets[0])
+
+    def recipe(self, profile: str, dataset: str) -> Any:
+        """The suite's recipe for ``profile`` on ``dataset`` (the profile's ``"*"`` entry where it has none)."""
+        if profile not in self.recipes:
+            raise unknown_choice(f"profile of suite {self.name!r}", profile, self.recipes)
+        return self.recipes[profile].get(dataset, self.recipes[profile].get("*"))
 
     @abc.abstractmethod
     def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
@@ -129,16 +144,37 @@ class Suite(abc.ABC):
     def check(self, config: dict[str, Any]) -> None:
         """Reject a bad configuration with a :class:`UserError` before any run starts (default: accept)."""
 
-    @abc.abstractmethod
     def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
-        """Run one configuration and return its record (not yet written)."""
+        """Run one configuration and return its record (not yet written): the four steps in order."""
+        recipe = self.recipe(config["profile"], config["dataset"])
+        data = self.load_data(config, recipe, context)
+        trained = self.train(config, recipe, data, context)
+        measured = self.measure(config, recipe, trained, context)
+        return self.make_record(config, recipe, trained, measured)
+
+    @abc.abstractmethod
+    def load_data(self, config: dict[str, Any], recipe: Any, context: RunContext) -> Any:
+        """Step 1: the data of one run."""
+
+    @abc.abstractmethod
+    def train(self, config: dict[str, Any], recipe: Any, data: Any, context: RunContext) -> Any:
+        """Step 2: the trained model(s) of one run (trained here, or loaded when saved before)."""
+
+    @abc.abstractmethod
+    def measure(self, config: dict[str, Any], recipe: Any, trained: Any, context: RunContext) -> Any:
+        """Step 3: what the suite measures on the trained model(s)."""
+
+    @abc.abstractmethod
+    def make_record(self, config: dict[str, Any], recipe: Any, trained: Any, measured: Any) -> Record:
+        """Step 4: the record of one run (its ``run_id`` is set by :func:`run_suite`)."""
 
     def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
         """Write the suite's figures (PNG) into ``out_dir``; default: probe accuracy against depth."""
         from acn_bench.results.plots import plot_series, probe_series
 
         path = out_dir / f"{self.name}_probe_by_depth.png"
-        return [plot_series(probe_series(records), path, f"{self.name}: shared-head accuracy by depth", "depth (blocks)")]
+        title = f"{self.name}: shared-head accuracy by depth"
+        return [plot_series(probe_series(records), path, title, "depth (blocks)")]
 
     def identity(self, config: dict[str, Any]) -> str:
         """Stable id of a configuration: same id, same run (used to skip on resume)."""
@@ -158,11 +194,11 @@ class SuiteRun:
 def plan_runs(
     suite: Suite,
     profile: str,
-    dataset: Optional[str] = None,
+    dataset: str | None = None,
     seeds: int = 1,
-    only: Optional[dict[str, list[str]]] = None,
-    shard: Optional[tuple[int, int]] = None,
-    axes: Optional[dict[str, list[Any]]] = None,
+    only: dict[str, list[str]] | None = None,
+    shard: tuple[int, int] | None = None,
+    axes: dict[str, list[Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """The configurations a ``run`` would execute, in order.
 
@@ -187,13 +223,18 @@ def plan_runs(
     if axes and "backbone" in axes and "depth" not in axes and "depth" in base[0]:
         variants = [dict(v, depth=None) for v in variants]  # another backbone keeps its own depth
     configs = [
-        dict(cfg, **variant, profile=profile, seed=seed) for cfg in base for variant in variants for seed in range(seeds)
+        dict(cfg, **variant, profile=profile, seed=seed)
+        for cfg in base
+        for variant in variants
+        for seed in range(seeds)
     ]
     unique = {run_id(cfg): cfg for cfg in configs}  # replaced axes can make equal configurations
     configs = list(unique.values())
     configs = filter_only(configs, only or {})
     if not configs:
-        raise UserError(f"--only {only} leaves no run of suite {suite.name!r} ({profile} profile, dataset {dataset!r}).")
+        raise UserError(
+            f"--only {only} leaves no run of suite {suite.name!r} ({profile} profile, dataset {dataset!r})."
+        )
     for config in configs:
         suite.check(config)
     return take_shard(configs, shard)

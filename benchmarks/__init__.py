@@ -1,37 +1,7 @@
-"""Benchmark suites, one module each; ``get_suite(name)`` imports the module on demand.
+"""The built-in benchmark suites, one module each (``benchmarks/low_data.py`` is the suite ``low_data``).
 
-A suite's name is its module's name; the CLI also accepts dashes (``low-data``).
+Each module registers its suite with ``@register_suite``; ``pyproject.toml`` declares them in the
+entry-point group ``acn_bench.suites``, so :func:`acn_bench.suite_registry.get_suite` imports a
+module only when its suite is asked for. ``image_suite.py`` is the skeleton of the image suites,
+``common.py`` what they share, ``paper.py`` the paper's numbers and ``perf.py`` the speed script.
 """
-
-from __future__ import annotations
-
-import importlib
-
-from acn_bench.errors import unknown_choice
-from acn_bench.suite import Suite
-
-SUITES: dict[str, str] = {
-    "compression": "benchmarks.compression",
-    "continual": "benchmarks.continual",
-    "early_exit": "benchmarks.early_exit",
-    "glue": "benchmarks.glue",
-    "imagenet": "benchmarks.imagenet",
-    "low_data": "benchmarks.low_data",
-    "pruning": "benchmarks.pruning",
-    "robustness": "benchmarks.robustness",
-    "transfer": "benchmarks.transfer",
-}
-DEFAULT_SUITE = "compression"
-
-
-def list_suites() -> list[str]:
-    """Names of every suite."""
-    return sorted(SUITES)
-
-
-def get_suite(name: str) -> Suite:
-    """The suite called ``name`` (``low-data`` and ``low_data`` are the same)."""
-    key = name.replace("-", "_")
-    if key not in SUITES:
-        raise unknown_choice("suite", name, list_suites())
-    return importlib.import_module(SUITES[key]).SUITE

@@ -14,95 +14,129 @@ from typing import Any
 
 import numpy as np
 
-from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer, measure_cost
+from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import CONNECTIVITIES
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import model_label, plot_heatmaps
 from acn_bench.suite import RunContext
+from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig, probe_accuracy
 from benchmarks import paper
-from benchmarks.common import ImageSuite, Recipe, load_dataset, make_record, parameter_matched_depth, pick_recipe, train_backbone
+from benchmarks.common import Recipe, parameter_matched_depth
+from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained, truncation_metrics
 
 PAPER_MIXER_RECIPE = TrainConfig(
-    epochs=700, batch_size=64, lr=1e-3, weight_decay=0.01, warmup_epochs=10, min_lr=1e-6, label_smoothing=0.1,
-    cutmix_prob=0.5, cutmix_alpha=1.0, autoaugment="cifar10", crop_padding=4, hflip=True, clip_grad=1.0, grad_norms=True,
+    epochs=700,
+    batch_size=64,
+    lr=1e-3,
+    weight_decay=0.01,
+    warmup_epochs=10,
+    min_lr=1e-6,
+    label_smoothing=0.1,
+    cutmix_prob=0.5,
+    cutmix_alpha=1.0,
+    autoaugment="cifar10",
+    crop_padding=4,
+    hflip=True,
+    clip_grad=1.0,
+    grad_norms=True,
 )
 
 RECIPES: dict[str, dict[str, Recipe]] = {
     "smoke": {
-        "*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0, grad_norms=True),
-                    max_train=256, max_test=128),
+        "*": Recipe(
+            "mixer_tiny",
+            TrainConfig(epochs=2, batch_size=32, warmup_epochs=0, grad_norms=True),
+            max_train=256,
+            max_test=128,
+        )
     },
     "quick": {
-        "digits": Recipe("mixer_small", TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1, grad_norms=True),
-                         depth=16, overrides={"patch_size": 2}),
-        "cifar10": Recipe("mixer_small", TrainConfig(epochs=5, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True,
-                                                     grad_norms=True)),
+        "digits": Recipe(
+            "mixer_small",
+            TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1, grad_norms=True),
+            depth=16,
+            overrides={"patch_size": 2},
+        ),
+        "cifar10": Recipe(
+            "mixer_small",
+            TrainConfig(epochs=5, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True, grad_norms=True),
+        ),
         "*": Recipe("mixer_small", TrainConfig(epochs=10, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True)),
     },
-    "paper": {
-        "*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE),
-    },
+    "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
 }
 LATENCY = {"smoke": (8, 2), "quick": (64, 10), "paper": (64, 20)}  # (batch, repeats) of the latency timing
 
 
+@register_suite
 class CompressionSuite(ImageSuite):
     """AC vs residual twins: accuracy, cutoff layer and the cost of the truncated model."""
 
     name = "compression"
     description = "train twins, probe every depth, truncate at the cutoff layer; accuracy, params, FLOPs, MB, latency"
     metrics = (
-        "accuracy", "cutoff_layer", "truncated_accuracy", "params", "truncated_params", "gflops",
-        "truncated_gflops", "size_mb", "truncated_size_mb", "latency_ms", "truncated_latency_ms", "best_epoch",
+        "accuracy",
+        "cutoff_layer",
+        "truncated_accuracy",
+        "params",
+        "truncated_params",
+        "gflops",
+        "truncated_gflops",
+        "size_mb",
+        "truncated_size_mb",
+        "latency_ms",
+        "truncated_latency_ms",
+        "best_epoch",
     )
     datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
     recipes = RECIPES
     default_datasets = {"paper": "cifar10"}
 
-
     def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
         return {"cutoff_delta": [DEFAULT_CUTOFF_DELTA], "match_params": ["dense"]}
 
     def check(self, config: dict[str, Any]) -> None:
-        require(isinstance(config["cutoff_delta"], (int, float)) and 0 <= config["cutoff_delta"] < 1,
-                f"cutoff_delta must be a number in [0, 1) (accuracy units), got {config['cutoff_delta']!r}.")
+        require(
+            isinstance(config["cutoff_delta"], (int, float)) and 0 <= config["cutoff_delta"] < 1,
+            f"cutoff_delta must be a number in [0, 1) (accuracy units), got {config['cutoff_delta']!r}.",
+        )
         unknown = [c for c in str(config["match_params"]).split(",") if c and c != "none" and c not in CONNECTIVITIES]
         if unknown:
             raise unknown_choice("match_params connectivity", unknown[0], ["none", *CONNECTIVITIES])
 
-    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
-        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
-        train, test = load_dataset(config["dataset"], context, recipe.max_train, recipe.max_test)
+    def train(self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext) -> Trained:
+        """Train the twin; a connectivity named in ``match_params`` gets the residual twin's parameter budget."""
         checkpoint = context.checkpoint_path(self.name, self.identity(config))
         if config["connectivity"] in str(config["match_params"]).split(","):
-            depth = parameter_matched_depth(config["backbone"], train, config["connectivity"], config["depth"], **recipe.overrides)
-            context.log(f"  {config['connectivity']}: {depth} blocks match the residual twin's parameters at depth {config['depth']}")
+            depth = parameter_matched_depth(
+                config["backbone"], data.train, config["connectivity"], config["depth"], **recipe.overrides
+            )
+            context.log(
+                f"  {config['connectivity']}: {depth} blocks match the residual twin's parameters "
+                f"at depth {config['depth']}"
+            )
             config = dict(config, depth=depth)
-        model, trainer, result = train_backbone(config, recipe, train, test, context, checkpoint)
-        cutoff = cutoff_layer(result.probe_acc, config["cutoff_delta"])
+        return self.train_model(config, recipe, data, context, checkpoint)
 
+    def measure(self, config: dict[str, Any], recipe: Recipe, trained: Trained, context: RunContext) -> Measured:
+        """Cutoff layer, the truncated model's accuracy, and the cost of the full and the truncated model."""
         start = time.perf_counter()
-        truncated = model.truncate(cutoff)
-        truncated_acc = probe_accuracy(truncated, trainer.test_images, trainer.test_labels, trainer.normalizer,
-                                       recipe.train.eval_batch_size)[-1]
+        model = trained.model
+        cutoff = cutoff_layer(trained.result.probe_acc, config["cutoff_delta"])
+        images, labels = trained.test_tensors()
+        truncated_acc = probe_accuracy(
+            model.truncate(cutoff), images, labels, trained.normalizer, recipe.train.eval_batch_size
+        )[-1]
         latency_batch, repeats = LATENCY[config["profile"]]
-        batch = trainer.normalizer(trainer.test_images[:latency_batch])
-        full_cost = measure_cost(model, batch, repeats)
-        cut_cost = measure_cost(truncated, batch, repeats)
+        batch = trained.normalizer(images[:latency_batch])
         metrics = {
-            "cutoff_layer": cutoff,
-            "removable_fraction": 1 - cutoff / model.depth,
             "truncated_accuracy": truncated_acc,
-            **full_cost.as_metrics(),
-            **cut_cost.as_metrics("truncated_"),
+            **truncation_metrics(model, cutoff, batch, repeats),
             "latency_batch": batch.shape[0],
         }
-        timings = {"cost_s": time.perf_counter() - start}
-        return make_record(self.name, config, recipe, (train, test), model, trainer.normalizer, metrics,
-                           result=result, timings=timings)
-
+        return Measured(metrics, timings={"cost_s": time.perf_counter() - start})
 
     def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
         """Probe accuracy by depth, and Figure-1-style per-block gradient norms over training."""
@@ -113,13 +147,23 @@ class CompressionSuite(ImageSuite):
             if epochs:
                 grids.setdefault(model_label(record), []).append(np.array(epochs).T)  # blocks x epochs
         if grids:
-            maps = {name: np.mean([g for g in runs if g.shape == runs[0].shape], axis=0) for name, runs in sorted(grids.items())}
-            paths.append(plot_heatmaps(maps, out_dir / f"{self.name}_grad_norms.png", "gradient norm per block over training",
-                                       "epoch", "block", "grad norm", log=True))
+            maps = {
+                name: np.mean([g for g in runs if g.shape == runs[0].shape], axis=0)
+                for name, runs in sorted(grids.items())
+            }
+            paths.append(
+                plot_heatmaps(
+                    maps,
+                    out_dir / f"{self.name}_grad_norms.png",
+                    "gradient norm per block over training",
+                    "epoch",
+                    "block",
+                    "grad norm",
+                    log=True,
+                )
+            )
         return paths
 
     def paper_records(self) -> list[Record]:
         """The paper's reported numbers for this suite."""
         return paper.compression_records()
-
-SUITE = CompressionSuite()

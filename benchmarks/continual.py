@@ -20,8 +20,9 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -29,14 +30,15 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from acn_bench.data import ImageSet
-from acn_bench.data.augment import Normalizer, resize_images
+from acn_bench.data.augment import Normalizer, resize_bilinear
 from acn_bench.data.splits import per_class_subset
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record, environment, run_id
 from acn_bench.results.plots import new_series, plot_heatmaps, plot_series
 from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.suite_registry import register_suite
 from acn_bench.training import distributed, seed_everything
-from benchmarks.common import TWINS, backbone_for, backbone_info, dataset_info, load_dataset, pick_recipe
+from benchmarks.common import TWINS, backbone_for, backbone_info, dataset_info, load_dataset
 from benchmarks.paper import paper_record
 from strategies import all_strategy_params, make_strategy, strategy_entry, strategy_params
 from strategies.evaluation import continual_summary, probe_tasks, run_stream, silent_evaluator
@@ -86,21 +88,43 @@ class ContinualRecipe:
     eval_batch_size: int = 256
     depths: tuple[int, ...] = PAPER_DEPTHS
     strategies: tuple[str, ...] = PAPER_STRATEGIES
-    train_per_class: Optional[int] = None
-    test_per_class: Optional[int] = None
-    image_size: Optional[int] = None
+    train_per_class: int | None = None
+    test_per_class: int | None = None
+    image_size: int | None = None
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 RECIPES: dict[str, dict[str, ContinualRecipe]] = {
-    "smoke": {"*": ContinualRecipe("mixer_tiny", epochs=1, batch_size=32, depths=(2,), train_per_class=30,
-                                   test_per_class=10, overrides={"patch_size": 2})},
+    "smoke": {
+        "*": ContinualRecipe(
+            "mixer_tiny",
+            epochs=1,
+            batch_size=32,
+            depths=(2,),
+            train_per_class=30,
+            test_per_class=10,
+            overrides={"patch_size": 2},
+        )
+    },
     "quick": {
         "digits": ContinualRecipe("mixer_small", epochs=5, batch_size=32, overrides={"patch_size": 2}),
-        "cifar10": ContinualRecipe("mixer_small", epochs=2, batch_size=64, train_per_class=300, test_per_class=200,
-                                   overrides={"dim": 32, "token_hidden": 32, "channel_hidden": 128}),
-        "*": ContinualRecipe("mixer_small", epochs=2, batch_size=64, train_per_class=100, test_per_class=20,
-                             image_size=32, overrides={"dim": 32, "token_hidden": 32, "channel_hidden": 128}),
+        "cifar10": ContinualRecipe(
+            "mixer_small",
+            epochs=2,
+            batch_size=64,
+            train_per_class=300,
+            test_per_class=200,
+            overrides={"dim": 32, "token_hidden": 32, "channel_hidden": 128},
+        ),
+        "*": ContinualRecipe(
+            "mixer_small",
+            epochs=2,
+            batch_size=64,
+            train_per_class=100,
+            test_per_class=20,
+            image_size=32,
+            overrides={"dim": 32, "token_hidden": 32, "channel_hidden": 128},
+        ),
     },
     "paper": {"*": ContinualRecipe("mixer_cifar", epochs=10, batch_size=64)},
 }
@@ -121,11 +145,15 @@ def scenario_name(dataset: str, n_tasks: int, classes_per_task: int, setting: st
 
 def check_split(num_classes: int, n_tasks: Any, dataset: str) -> int:
     """Classes per task of ``n_tasks`` equal tasks; a :class:`UserError` unless the split is exact."""
-    require(isinstance(n_tasks, int) and not isinstance(n_tasks, bool) and n_tasks >= 2,
-            f"n_tasks must be a whole number >= 2, got {n_tasks!r}.")
-    require(num_classes % n_tasks == 0,
-            f"{dataset} has {num_classes} classes, which {n_tasks} tasks cannot share equally; "
-            f"pick n_tasks dividing {num_classes}.")
+    require(
+        isinstance(n_tasks, int) and not isinstance(n_tasks, bool) and n_tasks >= 2,
+        f"n_tasks must be a whole number >= 2, got {n_tasks!r}.",
+    )
+    require(
+        num_classes % n_tasks == 0,
+        f"{dataset} has {num_classes} classes, which {n_tasks} tasks cannot share equally; "
+        f"pick n_tasks dividing {num_classes}.",
+    )
     return num_classes // n_tasks
 
 
@@ -142,7 +170,9 @@ def load_split_data(dataset: str, recipe: ContinualRecipe, context: RunContext) 
     if recipe.test_per_class is not None:
         test = per_class_subset(test, recipe.test_per_class)
     if recipe.image_size is not None:
-        train, test = (dataclasses.replace(s, images=resize_images(s.images, recipe.image_size)) for s in (train, test))
+        train, test = (
+            dataclasses.replace(s, images=resize_bilinear(s.images, recipe.image_size)) for s in (train, test)
+        )
     return train, test
 
 
@@ -159,9 +189,13 @@ def build_scenario(
     normalizer = Normalizer.from_images(train.images)
     task = setting == "task"
     scenario = nc_benchmark(
-        TensorDataset(normalizer(train.images), train.labels), TensorDataset(normalizer(test.images), test.labels),
-        n_tasks, task_labels=task, fixed_class_order=order,
-        class_ids_from_zero_in_each_exp=task, class_ids_from_zero_from_first_exp=not task,
+        TensorDataset(normalizer(train.images), train.labels),
+        TensorDataset(normalizer(test.images), test.labels),
+        n_tasks,
+        task_labels=task,
+        fixed_class_order=order,
+        class_ids_from_zero_in_each_exp=task,
+        class_ids_from_zero_from_first_exp=not task,
     )
     return scenario, normalizer
 
@@ -183,6 +217,32 @@ def own_config(config: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in config.items() if k not in all_strategy_params()}, **own}
 
 
+@dataclass
+class SplitScenario:
+    """The data of one continual run: the (cut) sets, Avalanche's split scenario and how it was made."""
+
+    train: ImageSet
+    test: ImageSet
+    scenario: Any
+    normalizer: Normalizer
+    order: list[int]
+    per_task: int
+    name: str
+
+
+@dataclass
+class ContinualRun:
+    """A trunk trained task after task: the model with its heads, the strategy's settings and the stream's result."""
+
+    data: SplitScenario
+    model: nn.Module
+    info: dict[str, Any]
+    params: dict[str, Any]
+    result: Any
+    device: str
+
+
+@register_suite
 class ContinualSuite(Suite):
     """Average accuracy and forgetting of twins trained task after task by Avalanche strategies."""
 
@@ -192,33 +252,38 @@ class ContinualSuite(Suite):
     group_by = ("scenario", "hparams")
     datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
 
-    def default_dataset(self, profile: str) -> str:
-        """The paper profile is the paper's split CIFAR-100; the others start on the built-in digits."""
-        return "cifar100" if profile == "paper" else "digits"
+    recipes = RECIPES
+    default_datasets = {"paper": "cifar100"}  # the paper's split CIFAR-100; the others start on the built-in digits
 
     def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = pick_recipe(RECIPES, profile, dataset)
-        return expand_grid({
-            "dataset": [dataset],
-            "setting": ["task"],
-            "n_tasks": [SPLITS[dataset].n_tasks if dataset in SPLITS else DEFAULT_TASKS],
-            "backbone": [recipe.backbone],
-            "connectivity": list(TWINS),
-            "depth": list(recipe.depths),
-            "strategy": list(recipe.strategies),
-            **{key: [value] for key, value in all_strategy_params().items()},
-        })
+        recipe = self.recipe(profile, dataset)
+        return expand_grid(
+            {
+                "dataset": [dataset],
+                "setting": ["task"],
+                "n_tasks": [SPLITS[dataset].n_tasks if dataset in SPLITS else DEFAULT_TASKS],
+                "backbone": [recipe.backbone],
+                "connectivity": list(TWINS),
+                "depth": list(recipe.depths),
+                "strategy": list(recipe.strategies),
+                **{key: [value] for key, value in all_strategy_params().items()},
+            }
+        )
 
     def check(self, config: dict[str, Any]) -> None:
-        require(not distributed.launched_by_torchrun(),
-                "the continual suite runs in one process (its Avalanche strategies are not data-parallel); "
-                "start it without torchrun.")
+        require(
+            not distributed.launched_by_torchrun(),
+            "the continual suite runs in one process (its Avalanche strategies are not data-parallel); "
+            "start it without torchrun.",
+        )
         strategy_params(config["strategy"], config)
         if config["setting"] not in SETTINGS:
             raise unknown_choice("continual setting", config["setting"], SETTINGS)
         depth = config["depth"]
-        require(depth is None or (isinstance(depth, int) and depth >= 1),
-                f"depth must be a whole number >= 1, got {depth!r}.")
+        require(
+            depth is None or (isinstance(depth, int) and depth >= 1),
+            f"depth must be a whole number >= 1, got {depth!r}.",
+        )
         if config["dataset"] in SPLITS:
             check_split(SPLITS[config["dataset"]].num_classes, config["n_tasks"], config["dataset"])
 
@@ -226,59 +291,111 @@ class ContinualSuite(Suite):
         """Hyperparameters of other strategies do not change a run (``--set ewc_lambda`` leaves naive alone)."""
         return run_id({"suite": self.name, **own_config(config)})
 
-    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
-        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
-        params = strategy_params(config["strategy"], config)
+    def load_data(self, config: dict[str, Any], recipe: ContinualRecipe, context: RunContext) -> SplitScenario:
+        """The split scenario of the dataset in the seed's class order."""
         train, test = load_split_data(config["dataset"], recipe, context)
-        from strategies.models import continual_model  # imports Avalanche (seconds): only once there are data
         per_task = check_split(train.num_classes, config["n_tasks"], config["dataset"])
         order = class_order(train.num_classes, config["seed"])
         scenario, normalizer = build_scenario(train, test, config["n_tasks"], config["setting"], order)
+        name = scenario_name(config["dataset"], config["n_tasks"], per_task, config["setting"])
+        return SplitScenario(train, test, scenario, normalizer, order, per_task, name)
 
+    def train(
+        self, config: dict[str, Any], recipe: ContinualRecipe, data: SplitScenario, context: RunContext
+    ) -> ContinualRun:
+        """Train the twin task after task with the run's Avalanche strategy, testing every task after each."""
+        from strategies.models import continual_model  # imports Avalanche (seconds): only once there are data
+
+        params = strategy_params(config["strategy"], config)
         seed_everything(config["seed"])
-        backbone = backbone_for(config["backbone"], train, config["connectivity"], depth=config["depth"],
-                                **recipe.overrides)
+        backbone = backbone_for(
+            config["backbone"], data.train, config["connectivity"], depth=config["depth"], **recipe.overrides
+        )
         info = backbone_info(backbone)
         model = continual_model(backbone, config["setting"])
         strategy = make_strategy(
-            config["strategy"], model, torch.optim.Adam(model.parameters(), lr=recipe.lr), nn.CrossEntropyLoss(),
-            train_mb_size=recipe.batch_size, train_epochs=recipe.epochs, eval_mb_size=recipe.eval_batch_size,
-            device=context.device, evaluator=silent_evaluator(), **params,
+            config["strategy"],
+            model,
+            torch.optim.Adam(model.parameters(), lr=recipe.lr),
+            nn.CrossEntropyLoss(),
+            train_mb_size=recipe.batch_size,
+            train_epochs=recipe.epochs,
+            eval_mb_size=recipe.eval_batch_size,
+            device=context.device,
+            evaluator=silent_evaluator(),
+            **params,
         )
         rid = self.identity(config)
-        result = run_stream(strategy, scenario.train_stream, scenario.test_stream, context.log,
-                            checkpoint=context.checkpoint_path(self.name, rid), fingerprint=rid)
-        start = time.perf_counter()
-        probe_by_task = probe_tasks(model, scenario.test_stream, recipe.eval_batch_size, context.device)
-        probe_s = time.perf_counter() - start
+        result = run_stream(
+            strategy,
+            data.scenario.train_stream,
+            data.scenario.test_stream,
+            context.log,
+            checkpoint=context.checkpoint_path(self.name, rid),
+            fingerprint=rid,
+        )
+        return ContinualRun(data, model, info, params, result, str(context.device))
 
-        name = scenario_name(config["dataset"], config["n_tasks"], per_task, config["setting"])
-        metrics = {
-            **continual_summary(result.matrix),
-            "seconds_per_task": sum(result.train_seconds) / len(result.train_seconds),
+    def measure(
+        self, config: dict[str, Any], recipe: ContinualRecipe, trained: ContinualRun, context: RunContext
+    ) -> dict[str, Any]:
+        """Average accuracy, forgetting, BWT and learning accuracy; every task's head probed at every depth."""
+        start = time.perf_counter()
+        probe_by_task = probe_tasks(
+            trained.model, trained.data.scenario.test_stream, recipe.eval_batch_size, context.device
+        )
+        seconds = trained.result.train_seconds
+        return {
+            "metrics": {**continual_summary(trained.result.matrix), "seconds_per_task": sum(seconds) / len(seconds)},
+            "probe_by_task": probe_by_task,
+            "probe_s": time.perf_counter() - start,
         }
+
+    def make_record(
+        self, config: dict[str, Any], recipe: ContinualRecipe, trained: ContinualRun, measured: dict[str, Any]
+    ) -> Record:
+        """The record: scenario, twin (trunk and heads), strategy and its hyperparameters, accuracy matrix."""
+        data, model, result, params = trained.data, trained.model, trained.result, trained.params
+        probe_by_task = measured["probe_by_task"]
         return Record(
             suite=self.name,
             profile=config["profile"],
-            dataset={**dataset_info(train, test), "n_tasks": config["n_tasks"], "classes_per_task": per_task},
-            backbone={**info, "params": sum(p.numel() for p in model.parameters()),
-                      "trunk_params": sum(p.numel() for p in model.trunk.parameters())},
+            dataset={
+                **dataset_info(data.train, data.test),
+                "n_tasks": config["n_tasks"],
+                "classes_per_task": data.per_task,
+            },
+            backbone={
+                **trained.info,
+                "params": sum(p.numel() for p in model.parameters()),
+                "trunk_params": sum(p.numel() for p in model.trunk.parameters()),
+            },
             seed=config["seed"],
-            config={**own_config(config), "scenario": name, "hparams": hparams_text(config["strategy"], params),
-                    "strategy_params": params, "recipe": dataclasses.asdict(recipe), "optimizer": "adam",
-                    "normalization": normalizer.as_dict()},
-            metrics=metrics,
+            config={
+                **own_config(config),
+                "scenario": data.name,
+                "hparams": hparams_text(config["strategy"], params),
+                "strategy_params": params,
+                "recipe": dataclasses.asdict(recipe),
+                "optimizer": "adam",
+                "normalization": data.normalizer.as_dict(),
+            },
+            metrics=measured["metrics"],
             run_id="",
             probe=[sum(column) / len(column) for column in zip(*probe_by_task)],
-            timings={"train_s": sum(result.train_seconds), "eval_s": sum(result.eval_seconds), "probe_s": probe_s},
-            environment={**environment(), "device": str(context.device)},
+            timings={
+                "train_s": sum(result.train_seconds),
+                "eval_s": sum(result.eval_seconds),
+                "probe_s": measured["probe_s"],
+            },
+            environment={**environment(), "device": trained.device},
             strategy=config["strategy"],
-            scenario=name,
+            scenario=data.name,
             history={
                 "accuracy_matrix": result.matrix,
                 "task_seconds": result.train_seconds,
                 "eval_seconds": result.eval_seconds,
-                "class_order": order,
+                "class_order": data.order,
                 "probe_by_task": probe_by_task,
                 "avalanche": result.avalanche,
             },
@@ -293,14 +410,23 @@ class ContinualSuite(Suite):
         accuracy, forgetting = new_series(), new_series()
         for record in records:
             backbone = record.backbone
-            label = f"{record.dataset.get('name')} {backbone.get('name')} {backbone.get('connectivity')} {record.strategy}"
+            label = (
+                f"{record.dataset.get('name')} {backbone.get('name')} {backbone.get('connectivity')} {record.strategy}"
+            )
             accuracy[label][backbone["depth"]].append(record.metrics["avg_accuracy"])
             forgetting[label][backbone["depth"]].append(record.metrics["avg_forgetting"])
         return [
             *super().plot([r for r in records if r.probe], out_dir),
-            plot_series(accuracy, out_dir / f"{self.name}_accuracy.png", "continual: average accuracy", "depth (blocks)"),
-            plot_series(forgetting, out_dir / f"{self.name}_forgetting.png", "continual: average forgetting",
-                        "depth (blocks)", ylabel="average forgetting (%)"),
+            plot_series(
+                accuracy, out_dir / f"{self.name}_accuracy.png", "continual: average accuracy", "depth (blocks)"
+            ),
+            plot_series(
+                forgetting,
+                out_dir / f"{self.name}_forgetting.png",
+                "continual: average forgetting",
+                "depth (blocks)",
+                ylabel="average forgetting (%)",
+            ),
             *self.plot_accuracy_matrices(records, out_dir),
         ]
 
@@ -318,12 +444,19 @@ class ContinualSuite(Suite):
             matrices[record.scenario][panel].append(np.where(np.tri(*matrix.shape, dtype=bool), matrix, np.nan))
         strategies = len({r.strategy for r in records})
         return [
-            plot_heatmaps({f"{twin} L={depth} {strategy}": np.mean(panels[twin, depth, strategy], axis=0)
-                           for twin, depth, strategy in sorted(panels)},
-                          out_dir / f"{self.name}_accuracy_matrix_{scenario}.png",
-                          f"{scenario}: accuracy (%) on task j after training task i, mean over seeds",
-                          "tested on task j", "after training task i", "accuracy (%)",
-                          columns=strategies, value_range=(0, 100))
+            plot_heatmaps(
+                {
+                    f"{twin} L={depth} {strategy}": np.mean(panels[twin, depth, strategy], axis=0)
+                    for twin, depth, strategy in sorted(panels)
+                },
+                out_dir / f"{self.name}_accuracy_matrix_{scenario}.png",
+                f"{scenario}: accuracy (%) on task j after training task i, mean over seeds",
+                "tested on task j",
+                "after training task i",
+                "accuracy (%)",
+                columns=strategies,
+                value_range=(0, 100),
+            )
             for scenario, panels in sorted(matrices.items())
         ]
 
@@ -341,15 +474,20 @@ def paper_records() -> list[Record]:
     for (strategy, connectivity), (accuracies, forgettings) in PAPER_TABLE.items():
         for depth, acc, forgetting in zip(PAPER_DEPTHS, accuracies, forgettings):
             record = paper_record(
-                "continual", "cifar100", "mixer_cifar", connectivity, depth,
+                "continual",
+                "cifar100",
+                "mixer_cifar",
+                connectivity,
+                depth,
                 {"avg_accuracy": acc / 100, "avg_forgetting": forgetting / 100, "bwt": -forgetting / 100},
-                strategy=strategy, setting="task", n_tasks=20, scenario=name, hparams="-",
+                strategy=strategy,
+                setting="task",
+                n_tasks=20,
+                scenario=name,
+                hparams="-",
                 recipe={"epochs": 10, "batch_size": 64, "lr": 1e-3},
                 strategy_params={"si_lambda": 1} if strategy == "si" else {},
             )
             record.scenario = name
             records.append(record)
     return records
-
-
-SUITE = ContinualSuite()

@@ -17,25 +17,48 @@ from pathlib import Path
 from typing import Any
 
 from acn_bench.analysis.early_exit import (
-    EXIT_MODES, WEIGHTINGS, attach_branches, branch_layers, exit_logits, exit_plan, measure_exit_costs,
-    multi_exit_objective, sweep_thresholds, wall_clock_speedup,
+    EXIT_MODES,
+    WEIGHTINGS,
+    attach_branches,
+    branch_layers,
+    exit_logits,
+    exit_plan,
+    measure_exit_costs,
+    multi_exit_objective,
+    sweep_thresholds,
+    wall_clock_speedup,
 )
+from acn_bench.backbones import Backbone
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import new_series, plot_series
 from acn_bench.suite import RunContext
-from acn_bench.training import TrainConfig, Trainer, seed_everything
+from acn_bench.suite_registry import register_suite
+from acn_bench.training import TrainConfig
+from acn_bench.training.trainer import Objective
 from benchmarks import paper
-from benchmarks.common import ImageSuite, Recipe, backbone_for, load_dataset, make_record, pick_recipe
+from benchmarks.common import Recipe
 from benchmarks.compression import PAPER_MIXER_RECIPE
+from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained
 
 RECIPES: dict[str, dict[str, Recipe]] = {
-    "smoke": {"*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128)},
+    "smoke": {
+        "*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128)
+    },
     "quick": {
-        "digits": Recipe("mixer_small", TrainConfig(epochs=30, batch_size=64, warmup_epochs=2, crop_padding=1),
-                         depth=16, overrides={"patch_size": 2}),
-        "*": Recipe("mixer_small", TrainConfig(epochs=4, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
-                    depth=16, max_train=10_000, max_test=5_000),
+        "digits": Recipe(
+            "mixer_small",
+            TrainConfig(epochs=30, batch_size=64, warmup_epochs=2, crop_padding=1),
+            depth=16,
+            overrides={"patch_size": 2},
+        ),
+        "*": Recipe(
+            "mixer_small",
+            TrainConfig(epochs=4, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
+            depth=16,
+            max_train=10_000,
+            max_test=5_000,
+        ),
     },
     "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
 }
@@ -56,25 +79,34 @@ def parse_thresholds(spec: Any, num_classes: int) -> list[float]:
 
 def pick_operating_point(sweep: list[dict[str, float]], full_accuracy: float, tolerance: float) -> dict[str, float]:
     """The row with the largest FLOPs speedup whose accuracy is within ``tolerance`` of the full model."""
-    eligible = [row for row in sweep if row["accuracy"] >= full_accuracy - tolerance] or [min(sweep, key=lambda r: r["threshold"])]
+    eligible = [row for row in sweep if row["accuracy"] >= full_accuracy - tolerance] or [
+        min(sweep, key=lambda r: r["threshold"])
+    ]
     return max(eligible, key=lambda row: row["flops_speedup"])
 
 
+@register_suite
 class EarlyExitSuite(ImageSuite):
     """Accuracy against compute when samples leave at the first confident exit."""
 
     name = "early_exit"
-    description = "entropy-threshold early exit (inherent, branches, shared head): accuracy, FLOPs and wall-clock speedup"
+    description = (
+        "entropy-threshold early exit (inherent, branches, shared head): accuracy, FLOPs and wall-clock speedup"
+    )
     metrics = ("accuracy", "exit_accuracy", "mean_exit_depth", "flops_speedup", "wall_speedup", "threshold")
     group_by = ("exit_mode", "exit_weights", "branch_layers")
     datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
     recipes = RECIPES
     default_datasets = {"paper": "cifar10"}
 
-
     def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
-        return {"exit_mode": list(EXIT_MODES), "exit_weights": ["uniform"], "branch_layers": ["auto"],
-                "thresholds": ["auto"], "tolerance": [0.01]}
+        return {
+            "exit_mode": list(EXIT_MODES),
+            "exit_weights": ["uniform"],
+            "branch_layers": ["auto"],
+            "thresholds": ["auto"],
+            "tolerance": [0.01],
+        }
 
     def check(self, config: dict[str, Any]) -> None:
         if config["exit_mode"] not in EXIT_MODES:
@@ -86,38 +118,44 @@ class EarlyExitSuite(ImageSuite):
         parse_thresholds(config["thresholds"], 2)
         require(0 <= config["tolerance"] < 1, f"tolerance must be in [0, 1), got {config['tolerance']!r}.")
 
-    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
-        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
-        train, test = load_dataset(config["dataset"], context, recipe.max_train, recipe.max_test)
-        seed_everything(config["seed"])
-        model = backbone_for(config["backbone"], train, config["connectivity"], depth=config["depth"], **recipe.overrides)
+    def build_model(self, config: dict[str, Any], recipe: Recipe, data: ImageData) -> Backbone:
+        """The twin, with branch classifiers attached in the ``branches`` exit mode."""
+        model = super().build_model(config, recipe, data)
         if config["exit_mode"] == "branches":
             attach_branches(model, branch_layers(model.depth, config["branch_layers"]))
-        trainer = Trainer(
-            model, recipe.train, train.images, train.labels, test.images, test.labels, seed=config["seed"],
-            device=context.device, checkpoint=context.checkpoint_path(self.name, self.identity(config)),
-            progress=context.progress, identity=config, on_epoch=context.log_epoch,
-            objective=multi_exit_objective(config["exit_mode"], config["exit_weights"]),
-        )
-        result = trainer.fit()
+        return model
 
+    def objective(self, config: dict[str, Any]) -> Objective:
+        """The multi-exit loss of the exit mode (the final output's loss for inherent exits)."""
+        return multi_exit_objective(config["exit_mode"], config["exit_weights"])
+
+    def measure(self, config: dict[str, Any], recipe: Recipe, trained: Trained, context: RunContext) -> Measured:
+        """The threshold sweep, its operating point and the measured wall-clock speedup there."""
         start = time.perf_counter()
+        model, normalizer = trained.model, trained.normalizer
+        images, labels = trained.test_tensors()
         plan = exit_plan(model, config["exit_mode"])
-        logits = exit_logits(model, plan, trainer.test_images, trainer.normalizer, recipe.train.eval_batch_size)
-        costs = measure_exit_costs(model, plan, trainer.normalizer(trainer.test_images[:1]))
-        thresholds = parse_thresholds(config["thresholds"], train.num_classes)
-        sweep = sweep_thresholds(logits, trainer.test_labels, plan, costs, thresholds, costs.full)
-        best = pick_operating_point(sweep, result.accuracy, config["tolerance"])
-        batches = [trainer.normalizer(trainer.test_images[i : i + 256]) for i in range(0, len(test), 256)]
+        logits = exit_logits(model, plan, images, normalizer, recipe.train.eval_batch_size)
+        costs = measure_exit_costs(model, plan, normalizer(images[:1]))
+        thresholds = parse_thresholds(config["thresholds"], trained.data.train.num_classes)
+        sweep = sweep_thresholds(logits, labels, plan, costs, thresholds, costs.full)
+        best = pick_operating_point(sweep, trained.result.accuracy, config["tolerance"])
+        batches = [normalizer(images[i : i + 256]) for i in range(0, len(images), 256)]
         wall = wall_clock_speedup(model, plan, batches, best["threshold"])
         metrics = {
-            "exit_accuracy": best["accuracy"], "mean_exit_depth": best["mean_exit_depth"],
-            "flops_speedup": best["flops_speedup"], "wall_speedup": wall, "threshold": best["threshold"],
-            "full_gflops": costs.full / 1e9, "exit_depths": len(plan.depths),
+            "exit_accuracy": best["accuracy"],
+            "mean_exit_depth": best["mean_exit_depth"],
+            "flops_speedup": best["flops_speedup"],
+            "wall_speedup": wall,
+            "threshold": best["threshold"],
+            "full_gflops": costs.full / 1e9,
+            "exit_depths": len(plan.depths),
         }
-        return make_record(self.name, config, recipe, (train, test), model, trainer.normalizer, metrics, result=result,
-                           history={"threshold_sweep": sweep, "exit_depths": plan.depths},
-                           timings={"exit_eval_s": time.perf_counter() - start})
+        return Measured(
+            metrics,
+            history={"threshold_sweep": sweep, "exit_depths": plan.depths},
+            timings={"exit_eval_s": time.perf_counter() - start},
+        )
 
     def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
         """Accuracy against FLOPs speedup over the threshold sweep, one curve per model and exit mode."""
@@ -129,9 +167,6 @@ class EarlyExitSuite(ImageSuite):
         path = out_dir / f"{self.name}_accuracy_vs_speedup.png"
         return [plot_series(series, path, "early exit: accuracy vs FLOPs speedup", "FLOPs speedup (x)")]
 
-
     def paper_records(self) -> list[Record]:
         """The paper's reported numbers for this suite."""
         return paper.early_exit_records()
-
-SUITE = EarlyExitSuite()

@@ -17,23 +17,34 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
 
-from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer, measure_cost
+from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import backbone_options, create_backbone
 from acn_bench.backbones.text import TextBackbone
-from acn_bench.data.text import GLUE_TASKS, TextSet, corpus_path, encode_glue, glue_task, load_glue, pack_corpus, \
-    read_corpus, train_tokenizer
+from acn_bench.data.text import (
+    GLUE_TASKS,
+    TextSet,
+    corpus_path,
+    encode_glue,
+    glue_task,
+    load_glue,
+    pack_corpus,
+    read_corpus,
+    train_tokenizer,
+)
 from acn_bench.errors import require
 from acn_bench.results import Record, environment, run_id
 from acn_bench.suite import RunContext, Suite, expand_grid
-from acn_bench.training import TrainConfig, distributed, seed_everything
+from acn_bench.suite_registry import register_suite
+from acn_bench.training import TrainConfig, TrainResult, distributed, seed_everything
 from acn_bench.training.text import TextTrainer
 from benchmarks import paper
 from benchmarks.common import TWINS, backbone_info, cached_model
+from benchmarks.image_suite import truncation_metrics
 
 
 @dataclass(frozen=True)
@@ -54,57 +65,134 @@ class GlueRecipe:
     finetune: TrainConfig
     vocab_size: int = 32768
     seq_len: int = 128
-    max_corpus_lines: Optional[int] = None
-    max_train: Optional[int] = None
-    max_test: Optional[int] = None
+    max_corpus_lines: int | None = None
+    max_train: int | None = None
+    max_test: int | None = None
     heldout_fraction: float = 0.01
 
 
 # SPEC.md §2: MLM 15%, sequence 128, vocabulary 32,768, AdamW lr 1e-3 betas (0.9, 0.98) eps 1e-9
 # wd 0.01, clip 0.5, warm-up ratio 0.5, batch 2048, one epoch; GLUE: AdamW lr 2e-5, 6 epochs,
 # batch 64, length 128, linear schedule without warm-up.
-PAPER_PRETRAIN = TrainConfig(epochs=1, batch_size=2048, lr=1e-3, betas=(0.9, 0.98), eps=1e-9, weight_decay=0.01,
-                             clip_grad=0.5, warmup_epochs=0.5, min_lr=0.0, schedule="linear", label_smoothing=0.0,
-                             eval_batch_size=256, checkpoint_every=500)
-PAPER_FINETUNE = TrainConfig(epochs=6, batch_size=64, lr=2e-5, weight_decay=0.01, warmup_epochs=0, min_lr=0.0,
-                             schedule="linear", label_smoothing=0.0, clip_grad=1.0, eval_batch_size=256)
+PAPER_PRETRAIN = TrainConfig(
+    epochs=1,
+    batch_size=2048,
+    lr=1e-3,
+    betas=(0.9, 0.98),
+    eps=1e-9,
+    weight_decay=0.01,
+    clip_grad=0.5,
+    warmup_epochs=0.5,
+    min_lr=0.0,
+    schedule="linear",
+    label_smoothing=0.0,
+    eval_batch_size=256,
+    checkpoint_every=500,
+)
+PAPER_FINETUNE = TrainConfig(
+    epochs=6,
+    batch_size=64,
+    lr=2e-5,
+    weight_decay=0.01,
+    warmup_epochs=0,
+    min_lr=0.0,
+    schedule="linear",
+    label_smoothing=0.0,
+    clip_grad=1.0,
+    eval_batch_size=256,
+)
 
 RECIPES: dict[str, GlueRecipe] = {
-    "smoke": GlueRecipe("bert_tiny", dataclasses.replace(PAPER_PRETRAIN, epochs=2, batch_size=16, warmup_epochs=0.5,
-                                                         eval_batch_size=32, checkpoint_every=0),
-                        dataclasses.replace(PAPER_FINETUNE, epochs=3, batch_size=16, lr=1e-3, eval_batch_size=32),
-                        vocab_size=400, seq_len=32, heldout_fraction=0.1),
-    "quick": GlueRecipe("bert_small", dataclasses.replace(PAPER_PRETRAIN, batch_size=64, lr=5e-4, checkpoint_every=200),
-                        dataclasses.replace(PAPER_FINETUNE, epochs=3, batch_size=32, lr=1e-4),
-                        vocab_size=8192, seq_len=128, max_corpus_lines=200_000, max_train=20_000, max_test=2_000),
+    "smoke": GlueRecipe(
+        "bert_tiny",
+        dataclasses.replace(
+            PAPER_PRETRAIN, epochs=2, batch_size=16, warmup_epochs=0.5, eval_batch_size=32, checkpoint_every=0
+        ),
+        dataclasses.replace(PAPER_FINETUNE, epochs=3, batch_size=16, lr=1e-3, eval_batch_size=32),
+        vocab_size=400,
+        seq_len=32,
+        heldout_fraction=0.1,
+    ),
+    "quick": GlueRecipe(
+        "bert_small",
+        dataclasses.replace(PAPER_PRETRAIN, batch_size=64, lr=5e-4, checkpoint_every=200),
+        dataclasses.replace(PAPER_FINETUNE, epochs=3, batch_size=32, lr=1e-4),
+        vocab_size=8192,
+        seq_len=128,
+        max_corpus_lines=200_000,
+        max_train=20_000,
+        max_test=2_000,
+    ),
     "paper": GlueRecipe("bert_base", PAPER_PRETRAIN, PAPER_FINETUNE),
 }
 
 
+@dataclass
+class GlueData:
+    """The task's examples (encoded) and the corpus the twin is pre-trained on."""
+
+    train: TextSet
+    test: TextSet
+    tokenizer: Any
+    tokenizer_file: Path
+    packed: np.ndarray
+    corpus: Path
+    corpus_lines: int
+
+
+@dataclass
+class GlueRun:
+    """A pre-trained twin fine-tuned on the task: the data, the trainer, its result and the pre-training's facts."""
+
+    data: GlueData
+    trainer: TextTrainer
+    result: TrainResult
+    pretrained: dict[str, Any]
+    pretrain_seconds: float
+
+
+@register_suite
 class GlueSuite(Suite):
     """AC-BERT vs Res-BERT: MLM pre-training, then one GLUE task, metric at every depth."""
 
     name = "glue"
     description = "BERT twins: MLM pre-training on a corpus, GLUE fine-tuning; task metric by depth, cutoff, cost"
-    metrics = ("score", "cutoff_layer", "truncated_score", "params", "truncated_params", "gflops", "truncated_gflops",
-               "mlm_accuracy", "tokens_per_s")
+    metrics = (
+        "score",
+        "cutoff_layer",
+        "truncated_score",
+        "params",
+        "truncated_params",
+        "gflops",
+        "truncated_gflops",
+        "mlm_accuracy",
+        "tokens_per_s",
+    )
     datasets = tuple(GLUE_TASKS)
-
-    def default_dataset(self, profile: str) -> str:
-        return "sst2"
+    default_datasets = {profile: "sst2" for profile in RECIPES}
+    recipes = {profile: {"*": recipe} for profile, recipe in RECIPES.items()}
 
     def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = RECIPES[profile]
-        return expand_grid({"dataset": [dataset], "backbone": [recipe.backbone], "connectivity": list(TWINS),
-                            "depth": [backbone_options(recipe.backbone)["depth"]], "cutoff_delta": [DEFAULT_CUTOFF_DELTA]})
+        recipe = self.recipe(profile, dataset)
+        return expand_grid(
+            {
+                "dataset": [dataset],
+                "backbone": [recipe.backbone],
+                "connectivity": list(TWINS),
+                "depth": [backbone_options(recipe.backbone)["depth"]],
+                "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
+            }
+        )
 
     def check(self, config: dict[str, Any]) -> None:
         glue_task(config["dataset"])
-        require(isinstance(config["cutoff_delta"], (int, float)) and 0 <= config["cutoff_delta"] < 1,
-                f"cutoff_delta must be a number in [0, 1), got {config['cutoff_delta']!r}.")
+        require(
+            isinstance(config["cutoff_delta"], (int, float)) and 0 <= config["cutoff_delta"] < 1,
+            f"cutoff_delta must be a number in [0, 1), got {config['cutoff_delta']!r}.",
+        )
 
-    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
-        recipe = RECIPES[config["profile"]]
+    def load_data(self, config: dict[str, Any], recipe: GlueRecipe, context: RunContext) -> GlueData:
+        """The task (checked before anything trains), the WordPiece tokenizer and the packed corpus (made once)."""
         task = glue_task(config["dataset"])
         data = load_glue(config["dataset"], context.data_root)  # fail on missing data before pre-training
         corpus = corpus_path(context.data_root)
@@ -112,85 +200,180 @@ class GlueSuite(Suite):
         corpus_id = run_id({"corpus": str(corpus.resolve()), "lines": len(lines), "vocab": recipe.vocab_size})
         folder = context.out_dir / self.name / "tokenizers"
         tokenizer_file = folder / f"{corpus_id}.tokenizer"  # JSON, not a record
+        packed_file = folder / f"{corpus_id}-{recipe.seq_len}.npy"
         if distributed.is_main():  # one process trains the tokenizer and packs the corpus; the others read them
-            pack_corpus(train_tokenizer(lines, recipe.vocab_size, tokenizer_file), lines, recipe.seq_len,
-                        folder / f"{corpus_id}-{recipe.seq_len}.npy")
+            pack_corpus(train_tokenizer(lines, recipe.vocab_size, tokenizer_file), lines, recipe.seq_len, packed_file)
         distributed.barrier()
         tokenizer = train_tokenizer(lines, recipe.vocab_size, tokenizer_file)
-        packed = pack_corpus(tokenizer, lines, recipe.seq_len, folder / f"{corpus_id}-{recipe.seq_len}.npy")
-        started = time.perf_counter()
-        model, pretrained = self._pretrained(config, recipe, tokenizer, packed, context, tokenizer_file)
-        pretrain_seconds = time.perf_counter() - started
-
-        seed_everything(config["seed"])  # the head starts alike whether pre-training ran here or was loaded
-        model.use_classifier_head(task.num_outputs)
+        packed = pack_corpus(tokenizer, lines, recipe.seq_len, packed_file)
         train = encode_glue(tokenizer, data, config["dataset"], "train", recipe.seq_len, recipe.max_train)
         test = encode_glue(tokenizer, data, config["dataset"], task.eval_split, recipe.seq_len, recipe.max_test)
+        return GlueData(train, test, tokenizer, tokenizer_file, packed, corpus, len(lines))
+
+    def train(self, config: dict[str, Any], recipe: GlueRecipe, data: GlueData, context: RunContext) -> GlueRun:
+        """The MLM-pre-trained twin (trained once, then reused) fine-tuned on the task with a fresh head."""
+        task = glue_task(config["dataset"])
+        started = time.perf_counter()
+        model, pretrained = self._pretrained(config, recipe, data.tokenizer, data.packed, context, data.tokenizer_file)
+        pretrain_seconds = time.perf_counter() - started
+        seed_everything(config["seed"])  # the head starts alike whether pre-training ran here or was loaded
+        model.use_classifier_head(task.num_outputs)
         trainer = TextTrainer(
-            model, recipe.finetune, train, test, mode="regress" if task.num_outputs == 1 else "classify",
-            metric=task.metric, seed=config["seed"], device=context.device, progress=context.progress,
-            checkpoint=context.checkpoint_path(self.name, self.identity(config)), identity=config,
+            model,
+            recipe.finetune,
+            data.train,
+            data.test,
+            mode="regress" if task.num_outputs == 1 else "classify",
+            metric=task.metric,
+            seed=config["seed"],
+            device=context.device,
+            progress=context.progress,
+            checkpoint=context.checkpoint_path(self.name, self.identity(config)),
+            identity=config,
             on_epoch=context.log_epoch,
         )
-        result = trainer.fit()
+        return GlueRun(data, trainer, trainer.fit(), pretrained, pretrain_seconds)
+
+    def measure(
+        self, config: dict[str, Any], recipe: GlueRecipe, trained: GlueRun, context: RunContext
+    ) -> dict[str, Any]:
+        """The task metric, cutoff layer, truncated score and cost, MLM accuracy and tokens per second."""
+        task = glue_task(config["dataset"])
+        trainer, result = trained.trainer, trained.result
         cutoff = cutoff_layer(result.probe_acc, config["cutoff_delta"])
-        batch = trainer.test_set.ids[:32]
-        full_cost, cut_cost = measure_cost(model, batch, 3), measure_cost(model.truncate(cutoff), batch, 3)
-        metrics = {
-            "score": result.accuracy, task.metric: result.accuracy, "metric": task.metric, "best_score": result.best_acc,
-            "best_epoch": result.best_epoch, "steps": result.steps, "cutoff_layer": cutoff, "removable_fraction": 1 - cutoff / model.depth,
-            "truncated_score": result.probe_acc[cutoff], **full_cost.as_metrics(), **cut_cost.as_metrics("truncated_"),
-            "mlm_accuracy": pretrained["mlm_probe"][-1],
+        return {
+            "score": result.accuracy,
+            task.metric: result.accuracy,
+            "metric": task.metric,
+            "best_score": result.best_acc,
+            "best_epoch": result.best_epoch,
+            "steps": result.steps,
+            "truncated_score": result.probe_acc[cutoff],
+            **truncation_metrics(trainer.model, cutoff, trainer.test_set.ids[:32], 3),
+            "mlm_accuracy": trained.pretrained["mlm_probe"][-1],
             "tokens_per_s": result.throughput.get("samples_per_s", 0.0) * trainer.tokens_per_sample,
             **{k: v for k, v in result.throughput.items() if k != "samples_per_s"},
         }
+
+    def make_record(
+        self, config: dict[str, Any], recipe: GlueRecipe, trained: GlueRun, measured: dict[str, Any]
+    ) -> Record:
+        """The record: task, twin, both recipes, corpus facts, metric by depth, MLM accuracy by depth, timings."""
+        task = glue_task(config["dataset"])
+        data, trainer, result, pretrained = trained.data, trained.trainer, trained.result, trained.pretrained
         return Record(
-            suite=self.name, profile=config["profile"], seed=config["seed"], run_id="", probe=result.probe_acc,
-            dataset={"name": f"glue-{config['dataset']}", "source": "glue", "train_size": len(train),
-                     "test_size": len(test), "num_classes": task.num_outputs, "eval_split": task.eval_split},
-            backbone=backbone_info(model), metrics=metrics,
-            config={**config, "pretrain": recipe.pretrain.to_dict(), "finetune": recipe.finetune.to_dict(),
-                    "vocab_size": recipe.vocab_size, "seq_len": recipe.seq_len, "corpus": corpus.name,
-                    "corpus_lines": len(lines), "corpus_sequences": pretrained["sequences"]},
-            timings={"pretrain_s": pretrain_seconds, "pretrain_train_s": pretrained["train_s"],
-                     "pretrain_tokens_per_s": pretrained["tokens_per_s"], "finetune_s": result.train_seconds,
-                     "eval_s": result.eval_seconds, **result.throughput},
+            suite=self.name,
+            profile=config["profile"],
+            seed=config["seed"],
+            run_id="",
+            probe=result.probe_acc,
+            dataset={
+                "name": f"glue-{config['dataset']}",
+                "source": "glue",
+                "train_size": len(data.train),
+                "test_size": len(data.test),
+                "num_classes": task.num_outputs,
+                "eval_split": task.eval_split,
+            },
+            backbone=backbone_info(trainer.model),
+            metrics=measured,
+            config={
+                **config,
+                "pretrain": recipe.pretrain.to_dict(),
+                "finetune": recipe.finetune.to_dict(),
+                "vocab_size": recipe.vocab_size,
+                "seq_len": recipe.seq_len,
+                "corpus": data.corpus.name,
+                "corpus_lines": data.corpus_lines,
+                "corpus_sequences": pretrained["sequences"],
+            },
+            timings={
+                "pretrain_s": trained.pretrain_seconds,
+                "pretrain_train_s": pretrained["train_s"],
+                "pretrain_tokens_per_s": pretrained["tokens_per_s"],
+                "finetune_s": result.train_seconds,
+                "eval_s": result.eval_seconds,
+                **result.throughput,
+            },
             environment={**environment(), "device": str(trainer.device)},
-            history={"epochs": result.history, "mlm_probe": pretrained["mlm_probe"], "pretrain_epochs": pretrained["history"]},
+            history={
+                "epochs": result.history,
+                "mlm_probe": pretrained["mlm_probe"],
+                "pretrain_epochs": pretrained["history"],
+            },
         )
 
-    def _pretrained(self, config: dict[str, Any], recipe: GlueRecipe, tokenizer, packed: np.ndarray, context: RunContext,
-                    tokenizer_file: Path) -> tuple[TextBackbone, dict[str, Any]]:
+    def _pretrained(
+        self,
+        config: dict[str, Any],
+        recipe: GlueRecipe,
+        tokenizer,
+        packed: np.ndarray,
+        context: RunContext,
+        tokenizer_file: Path,
+    ) -> tuple[TextBackbone, dict[str, Any]]:
         """The MLM-pre-trained twin (trained once per backbone, connectivity, seed and recipe, then reused)."""
-        identity = {"backbone": config["backbone"], "connectivity": config["connectivity"], "depth": config["depth"],
-                    "seed": config["seed"], "pretrain": recipe.pretrain.to_dict(), "tokenizer": tokenizer_file.name,
-                    "seq_len": recipe.seq_len, "heldout": recipe.heldout_fraction, "profile": config["profile"]}
+        identity = {
+            "backbone": config["backbone"],
+            "connectivity": config["connectivity"],
+            "depth": config["depth"],
+            "seed": config["seed"],
+            "pretrain": recipe.pretrain.to_dict(),
+            "tokenizer": tokenizer_file.name,
+            "seq_len": recipe.seq_len,
+            "heldout": recipe.heldout_fraction,
+            "profile": config["profile"],
+        }
         key = run_id(identity)
 
         def pretrain() -> tuple[TextBackbone, dict[str, Any]]:
             seed_everything(config["seed"])
-            overrides = {"vocab_size": tokenizer.get_vocab_size(), "max_len": max(recipe.seq_len, 128), "depth": config["depth"]}
-            model = create_backbone(config["backbone"], connectivity=config["connectivity"], **overrides)
+            overrides = {
+                "vocab_size": tokenizer.get_vocab_size(),
+                "max_len": max(recipe.seq_len, 128),
+                "depth": config["depth"],
+            }  # depth None: the backbone's own (a submitted backbone)
+            model = create_backbone(
+                config["backbone"],
+                connectivity=config["connectivity"],
+                **{k: v for k, v in overrides.items() if v is not None},
+            )
             model.use_mlm_head()
             heldout = max(1, int(len(packed) * recipe.heldout_fraction))
             test_ids = torch.from_numpy(np.array(packed[:heldout], dtype=np.int64))
             train, test = TextSet(packed[heldout:], test_ids, "corpus"), TextSet(test_ids, test_ids, "corpus")
-            context.log(f"  pre-training {config['connectivity']} on {len(train)} sequences of {recipe.seq_len} tokens (MLM)")
+            context.log(
+                f"  pre-training {config['connectivity']} on {len(train)} sequences of {recipe.seq_len} tokens (MLM)"
+            )
             checkpoint = context.checkpoint_path(self.name, f"pretrain-{key}")
             if not context.resume and distributed.is_main():
                 checkpoint.unlink(missing_ok=True)  # without --resume every run starts afresh
             distributed.barrier()
-            trainer = TextTrainer(model, recipe.pretrain, train, test, mode="mlm", seed=config["seed"],
-                                  device=context.device, progress=context.progress, identity=identity,
-                                  checkpoint=checkpoint, on_epoch=context.log_epoch)
+            trainer = TextTrainer(
+                model,
+                recipe.pretrain,
+                train,
+                test,
+                mode="mlm",
+                seed=config["seed"],
+                device=context.device,
+                progress=context.progress,
+                identity=identity,
+                checkpoint=checkpoint,
+                on_epoch=context.log_epoch,
+            )
             result = trainer.fit()
             distributed.barrier()
             if distributed.is_main():
                 checkpoint.unlink(missing_ok=True)  # the finished model is saved below
             model.use_classifier_head(2)  # saved without the MLM head; every task puts its own head on
-            extra = {"mlm_probe": result.probe_acc, "history": result.history, "sequences": len(packed),
-                     "train_s": result.train_seconds,
-                     "tokens_per_s": result.throughput.get("samples_per_s", 0.0) * recipe.seq_len}
+            extra = {
+                "mlm_probe": result.probe_acc,
+                "history": result.history,
+                "sequences": len(packed),
+                "train_s": result.train_seconds,
+                "tokens_per_s": result.throughput.get("samples_per_s", 0.0) * recipe.seq_len,
+            }
             return model, extra
 
         path = context.out_dir / self.name / "pretrained" / f"{key}.pt"
@@ -199,6 +382,3 @@ class GlueSuite(Suite):
     def paper_records(self) -> list[Record]:
         """The paper's BERT-base GLUE rows."""
         return paper.glue_records()
-
-
-SUITE = GlueSuite()

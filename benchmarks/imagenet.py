@@ -21,16 +21,18 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer, measure_cost
+from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import backbone_options, create_backbone
 from acn_bench.data.folders import RANDAUGMENT, FolderSplits, open_folders
 from acn_bench.errors import require
 from acn_bench.results import Record, environment
-from acn_bench.suite import RunContext, expand_grid
-from acn_bench.training import TrainConfig, seed_everything
+from acn_bench.suite import RunContext
+from acn_bench.suite_registry import register_suite
+from acn_bench.training import TrainConfig, TrainResult, seed_everything
 from acn_bench.training.streaming import StreamingTrainer
 from benchmarks import paper
-from benchmarks.common import ImageSuite, Recipe, backbone_info, pick_recipe
+from benchmarks.common import Recipe, backbone_info
+from benchmarks.image_suite import ImageSuite, Measured, truncation_metrics
 
 WORKERS_ENV = "ACN_BENCH_WORKERS"
 
@@ -55,19 +57,52 @@ class ImageNetRecipe:
 # AdamW lr 1e-3, batch 1024, warm-up + cosine, RandAugment, MixUp 0.2 (SPEC.md §3). choice: weight
 # decay 0.05 and 10k warm-up steps (~8 epochs), which SPEC.md does not give; label smoothing 0.1.
 PAPER_VIT_RECIPE = TrainConfig(
-    epochs=300, batch_size=1024, lr=1e-3, weight_decay=0.05, warmup_epochs=8, min_lr=1e-6, label_smoothing=0.1,
-    mixup_alpha=0.2, clip_grad=1.0, amp="auto", eval_batch_size=256, eval_every=5, checkpoint_every=1000,
+    epochs=300,
+    batch_size=1024,
+    lr=1e-3,
+    weight_decay=0.05,
+    warmup_epochs=8,
+    min_lr=1e-6,
+    label_smoothing=0.1,
+    mixup_alpha=0.2,
+    clip_grad=1.0,
+    amp="auto",
+    eval_batch_size=256,
+    eval_every=5,
+    checkpoint_every=1000,
 )
 
 RECIPES: dict[str, dict[str, ImageNetRecipe]] = {
-    "smoke": {"*": ImageNetRecipe(
-        Recipe("vit_tiny", TrainConfig(epochs=2, batch_size=8, warmup_epochs=0.5, mixup_alpha=0.2, eval_batch_size=16,
-                                       checkpoint_every=2), depth=3),
-        img_size=16, workers=0)},
-    "quick": {"*": ImageNetRecipe(
-        Recipe("vit_tiny", TrainConfig(epochs=2, batch_size=128, warmup_epochs=0.2, mixup_alpha=0.2, eval_batch_size=256,
-                                       checkpoint_every=100)),
-        img_size=32, workers=2)},
+    "smoke": {
+        "*": ImageNetRecipe(
+            Recipe(
+                "vit_tiny",
+                TrainConfig(
+                    epochs=2, batch_size=8, warmup_epochs=0.5, mixup_alpha=0.2, eval_batch_size=16, checkpoint_every=2
+                ),
+                depth=3,
+            ),
+            img_size=16,
+            workers=0,
+        )
+    },
+    "quick": {
+        "*": ImageNetRecipe(
+            Recipe(
+                "vit_tiny",
+                TrainConfig(
+                    epochs=2,
+                    batch_size=128,
+                    warmup_epochs=0.2,
+                    mixup_alpha=0.2,
+                    eval_batch_size=256,
+                    checkpoint_every=100,
+                ),
+            ),
+            img_size=32,
+            workers=2,
+        )
+    },
     "paper": {"*": ImageNetRecipe(Recipe("vit_b16", PAPER_VIT_RECIPE), img_size=224, workers=10)},
 }
 LATENCY = {"smoke": (4, 1), "quick": (64, 5), "paper": (64, 20)}  # (batch, repeats) of the latency timing
@@ -82,76 +117,131 @@ def worker_count(recipe: ImageNetRecipe) -> int:
     return int(value)
 
 
+@dataclass
+class StreamedRun:
+    """A ViT twin trained on streamed folders: the folders, the finished trainer and its result."""
+
+    data: FolderSplits
+    trainer: StreamingTrainer
+    result: TrainResult
+
+
+@register_suite
 class ImageNetSuite(ImageSuite):
     """AC-ViT vs Res-ViT on ImageNet-layout class folders, streamed."""
 
     name = "imagenet"
     description = "ViT twins on ImageNet class folders (streamed, RandAugment, MixUp); accuracy, cutoff, throughput"
-    metrics = ("accuracy", "cutoff_layer", "truncated_accuracy", "params", "truncated_params", "gflops",
-               "truncated_gflops", "samples_per_s", "mfu", "best_epoch")
+    metrics = (
+        "accuracy",
+        "cutoff_layer",
+        "truncated_accuracy",
+        "params",
+        "truncated_params",
+        "gflops",
+        "truncated_gflops",
+        "samples_per_s",
+        "mfu",
+        "best_epoch",
+    )
     datasets = ("imagenet",)
     recipes = RECIPES
 
-    def model_recipe(self, profile: str, dataset: str) -> Recipe:
-        return self.recipe(profile, dataset).model
+    def model_recipe(self, recipe: ImageNetRecipe) -> Recipe:
+        return recipe.model
 
     def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
         return {"cutoff_delta": [DEFAULT_CUTOFF_DELTA]}
 
-    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = self.model_recipe(profile, dataset)
-        return expand_grid({"dataset": [dataset], "backbone": [recipe.backbone], "connectivity": list(recipe.connectivities),
-                            "depth": [recipe.grid_depth()], **self.axes(profile, dataset)})
-
     def check(self, config: dict[str, Any]) -> None:
-        require(isinstance(config["cutoff_delta"], (int, float)) and 0 <= config["cutoff_delta"] < 1,
-                f"cutoff_delta must be a number in [0, 1) (accuracy units), got {config['cutoff_delta']!r}.")
-
-    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
-        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
-        data = open_folders(config["dataset"], context.data_root)
-        seed_everything(config["seed"])
-        model = self._backbone(config, recipe, data)
-        trainer = StreamingTrainer(
-            model, recipe.model.train, data, img_size=recipe.img_size, randaugment=recipe.randaugment,
-            workers=worker_count(recipe), seed=config["seed"], device=context.device,
-            checkpoint=context.checkpoint_path(self.name, self.identity(config)), progress=context.progress,
-            identity=config, on_epoch=context.log_epoch,
+        require(
+            isinstance(config["cutoff_delta"], (int, float)) and 0 <= config["cutoff_delta"] < 1,
+            f"cutoff_delta must be a number in [0, 1) (accuracy units), got {config['cutoff_delta']!r}.",
         )
-        result = trainer.fit()
-        cutoff = cutoff_layer(result.probe_acc, config["cutoff_delta"])
+
+    def load_data(self, config: dict[str, Any], recipe: ImageNetRecipe, context: RunContext) -> FolderSplits:
+        """The class folders (opened, not read: the trainer streams them)."""
+        return open_folders(config["dataset"], context.data_root)
+
+    def train(
+        self, config: dict[str, Any], recipe: ImageNetRecipe, data: FolderSplits, context: RunContext
+    ) -> StreamedRun:
+        """Build the ViT twin for the folders' classes and train it on the decoded stream (resumable)."""
+        seed_everything(config["seed"])
+        options = backbone_options(config["backbone"])
+        wanted = {"img_size": recipe.img_size, "num_classes": data.num_classes, "in_chans": 3, "depth": config["depth"]}
+        model = create_backbone(
+            config["backbone"],
+            connectivity=config["connectivity"],
+            **{k: v for k, v in wanted.items() if k in options and v is not None},
+        )
+        trainer = StreamingTrainer(
+            model,
+            recipe.model.train,
+            data,
+            img_size=recipe.img_size,
+            randaugment=recipe.randaugment,
+            workers=worker_count(recipe),
+            seed=config["seed"],
+            device=context.device,
+            checkpoint=context.checkpoint_path(self.name, self.identity(config)),
+            progress=context.progress,
+            identity=config,
+            on_epoch=context.log_epoch,
+        )
+        return StreamedRun(data, trainer, trainer.fit())
+
+    def measure(
+        self, config: dict[str, Any], recipe: ImageNetRecipe, trained: StreamedRun, context: RunContext
+    ) -> Measured:
+        """Cutoff layer, the truncated model's accuracy and cost, and the training throughput."""
         start = time.perf_counter()
+        model, result = trained.trainer.model, trained.result
+        cutoff = cutoff_layer(result.probe_acc, config["cutoff_delta"])
         batch_size, repeats = LATENCY[config["profile"]]
-        batch = trainer.test_batch(batch_size)
-        full_cost = measure_cost(model, batch, repeats)
-        cut_cost = measure_cost(model.truncate(cutoff), batch, repeats)
         metrics = {
-            "accuracy": result.accuracy, "best_accuracy": result.best_acc, "best_epoch": result.best_epoch,
-            "steps": result.steps, "cutoff_layer": cutoff, "removable_fraction": 1 - cutoff / model.depth,
-            "truncated_accuracy": result.probe_acc[cutoff],  # truncate(k) computes exactly probe depth k
-            **full_cost.as_metrics(), **cut_cost.as_metrics("truncated_"), **result.throughput,
+            "accuracy": result.accuracy,
+            "best_accuracy": result.best_acc,
+            "best_epoch": result.best_epoch,
+            "steps": result.steps,
+            "truncated_accuracy": result.probe_acc[cutoff],  # truncate(k) computes probe depth k
+            **truncation_metrics(model, cutoff, trained.trainer.test_batch(batch_size), repeats),
+            **result.throughput,
         }
+        return Measured(metrics, timings={"cost_s": time.perf_counter() - start})
+
+    def make_record(
+        self, config: dict[str, Any], recipe: ImageNetRecipe, trained: StreamedRun, measured: Measured
+    ) -> Record:
+        """The record: the folders' description, the recipe with its augmentation, metrics, probe, timings."""
+        trainer, result = trained.trainer, trained.result
         return Record(
-            suite=self.name, profile=config["profile"], dataset=data.info(), backbone=backbone_info(model),
-            seed=config["seed"], run_id="", probe=result.probe_acc, metrics=metrics,
-            config={**config, "dataset": data.name, "train": recipe.model.train.to_dict(), "img_size": recipe.img_size,
-                    "randaugment": recipe.randaugment, "normalization": trainer.normalizer.as_dict()},
-            timings={"train_s": result.train_seconds, "eval_s": result.eval_seconds, "cost_s": time.perf_counter() - start,
-                     **result.throughput},
+            suite=self.name,
+            profile=config["profile"],
+            dataset=trained.data.info(),
+            backbone=backbone_info(trainer.model),
+            seed=config["seed"],
+            run_id="",
+            probe=result.probe_acc,
+            metrics=measured.metrics,
+            config={
+                **config,
+                "dataset": trained.data.name,
+                "train": recipe.model.train.to_dict(),
+                "img_size": recipe.img_size,
+                "randaugment": recipe.randaugment,
+                "normalization": trainer.normalizer.as_dict(),
+            },
+            timings={
+                "train_s": result.train_seconds,
+                "eval_s": result.eval_seconds,
+                **measured.timings,
+                **result.throughput,
+            },
             environment={**environment(), "device": str(trainer.device)},
             history={"epochs": result.history},
         )
 
-    @staticmethod
-    def _backbone(config: dict[str, Any], recipe: ImageNetRecipe, data: FolderSplits):
-        options = backbone_options(config["backbone"])
-        wanted = {"img_size": recipe.img_size, "num_classes": data.num_classes, "in_chans": 3, "depth": config["depth"]}
-        return create_backbone(config["backbone"], connectivity=config["connectivity"],
-                               **{k: v for k, v in wanted.items() if k in options and v is not None})
-
     def paper_records(self) -> list[Record]:
         """The paper's ImageNet ViT-B/16 rows."""
         return paper.imagenet_records()
-
-
-SUITE = ImageNetSuite()

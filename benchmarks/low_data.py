@@ -23,9 +23,11 @@ from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import model_label, new_series, plot_series
 from acn_bench.suite import RunContext
+from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig
-from benchmarks.common import ImageSuite, Recipe, load_dataset, make_record, pick_recipe, train_backbone
+from benchmarks.common import Recipe, load_dataset
 from benchmarks.compression import PAPER_MIXER_RECIPE
+from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained
 
 ALL = "all"
 
@@ -41,18 +43,40 @@ class LowDataRecipe:
 
 
 RECIPES: dict[str, dict[str, LowDataRecipe]] = {
-    "smoke": {"*": LowDataRecipe(Recipe("mixer_tiny", TrainConfig(batch_size=32, warmup_epochs=0), max_test=128),
-                                 per_class=(5, 20), sample_budget=512, evaluations=1)},
-    "quick": {
-        "digits": LowDataRecipe(Recipe("mixer_small", TrainConfig(batch_size=64, warmup_epochs=2, crop_padding=1),
-                                       depth=16, overrides={"patch_size": 2}),
-                                per_class=(5, 10, 50, 100), sample_budget=40_000),
-        "*": LowDataRecipe(Recipe("mixer_small", TrainConfig(batch_size=64, warmup_epochs=2, crop_padding=4, hflip=True),
-                                  max_test=5_000),
-                           per_class=(10, 50, 100), sample_budget=15_000),
+    "smoke": {
+        "*": LowDataRecipe(
+            Recipe("mixer_tiny", TrainConfig(batch_size=32, warmup_epochs=0), max_test=128),
+            per_class=(5, 20),
+            sample_budget=512,
+            evaluations=1,
+        )
     },
-    "paper": {"*": LowDataRecipe(Recipe("mixer_cifar", dataclasses.replace(PAPER_MIXER_RECIPE, epochs=150)),
-                                 per_class=(10, 50, 100, 500, ALL), sample_budget=150_000)},
+    "quick": {
+        "digits": LowDataRecipe(
+            Recipe(
+                "mixer_small",
+                TrainConfig(batch_size=64, warmup_epochs=2, crop_padding=1),
+                depth=16,
+                overrides={"patch_size": 2},
+            ),
+            per_class=(5, 10, 50, 100),
+            sample_budget=40_000,
+        ),
+        "*": LowDataRecipe(
+            Recipe(
+                "mixer_small", TrainConfig(batch_size=64, warmup_epochs=2, crop_padding=4, hflip=True), max_test=5_000
+            ),
+            per_class=(10, 50, 100),
+            sample_budget=15_000,
+        ),
+    },
+    "paper": {
+        "*": LowDataRecipe(
+            Recipe("mixer_cifar", dataclasses.replace(PAPER_MIXER_RECIPE, epochs=150)),
+            per_class=(10, 50, 100, 500, ALL),
+            sample_budget=150_000,
+        )
+    },
 }
 
 
@@ -63,6 +87,7 @@ def epochs_for(recipe: LowDataRecipe, train_size: int, profile: str) -> int:
     return max(1, math.ceil(recipe.sample_budget / train_size))
 
 
+@register_suite
 class LowDataSuite(ImageSuite):
     """Accuracy and cutoff layer of twins against the number of training images per class."""
 
@@ -74,35 +99,49 @@ class LowDataSuite(ImageSuite):
     recipes = RECIPES
     default_datasets = {"smoke": "digits"}
 
-
-    def model_recipe(self, profile: str, dataset: str) -> Recipe:
-        return self.recipe(profile, dataset).base
+    def model_recipe(self, recipe: LowDataRecipe) -> Recipe:
+        return recipe.base
 
     def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
-        return {"per_class": list(self.recipe(profile, dataset).per_class), "subset": ["first"],
-                "cutoff_delta": [DEFAULT_CUTOFF_DELTA]}
+        return {
+            "per_class": list(self.recipe(profile, dataset).per_class),
+            "subset": ["first"],
+            "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
+        }
 
     def check(self, config: dict[str, Any]) -> None:
         per_class = config["per_class"]
-        require(per_class == ALL or (isinstance(per_class, int) and per_class >= 1),
-                f"per_class must be a whole number >= 1 or 'all', got {per_class!r}.")
+        require(
+            per_class == ALL or (isinstance(per_class, int) and per_class >= 1),
+            f"per_class must be a whole number >= 1 or 'all', got {per_class!r}.",
+        )
         if config["subset"] not in SUBSET_MODES:
             raise unknown_choice("subset mode", config["subset"], SUBSET_MODES)
 
-    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
-        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
+    def load_data(self, config: dict[str, Any], recipe: LowDataRecipe, context: RunContext) -> ImageData:
+        """The first (or a seeded random) ``per_class`` training images of every class, and the test set."""
         train, test = load_dataset(config["dataset"], context, None, recipe.base.max_test)
         if config["per_class"] != ALL:
             train = per_class_subset(train, config["per_class"], config["subset"], seed=config["seed"])
-        epochs = epochs_for(recipe, len(train), config["profile"])
-        train_config = dataclasses.replace(recipe.base.train, epochs=epochs,
-                                           eval_every=max(1, epochs // recipe.evaluations))
-        base = dataclasses.replace(recipe.base, train=train_config)
-        checkpoint = context.checkpoint_path(self.name, self.identity(config))
-        model, trainer, result = train_backbone(config, base, train, test, context, checkpoint)
-        metrics = {"cutoff_layer": cutoff_layer(result.probe_acc, config["cutoff_delta"]), "train_size": len(train),
-                   "epochs": epochs}
-        return make_record(self.name, config, base, (train, test), model, trainer.normalizer, metrics, result=result)
+        return ImageData(train, test)
+
+    def training_recipe(self, config: dict[str, Any], recipe: LowDataRecipe, data: ImageData) -> Recipe:
+        """The base recipe with the epochs that spend the sample budget on this training set."""
+        epochs = epochs_for(recipe, len(data.train), config["profile"])
+        train_config = dataclasses.replace(
+            recipe.base.train, epochs=epochs, eval_every=max(1, epochs // recipe.evaluations)
+        )
+        return dataclasses.replace(recipe.base, train=train_config)
+
+    def measure(self, config: dict[str, Any], recipe: LowDataRecipe, trained: Trained, context: RunContext) -> Measured:
+        """Cutoff layer, training-set size and epochs."""
+        return Measured(
+            {
+                "cutoff_layer": cutoff_layer(trained.result.probe_acc, config["cutoff_delta"]),
+                "train_size": len(trained.data.train),
+                "epochs": trained.recipe.train.epochs,
+            }
+        )
 
     def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
         """Accuracy and cutoff layer against training images per class."""
@@ -112,10 +151,16 @@ class LowDataSuite(ImageSuite):
             accuracy[model_label(record)][per_class].append(record.metrics["accuracy"])
             cutoff[model_label(record)][per_class].append(record.metrics["cutoff_layer"])
         return [
-            plot_series(accuracy, out_dir / f"{self.name}_accuracy.png", "low data: accuracy", "images per class", log_x=True),
-            plot_series(cutoff, out_dir / f"{self.name}_cutoff.png", "low data: cutoff layer", "images per class",
-                        ylabel="cutoff layer", percent=False, log_x=True),
+            plot_series(
+                accuracy, out_dir / f"{self.name}_accuracy.png", "low data: accuracy", "images per class", log_x=True
+            ),
+            plot_series(
+                cutoff,
+                out_dir / f"{self.name}_cutoff.png",
+                "low data: cutoff layer",
+                "images per class",
+                ylabel="cutoff layer",
+                percent=False,
+                log_x=True,
+            ),
         ]
-
-
-SUITE = LowDataSuite()

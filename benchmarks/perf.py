@@ -1,10 +1,10 @@
 """Throughput benchmarks (scripts, not timed tests).
 
 ``python -m benchmarks.perf step-time`` times one training step (forward, backward, AdamW update)
-of twins that differ only in connectivity (image backbones on random images, BERT-style ones on
-random 128-token sequences), interleaving the twins so that machine noise hits both alike, and
-prints the median step time, samples/s, achieved model TFLOP/s (3x forward FLOPs) and the ratio
-to the residual twin.
+of twins that differ only in connectivity, on the backbone's ``example_input`` (random images, or
+random 128-token sequences for BERT-style ones), interleaving the twins so that machine noise hits
+both alike, and prints the median step time, samples/s, achieved model TFLOP/s (3x forward FLOPs)
+and the ratio to the residual twin.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import argparse
 import statistics
 import sys
 import time
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 from rich.console import Console
@@ -22,15 +22,6 @@ from rich.table import Table
 from acn_bench.backbones import CONNECTIVITIES, create_backbone
 from acn_bench.training.schedule import build_optimizer
 from acn_bench.training.throughput import training_flops_per_sample
-
-
-def synthetic_batch(config: dict, batch_size: int, device: torch.device, seq_len: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random inputs of the backbone's kind (images, or token ids of ``seq_len`` for text) and labels."""
-    if config.get("family") == "bert":
-        x = torch.randint(5, config["vocab_size"], (batch_size, seq_len), device=device)
-    else:
-        x = torch.randn(batch_size, config["in_chans"], config["img_size"], config["img_size"], device=device)
-    return x, torch.randint(0, config["num_classes"], (batch_size,), device=device)
 
 
 def train_step_times(
@@ -42,7 +33,9 @@ def train_step_times(
         torch.manual_seed(0)
         models[name] = create_backbone(backbone, connectivity=name).to(device).train()
         optimizers[name] = build_optimizer(models[name], 1e-3, 0.01)
-    x, y = synthetic_batch(models[connectivities[0]].config, batch_size, device)
+    first = models[connectivities[0]]
+    x = first.example_input(batch_size, device)
+    y = torch.randint(0, first.config["num_classes"], (batch_size,), device=device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times: dict[str, list[float]] = {name: [] for name in connectivities}
     for round_index in range(warmup + steps):
@@ -59,8 +52,9 @@ def train_step_times(
     return times
 
 
-def step_time_table(times: dict[str, list[float]], reference: str, title: str, batch_size: int,
-                    flops_per_sample: int) -> Table:
+def step_time_table(
+    times: dict[str, list[float]], reference: str, title: str, batch_size: int, flops_per_sample: int
+) -> Table:
     """Rich table of median step time, samples/s, achieved model TFLOP/s and the ratio to ``reference``."""
     table = Table(title=title, caption=f"ratio: median step time over {reference}'s")
     for column in ("connectivity", "ms/step", "samples/s", "TFLOP/s", "ratio"):
@@ -68,17 +62,24 @@ def step_time_table(times: dict[str, list[float]], reference: str, title: str, b
     ref = statistics.median(times[reference])
     for name, values in times.items():
         median = statistics.median(values)
-        table.add_row(name, f"{median * 1000:.1f}", f"{batch_size / median:.1f}",
-                      f"{batch_size * flops_per_sample / median / 1e12:.4f}", f"{median / ref:.3f}")
+        table.add_row(
+            name,
+            f"{median * 1000:.1f}",
+            f"{batch_size / median:.1f}",
+            f"{batch_size * flops_per_sample / median / 1e12:.4f}",
+            f"{median / ref:.3f}",
+        )
     return table
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.perf", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     step = sub.add_parser("step-time", help="train-step time of twins at equal config")
     step.add_argument("--backbone", default="mixer_cifar")
-    step.add_argument("--connectivities", default="residual,acn", help=f"comma-separated, from {', '.join(CONNECTIVITIES)}")
+    step.add_argument(
+        "--connectivities", default="residual,acn", help=f"comma-separated, from {', '.join(CONNECTIVITIES)}"
+    )
     step.add_argument("--batch-size", type=int, default=64)
     step.add_argument("--steps", type=int, default=30)
     step.add_argument("--warmup", type=int, default=5)
@@ -88,7 +89,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     device = torch.device(args.device)
     times = train_step_times(args.backbone, names, args.batch_size, args.steps, args.warmup, device)
     model = create_backbone(args.backbone, connectivity=names[0])
-    flops = training_flops_per_sample(model, synthetic_batch(model.config, 1, torch.device("cpu"))[0])
+    flops = training_flops_per_sample(model, model.example_input(1))
     title = f"{args.backbone}, batch {args.batch_size}, {args.steps} steps, {device}, {torch.get_num_threads()} threads"
     Console().print(step_time_table(times, names[0], title, args.batch_size, flops))
     return 0

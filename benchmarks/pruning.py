@@ -18,17 +18,24 @@ from pathlib import Path
 from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
-from acn_bench.analysis.pruning import PRUNE_METHODS, GradualMovementPruning, check_sparsity, magnitude_prune, nonzero_params
+from acn_bench.analysis.pruning import (
+    PRUNE_METHODS,
+    GradualMovementPruning,
+    check_sparsity,
+    magnitude_prune,
+    nonzero_params,
+)
 from acn_bench.backbones import Backbone
-from acn_bench.data import ImageSet
 from acn_bench.data.augment import Normalizer
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record, run_id
 from acn_bench.results.plots import model_label, new_series, plot_series
 from acn_bench.suite import RunContext
-from acn_bench.training import Trainer, distributed, probe_accuracy
-from benchmarks.common import ImageSuite, Recipe, cached_model, load_dataset, make_record, pick_recipe, train_backbone
+from acn_bench.suite_registry import register_suite
+from acn_bench.training import distributed, probe_accuracy
 from benchmarks import robustness
+from benchmarks.common import Recipe, cached_model
+from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained, fit_trainer
 
 TRUNCATION = ("none", "cutoff")
 
@@ -48,77 +55,111 @@ def parse_sparsities(spec: Any) -> list[float]:
     return values
 
 
+@register_suite
 class PruningSuite(ImageSuite):
     """Accuracy against sparsity for magnitude and movement pruning of both twins."""
 
     name = "pruning"
     description = "magnitude / movement pruning sweep of AC vs residual twins; accuracy and non-zero params vs sparsity"
-    metrics = ("accuracy", "cutoff_layer", "accuracy_at_0.5", "accuracy_at_0.7", "accuracy_at_0.9", "nonzero_params_at_0.9")
+    metrics = (
+        "accuracy",
+        "cutoff_layer",
+        "accuracy_at_0.5",
+        "accuracy_at_0.7",
+        "accuracy_at_0.9",
+        "nonzero_params_at_0.9",
+    )
     group_by = ("method", "truncate")
     datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
     recipes = RECIPES
     default_datasets = {"paper": "cifar10"}
 
-
     def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
-        return {"method": list(PRUNE_METHODS), "sparsities": ["0,0.3,0.5,0.7,0.9"], "finetune_epochs": [FINETUNE[profile]],
-                "truncate": ["none"], "cutoff_delta": [DEFAULT_CUTOFF_DELTA]}
+        return {
+            "method": list(PRUNE_METHODS),
+            "sparsities": ["0,0.3,0.5,0.7,0.9"],
+            "finetune_epochs": [FINETUNE[profile]],
+            "truncate": ["none"],
+            "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
+        }
 
     def check(self, config: dict[str, Any]) -> None:
-        require(isinstance(config["finetune_epochs"], int) and config["finetune_epochs"] >= 1,
-                f"finetune_epochs must be a whole number >= 1, got {config['finetune_epochs']!r}.")
+        require(
+            isinstance(config["finetune_epochs"], int) and config["finetune_epochs"] >= 1,
+            f"finetune_epochs must be a whole number >= 1, got {config['finetune_epochs']!r}.",
+        )
         if config["method"] not in PRUNE_METHODS:
             raise unknown_choice("pruning method", config["method"], PRUNE_METHODS)
-        require(config["method"] != "movement" or not distributed.launched_by_torchrun(),
-                "movement pruning ranks each process's own gradients, so it runs in one process only; "
-                "start it without torchrun (magnitude pruning runs under torchrun).")
+        require(
+            config["method"] != "movement" or not distributed.launched_by_torchrun(),
+            "movement pruning ranks each process's own gradients, so it runs in one process only; "
+            "start it without torchrun (magnitude pruning runs under torchrun).",
+        )
         if config["truncate"] not in TRUNCATION:
             raise unknown_choice("truncate option", config["truncate"], TRUNCATION)
         parse_sparsities(config["sparsities"])
 
-    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
-        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
-        train, test = load_dataset(config["dataset"], context, recipe.max_train, recipe.max_test)
+    def train(self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext) -> Trained:
+        """The dense model of (dataset, backbone, connectivity, depth, seed): trained once, shared by every method."""
         dense_key = {k: config[k] for k in ("dataset", "backbone", "connectivity", "depth", "seed", "profile")}
-        path = context.out_dir / self.name / "dense" / f"{run_id({'train': dataclasses.asdict(recipe.train), **dense_key})}.pt"
+        path = (
+            context.out_dir
+            / self.name
+            / "dense"
+            / f"{run_id({'train': dataclasses.asdict(recipe.train), **dense_key})}.pt"
+        )
 
         def train_dense() -> tuple[Backbone, dict[str, Any]]:
-            model, _, result = train_backbone(dict(dense_key), recipe, train, test, context, path.with_suffix(".ckpt"))
+            trained = self.train_model(dict(dense_key), recipe, data, context, path.with_suffix(".ckpt"))
             path.with_suffix(".ckpt").unlink(missing_ok=True)
-            return model, {"probe": result.probe_acc, "history": result.history}
+            return trained.model, {"probe": trained.result.probe_acc, "history": trained.result.history}
 
-        dense, info = cached_model(path, train_dense, context, {"name": config["backbone"], "connectivity": config["connectivity"]})
-        cutoff = cutoff_layer(info["probe"], config["cutoff_delta"])
-        base = dense.truncate(cutoff) if config["truncate"] == "cutoff" else dense
-        curve = [self.prune_and_measure(base, s, config, recipe, train, test, context) for s in parse_sparsities(config["sparsities"])]
-        metrics = {"accuracy": info["probe"][-1], "cutoff_layer": cutoff, "dense_params": nonzero_params(base)}
+        dense, info = cached_model(
+            path, train_dense, context, {"name": config["backbone"], "connectivity": config["connectivity"]}
+        )
+        finetune = dataclasses.replace(
+            recipe, train=dataclasses.replace(recipe.train, epochs=config["finetune_epochs"])
+        )
+        return Trained(config, dense, Normalizer.from_images(data.train.images), data, finetune, extra=info)
+
+    def measure(self, config: dict[str, Any], recipe: Recipe, trained: Trained, context: RunContext) -> Measured:
+        """Accuracy and non-zero parameters at every sparsity (after the optional cut at the cutoff layer)."""
+        probe = trained.extra["probe"]
+        cutoff = cutoff_layer(probe, config["cutoff_delta"])
+        base = trained.model.truncate(cutoff) if config["truncate"] == "cutoff" else trained.model
+        curve = [
+            self.prune_and_measure(base, s, config, trained, context) for s in parse_sparsities(config["sparsities"])
+        ]
+        metrics = {"accuracy": probe[-1], "cutoff_layer": cutoff, "dense_params": nonzero_params(base)}
         for point in curve:
             metrics[f"accuracy_at_{point['sparsity']:g}"] = point["accuracy"]
             metrics[f"nonzero_params_at_{point['sparsity']:g}"] = point["nonzero_params"]
-        finetune = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, epochs=config["finetune_epochs"]))
-        return make_record(self.name, config, finetune, (train, test), base, Normalizer.from_images(train.images), metrics,
-                           probe=info["probe"], history={"curve": curve, "dense_epochs": info["history"]})
+        return Measured(
+            metrics, probe=probe, history={"curve": curve, "dense_epochs": trained.extra["history"]}, model=base
+        )
 
-    def prune_and_measure(self, base: Backbone, sparsity: float, config: dict[str, Any], recipe: Recipe,
-                          train: ImageSet, test: ImageSet, context: RunContext) -> dict[str, float]:
+    def prune_and_measure(
+        self, base: Backbone, sparsity: float, config: dict[str, Any], trained: Trained, context: RunContext
+    ) -> dict[str, float]:
         """Prune a copy of ``base`` to ``sparsity`` with the run's method, fine-tune, and measure it.
 
         Both methods spend ``finetune_epochs``: magnitude prunes first and fine-tunes with the mask;
         movement prunes gradually while fine-tuning.
         """
         model = copy.deepcopy(base)
-        cfg = dataclasses.replace(recipe.train, epochs=config["finetune_epochs"], warmup_epochs=0)
+        recipe = dataclasses.replace(trained.recipe, train=dataclasses.replace(trained.recipe.train, warmup_epochs=0))
         pruner = None
         if config["method"] == "movement":
-            steps = cfg.epochs * max(1, len(train) // cfg.batch_size)
+            steps = recipe.train.epochs * max(1, len(trained.data.train) // recipe.train.batch_size)
             pruner = GradualMovementPruning(model, sparsity, steps)
         else:
             magnitude_prune(model, sparsity)
-        trainer = Trainer(model, cfg, train.images, train.labels, test.images, test.labels, seed=config["seed"],
-                          device=context.device, progress=context.progress, on_step=pruner.step if pruner else None)
-        trainer.fit()
-        accuracy = probe_accuracy(model, trainer.test_images, trainer.test_labels, trainer.normalizer,
-                                  recipe.train.eval_batch_size)[-1]
+        trainer, _ = fit_trainer(
+            model, recipe, trained.data, config["seed"], context, on_step=pruner.step if pruner else None
+        )
+        accuracy = probe_accuracy(
+            model, trainer.test_images, trainer.test_labels, trainer.normalizer, recipe.train.eval_batch_size
+        )[-1]
         context.log(f"  sparsity {sparsity:g}: accuracy {accuracy:.4f}")
         return {"sparsity": sparsity, "accuracy": accuracy, "nonzero_params": nonzero_params(model)}
 
@@ -129,7 +170,8 @@ class PruningSuite(ImageSuite):
             label = f"{model_label(record)} {record.config['method']} truncate={record.config['truncate']}"
             for point in record.history["curve"]:
                 series[label][point["sparsity"]].append(point["accuracy"])
-        return [plot_series(series, out_dir / f"{self.name}_accuracy_vs_sparsity.png", "pruning: accuracy vs sparsity", "sparsity")]
-
-
-SUITE = PruningSuite()
+        return [
+            plot_series(
+                series, out_dir / f"{self.name}_accuracy_vs_sparsity.png", "pruning: accuracy vs sparsity", "sparsity"
+            )
+        ]

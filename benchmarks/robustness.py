@@ -14,27 +14,39 @@ import time
 from pathlib import Path
 from typing import Any
 
-from acn_bench.backbones.io import load_backbone, save_backbone
+from acn_bench.backbones.saving import load_backbone, save_backbone
 from acn_bench.data.augment import Normalizer
 from acn_bench.data.corruptions import CORRUPTIONS, SPACES, corrupt_normalized, corrupt_pixels, get_corruption
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import model_label, new_series, plot_series
 from acn_bench.suite import RunContext
+from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig, probe_accuracy
 from benchmarks import paper
-from benchmarks.common import ImageSuite, Recipe, load_dataset, make_record, pick_recipe, train_backbone
+from benchmarks.common import Recipe
 from benchmarks.compression import PAPER_MIXER_RECIPE
+from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained
 
 DEFAULT_CORRUPTIONS = "gaussian:0.1,0.2,0.4;salt_pepper:0.01,0.05,0.1"
 
 RECIPES: dict[str, dict[str, Recipe]] = {
-    "smoke": {"*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128)},
+    "smoke": {
+        "*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128)
+    },
     "quick": {
-        "digits": Recipe("mixer_small", TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1),
-                         depth=16, overrides={"patch_size": 2}),
-        "*": Recipe("mixer_small", TrainConfig(epochs=4, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
-                    max_train=10_000, max_test=5_000),
+        "digits": Recipe(
+            "mixer_small",
+            TrainConfig(epochs=40, batch_size=64, warmup_epochs=2, crop_padding=1),
+            depth=16,
+            overrides={"patch_size": 2},
+        ),
+        "*": Recipe(
+            "mixer_small",
+            TrainConfig(epochs=4, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
+            max_train=10_000,
+            max_test=5_000,
+        ),
     },
     "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
 }
@@ -52,7 +64,9 @@ def parse_corruptions(spec: str) -> list[tuple[str, float]]:
         name = name.strip()
         if name not in CORRUPTIONS:
             raise unknown_choice("corruption", name, CORRUPTIONS)
-        require(bool(sep and levels.strip()), f"corruption {name!r} needs severities, e.g. {name}:0.1,0.2 (got {part!r}).")
+        require(
+            bool(sep and levels.strip()), f"corruption {name!r} needs severities, e.g. {name}:0.1,0.2 (got {part!r})."
+        )
         for level in levels.split(","):
             try:
                 severity = float(level)
@@ -68,20 +82,21 @@ def corruption_key(name: str, severity: float) -> str:
     return f"{name}_{severity:g}"
 
 
+@register_suite
 class RobustnessSuite(ImageSuite):
     """Accuracy of clean-trained twins under test-time noise, at every depth."""
 
     name = "robustness"
     description = "twins trained clean, tested under seeded Gaussian / salt-and-pepper noise; accuracy per depth"
     metrics = (
-        "accuracy", *(f"{corruption_key(n, s)}_accuracy" for n, s in parse_corruptions(DEFAULT_CORRUPTIONS)),
+        "accuracy",
+        *(f"{corruption_key(n, s)}_accuracy" for n, s in parse_corruptions(DEFAULT_CORRUPTIONS)),
         "mean_relative_robustness",
     )
     group_by = ("noise_space", "corruptions", "checkpoint")
     datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
     recipes = RECIPES
     default_datasets = {"smoke": "digits"}
-
 
     def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
         return {"corruptions": [DEFAULT_CORRUPTIONS], "noise_space": ["pixel"], "noise_seed": [0], "checkpoint": [None]}
@@ -95,27 +110,39 @@ class RobustnessSuite(ImageSuite):
 
     @staticmethod
     def _architecture(config: dict[str, Any]) -> dict[str, Any]:
-        return {"name": config["backbone"], "connectivity": config["connectivity"], "depth": config["depth"]}
+        """What a ``--checkpoint`` must hold (depth None: a submitted backbone's own depth, any)."""
+        wanted = {"name": config["backbone"], "connectivity": config["connectivity"], "depth": config["depth"]}
+        return {key: value for key, value in wanted.items() if value is not None}
 
-    def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
-        recipe = pick_recipe(RECIPES, config["profile"], config["dataset"])
-        train, test = load_dataset(config["dataset"], context, recipe.max_train, recipe.max_test)
-        result = None
+    def train(self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext) -> Trained:
+        """Train on clean data and save the model for later ``--checkpoint`` use, or load ``--checkpoint``."""
         if config["checkpoint"] is None:
-            checkpoint = context.checkpoint_path(self.name, self.identity(config))
-            model, trainer, result = train_backbone(config, recipe, train, test, context, checkpoint)
-            normalizer = trainer.normalizer
-            save_backbone(self.model_path(config, context), model, {"normalization": normalizer.as_dict()})
-        else:
-            model, extra = load_backbone(config["checkpoint"], self._architecture(config))
-            model = model.to(context.device)
-            normalizer = Normalizer.from_dict(extra["normalization"]) if "normalization" in extra else Normalizer.from_images(train.images)
+            trained = super().train(config, recipe, data, context)
+            save_backbone(
+                self.model_path(config, context), trained.model, {"normalization": trained.normalizer.as_dict()}
+            )
+            return trained
+        model, extra = load_backbone(config["checkpoint"], self._architecture(config))
+        normalizer = (
+            Normalizer.from_dict(extra["normalization"])
+            if "normalization" in extra
+            else Normalizer.from_images(data.train.images)
+        )
+        return Trained(config, model.to(context.device), normalizer, data, recipe)
+
+    def measure(self, config: dict[str, Any], recipe: Recipe, trained: Trained, context: RunContext) -> Measured:
+        """Accuracy at every depth, clean and under every corruption level."""
         start = time.perf_counter()
-        metrics, probes = evaluate_under_noise(model, test.images.to(context.device), test.labels.to(context.device),
-                                               normalizer, config, recipe.train.eval_batch_size)
-        return make_record(self.name, config, recipe, (train, test), model, normalizer, metrics, result=result,
-                           probe=probes["clean"], timings={"noise_eval_s": time.perf_counter() - start},
-                           history={"probe_under_noise": probes})
+        images, labels = trained.test_tensors()
+        metrics, probes = evaluate_under_noise(
+            trained.model, images, labels, trained.normalizer, config, recipe.train.eval_batch_size
+        )
+        return Measured(
+            metrics,
+            probe=probes["clean"],
+            history={"probe_under_noise": probes},
+            timings={"noise_eval_s": time.perf_counter() - start},
+        )
 
     def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
         """Accuracy against noise severity, one figure per corruption kind, plus probe accuracy by depth."""
@@ -125,7 +152,9 @@ class RobustnessSuite(ImageSuite):
             for name, severity in parse_corruptions(record.config["corruptions"]):
                 series = series_by_kind.setdefault(name, new_series())
                 series[model_label(record)][0.0].append(record.metrics["accuracy"])
-                series[model_label(record)][severity].append(record.metrics[f"{corruption_key(name, severity)}_accuracy"])
+                series[model_label(record)][severity].append(
+                    record.metrics[f"{corruption_key(name, severity)}_accuracy"]
+                )
         for name, series in series_by_kind.items():
             path = out_dir / f"{self.name}_{name}.png"
             paths.append(plot_series(series, path, f"{self.name}: {name} noise", "severity"))
@@ -168,6 +197,3 @@ def evaluate_under_noise(
         relative.append(metrics[f"{key}_relative"])
     metrics["mean_relative_robustness"] = sum(relative) / len(relative)
     return metrics, probes
-
-
-SUITE = RobustnessSuite()

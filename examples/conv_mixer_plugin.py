@@ -2,7 +2,9 @@
 
 Submit it with::
 
-    acn-bench submit --plugin examples/conv_mixer_plugin.py --backbone convmixer_tiny --suite compression --profile smoke
+    acn-bench submit --plugin examples/conv_mixer_plugin.py --backbone convmixer_tiny --suite compression
+
+(``--profile smoke`` makes it a run of seconds.)
 
 The contract (see leaderboards/README.md): a factory taking keyword arguments (``connectivity``,
 ``num_classes``, ``img_size``, ``in_chans``, ``depth``, ...) that returns an
@@ -46,16 +48,41 @@ class PatchTokens(nn.Module):
 
 
 @register_backbone("convmixer_tiny")
-def convmixer_tiny(*, connectivity: str = "residual", num_classes: int = 10, img_size: int = 32, in_chans: int = 3,
-                   depth: int = 4, dim: int = 32, patch_size: int = 4, kernel: int = 3) -> Backbone:
+def convmixer_tiny(
+    *,
+    connectivity: str = "residual",
+    num_classes: int = 10,
+    img_size: int = 32,
+    in_chans: int = 3,
+    depth: int = 4,
+    dim: int = 32,
+    patch_size: int = 4,
+    kernel: int = 3,
+) -> Backbone:
     """A tiny ConvMixer-like backbone: depthwise-conv and pointwise sub-layers, average pooling."""
     side = img_size // patch_size
     blocks = nn.ModuleList(
-        Block([PreNorm(nn.LayerNorm(dim), TokensToGrid(dim, side, kernel)),
-               PreNorm(nn.LayerNorm(dim), nn.Sequential(nn.Linear(dim, dim), nn.GELU()))])
+        Block(
+            [
+                PreNorm(nn.LayerNorm(dim), TokensToGrid(dim, side, kernel)),
+                PreNorm(nn.LayerNorm(dim), nn.Sequential(nn.Linear(dim, dim), nn.GELU())),
+            ]
+        )
         for _ in range(depth)
     )
-    config = {"family": "convmixer", "num_classes": num_classes, "img_size": img_size, "in_chans": in_chans,
-              "patch_size": patch_size, "dim": dim, "kernel": kernel}
-    return Backbone(PatchTokens(in_chans, dim, patch_size), blocks, make_connectivity(connectivity, depth, dim),
-                    Head(dim, num_classes, pool="avg"), config)
+    config = {
+        "family": "convmixer",
+        "num_classes": num_classes,
+        "img_size": img_size,
+        "in_chans": in_chans,
+        "patch_size": patch_size,
+        "dim": dim,
+        "kernel": kernel,
+    }
+    return Backbone(
+        PatchTokens(in_chans, dim, patch_size),
+        blocks,
+        make_connectivity(connectivity, depth, dim),
+        Head(dim, num_classes, pool="avg"),
+        config,
+    )

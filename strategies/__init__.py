@@ -23,6 +23,12 @@ from strategies.registry import (
 warnings.filterwarnings("ignore", message="no QP solver found", category=UserWarning)
 
 __all__ = [
-    "Param", "StrategyEntry", "all_strategy_params", "list_strategies", "make_strategy", "register_strategy",
-    "strategy_entry", "strategy_params",
+    "Param",
+    "StrategyEntry",
+    "all_strategy_params",
+    "list_strategies",
+    "make_strategy",
+    "register_strategy",
+    "strategy_entry",
+    "strategy_params",
 ]

@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import torch
-from avalanche.models.dynamic_optimizers import update_optimizer
 from avalanche.models.dynamic_modules import avalanche_model_adaptation
+from avalanche.models.dynamic_optimizers import update_optimizer
 from avalanche.training.utils import ParamData
 
 if TYPE_CHECKING:
@@ -36,8 +36,9 @@ def strategy_state(strategy: SupervisedTemplate) -> dict[str, Any]:
     grown by an evaluation is a new parameter, whose stale state Avalanche drops at the next task.
     """
     current = dict(strategy.model.named_parameters())
-    names = {id(param): name for name, param in (strategy.optimized_param_id or {}).items()
-             if current.get(name) is param}
+    names = {
+        id(param): name for name, param in (strategy.optimized_param_id or {}).items() if current.get(name) is param
+    }
     return {
         "model": strategy.model.state_dict(),
         "optimizer_state": {names[id(p)]: state for p, state in strategy.optimizer.state.items() if id(p) in names},
@@ -72,7 +73,8 @@ def restore_strategy(
     model.load_state_dict(state["model"])
     model.to(strategy.device)
     strategy.optimized_param_id = update_optimizer(
-        strategy.optimizer, dict(model.named_parameters()), None, reset_state=True, remove_params=True)
+        strategy.optimizer, dict(model.named_parameters()), None, reset_state=True, remove_params=True
+    )
     for name, param_state in state["optimizer_state"].items():
         param = strategy.optimized_param_id[name]
         strategy.optimizer.state[param] = {

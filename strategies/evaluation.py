@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -114,8 +114,12 @@ class StreamResult:
 
 
 def run_stream(
-    strategy: SupervisedTemplate, train_stream: Sequence[Any], test_stream: Sequence[Any],
-    log: Callable[[str], None] = print, checkpoint: Optional[Path] = None, fingerprint: str = "",
+    strategy: SupervisedTemplate,
+    train_stream: Sequence[Any],
+    test_stream: Sequence[Any],
+    log: Callable[[str], None] = print,
+    checkpoint: Path | None = None,
+    fingerprint: str = "",
 ) -> StreamResult:
     """Train ``strategy`` on each experience of ``train_stream``, evaluating all of ``test_stream`` after each.
 
@@ -146,17 +150,27 @@ def run_stream(
         result.eval_seconds.append(time.perf_counter() - start)
         result.matrix.append(experience_accuracies(metrics, tasks))
         result.avalanche = {
-            key: float(value) for key, value in metrics.items()
+            key: float(value)
+            for key, value in metrics.items()
             if key.startswith(STREAM_KEYS) and isinstance(value, (int, float))
         }
         if checkpoint:
             from strategies.checkpoint import strategy_state
 
-            save_checkpoint(checkpoint, {"fingerprint": fingerprint, "result": dataclasses.asdict(result),
-                                         "strategy": strategy_state(strategy), "rng": rng_state()})
+            save_checkpoint(
+                checkpoint,
+                {
+                    "fingerprint": fingerprint,
+                    "result": dataclasses.asdict(result),
+                    "strategy": strategy_state(strategy),
+                    "rng": rng_state(),
+                },
+            )
         seen = result.matrix[-1][: i + 1]
-        log(f"  task {i + 1}/{tasks}: mean accuracy on tasks seen {sum(seen) / len(seen):.4f}, "
-            f"train {result.train_seconds[-1]:.1f}s")
+        log(
+            f"  task {i + 1}/{tasks}: mean accuracy on tasks seen {sum(seen) / len(seen):.4f}, "
+            f"train {result.train_seconds[-1]:.1f}s"
+        )
     return result
 
 

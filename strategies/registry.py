@@ -13,7 +13,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -68,7 +68,7 @@ _REGISTRY: dict[str, StrategyEntry] = {}
 
 
 def register_strategy(
-    name: str, *, params: Optional[Mapping[str, Param]] = None, description: str = ""
+    name: str, *, params: Mapping[str, Param] | None = None, description: str = ""
 ) -> Callable[[Builder], Builder]:
     """Register a strategy builder under ``name``: ``@register_strategy("si", params={...})``.
 
@@ -138,8 +138,8 @@ def make_strategy(
     train_epochs: int,
     eval_mb_size: int,
     device: torch.device | str = "cpu",
-    evaluator: Optional[EvaluationPlugin] = None,
-    plugins: Optional[Sequence[SupervisedPlugin]] = None,
+    evaluator: EvaluationPlugin | None = None,
+    plugins: Sequence[SupervisedPlugin] | None = None,
     **params: Any,
 ) -> SupervisedTemplate:
     """Build the Avalanche 0.6 strategy ``name``.
@@ -166,8 +166,12 @@ def make_strategy(
     for key, value in sizes.items():
         require(isinstance(value, int) and value >= 1, f"{key} must be a whole number >= 1, got {value!r}.")
     common: dict[str, Any] = {
-        "model": model, "optimizer": optimizer, "criterion": criterion, "device": device,
-        "plugins": list(plugins or []), **sizes,
+        "model": model,
+        "optimizer": optimizer,
+        "criterion": criterion,
+        "device": device,
+        "plugins": list(plugins or []),
+        **sizes,
     }
     if evaluator is not None:
         common["evaluator"] = evaluator

@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+
+
+def _share_the_cores_between_workers() -> None:
+    """Under ``pytest -n N`` give each worker (and the processes it starts) its share of the cores.
+
+    N workers with torch's default threads each oversubscribe the machine, and torch's spinning
+    threads then run several times slower than one thread per core.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
+_share_the_cores_between_workers()
 
 
 @pytest.fixture(autouse=True)
@@ -11,7 +29,13 @@ def isolated_env(tmp_path_factory, monkeypatch):
     """Keep every test away from the user's caches, data folders and results."""
     monkeypatch.setenv("ACN_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("ACN_BENCH_RESULTS", str(tmp_path_factory.mktemp("results")))
-    for var in ("ACN_BENCH_DATA", "ACN_BENCH_CIFAR10", "ACN_BENCH_CIFAR100", "ACN_BENCH_TINY_IMAGENET", "ACN_BENCH_IMAGENET"):
+    for var in (
+        "ACN_BENCH_DATA",
+        "ACN_BENCH_CIFAR10",
+        "ACN_BENCH_CIFAR100",
+        "ACN_BENCH_TINY_IMAGENET",
+        "ACN_BENCH_IMAGENET",
+    ):
         monkeypatch.delenv(var, raising=False)
     torch.manual_seed(0)
 
@@ -72,12 +96,17 @@ def write_text_data(root, corpus_lines: int = 600, train: int = 384, validation:
         return f"the {rng.choice(NOUNS)} {rng.choice(VERBS)} {adjective}"
 
     (root / "corpus").mkdir(parents=True)
-    lines = (f"{clause(rng.choice(POSITIVE + NEGATIVE))} and {clause(rng.choice(POSITIVE + NEGATIVE))}" for _ in range(corpus_lines))
+    lines = (
+        f"{clause(rng.choice(POSITIVE + NEGATIVE))} and {clause(rng.choice(POSITIVE + NEGATIVE))}"
+        for _ in range(corpus_lines)
+    )
     (root / "corpus" / "part1.txt").write_text("\n".join(lines), encoding="utf-8")
 
     def sentiment(n):
         labels = [rng.randrange(2) for _ in range(n)]
-        return Dataset.from_dict({"sentence": [clause(rng.choice(POSITIVE if y else NEGATIVE)) for y in labels], "label": labels})
+        return Dataset.from_dict(
+            {"sentence": [clause(rng.choice(POSITIVE if y else NEGATIVE)) for y in labels], "label": labels}
+        )
 
     def similarity(n):
         first = [clause(rng.choice(POSITIVE + NEGATIVE)) for _ in range(n)]
@@ -85,8 +114,12 @@ def write_text_data(root, corpus_lines: int = 600, train: int = 384, validation:
         scores = [5.0 * len(set(a.split()) & set(b.split())) / 4 for a, b in zip(first, second)]
         return Dataset.from_dict({"sentence1": first, "sentence2": second, "label": scores})
 
-    DatasetDict({"train": sentiment(train), "validation": sentiment(validation)}).save_to_disk(str(root / "glue" / "sst2"))
-    DatasetDict({"train": similarity(train), "validation": similarity(validation)}).save_to_disk(str(root / "glue" / "stsb"))
+    DatasetDict({"train": sentiment(train), "validation": sentiment(validation)}).save_to_disk(
+        str(root / "glue" / "sst2")
+    )
+    DatasetDict({"train": similarity(train), "validation": similarity(validation)}).save_to_disk(
+        str(root / "glue" / "stsb")
+    )
     return root
 
 
@@ -97,3 +130,13 @@ def text_data(tmp_path):
 
     datasets.disable_progress_bars()
     return write_text_data(tmp_path / "text")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` need CUDA: where there is none they are deselected (counted in the summary), not run."""
+    if torch.cuda.is_available():
+        return
+    gpu = [item for item in items if item.get_closest_marker("gpu")]
+    if gpu:
+        config.hook.pytest_deselected(items=gpu)
+        items[:] = [item for item in items if not item.get_closest_marker("gpu")]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
 from acn_bench import UserError, create_backbone, list_backbones
-from acn_bench.backbones import CONNECTIVITIES, load_plugin, registry
+from acn_bench.backbones import CONNECTIVITIES, registry
+from acn_bench.plugins import load_plugin
 
 TINY = {"mixer_tiny": {}, "vit_tiny": {}}
 
@@ -71,6 +71,34 @@ def test_residual_twin_adds_a_residual_around_each_sublayer():
         for sublayer in model.blocks[0].sublayers:
             h = h + sublayer(h)
         assert torch.allclose(model.head(h), model(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["mixer_tiny", "vit_tiny", "bert_tiny"])
+def test_forward_head_gives_logits_or_the_pooled_features_before_the_classifier(name):
+    model = create_backbone(name, connectivity="acn").eval()
+    x = model.example_input(3)
+    with torch.no_grad():
+        tokens = model.forward_features(x)
+        assert tokens.dim() == 3 and tokens.shape[0] == 3  # B x N x dim: tokens, not pooled
+        pooled = model.forward_head(tokens, pre_logits=True)
+        assert pooled.shape == (3, model.num_features)
+        assert torch.allclose(model.head.fc(pooled), model(x), atol=1e-5)
+        assert torch.equal(model.forward_head(tokens), model(x))
+
+
+def test_example_inputs_are_seeded_and_of_the_models_kind():
+    images = create_backbone("vit_tiny").example_input()
+    assert images.dtype == torch.float32 and images.shape == (2, 3, 32, 32)
+    assert torch.equal(images, create_backbone("vit_tiny").example_input())
+    assert create_backbone("mixer_tiny", in_chans=1).example_input(5).shape == (5, 1, 32, 32)
+    assert create_backbone("mixer_tiny").example_input(1, shape=(3, 16, 16)).shape == (1, 3, 16, 16)
+    bert = create_backbone("bert_tiny")
+    ids = bert.example_input(4)
+    assert ids.dtype == torch.int64 and ids.shape == (4, 128)  # bert_tiny's max_len
+    assert ids.min() > max(bert.config["pad_id"], bert.config["sep_id"]) and ids.max() < bert.config["vocab_size"]
+    assert torch.equal(ids, bert.example_input(4)) and bert.example_input(1, shape=(32,)).shape == (1, 32)
+    assert create_backbone("bert_tiny", max_len=64).example_input().shape == (2, 64)
+    assert create_backbone("bert_tiny", connectivity="acn")(ids).shape == (4, 2)
 
 
 def block_outputs(model, x):
@@ -143,7 +171,7 @@ def clean_registry():
 def test_plugin_file_registers_a_backbone(tmp_path, clean_registry):
     path = tmp_path / "my_plugin.py"
     path.write_text(PLUGIN.format(name="plugin-net"))
-    assert load_plugin(path) == ["plugin-net"]
+    assert load_plugin(path).backbones == ["plugin-net"]
     model = create_backbone("plugin-net", connectivity="acn")
     assert model.probe(torch.randn(1, 3, 32, 32)).shape == (3, 1, 10)
 
@@ -158,7 +186,9 @@ def test_plugin_that_raises_on_import_is_a_user_error(tmp_path, clean_registry):
 
 
 def test_entry_point_group_registers_third_party_backbones(tmp_path, monkeypatch, clean_registry):
-    (tmp_path / "thirdparty_nets.py").write_text(PLUGIN.format(name="unused").replace('@register_backbone("unused")\n', ""))
+    (tmp_path / "thirdparty_nets.py").write_text(
+        PLUGIN.format(name="unused").replace('@register_backbone("unused")\n', "")
+    )
     dist = tmp_path / "thirdparty_nets-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty-nets\nVersion: 0.1\n")

@@ -24,8 +24,21 @@ def test_smoke_run_writes_records_and_leaderboard(tmp_path, capsys):
     records = sorted((out / "compression").glob("*.json"))
     assert len(records) == 4  # residual and acn, two seeds
     data = json.loads(records[0].read_text())
-    for key in ("schema_version", "suite", "profile", "dataset", "backbone", "strategy", "seed", "metrics", "probe",
-                "timings", "environment", "source", "config"):
+    for key in (
+        "schema_version",
+        "suite",
+        "profile",
+        "dataset",
+        "backbone",
+        "strategy",
+        "seed",
+        "metrics",
+        "probe",
+        "timings",
+        "environment",
+        "source",
+        "config",
+    ):
         assert key in data
     metrics = data["metrics"]
     assert 0 <= metrics["cutoff_layer"] <= data["backbone"]["depth"]
@@ -45,8 +58,22 @@ def test_smoke_run_writes_records_and_leaderboard(tmp_path, capsys):
 
     # a filtered view prints only the matching rows and never overwrites the full tables
     capsys.readouterr()
-    assert main(["leaderboard", "--records", str(out), "--tables", str(tmp_path / "tables"),
-                 "--only", "connectivity=acn", "--format", "csv"]) == 0
+    assert (
+        main(
+            [
+                "leaderboard",
+                "--records",
+                str(out),
+                "--tables",
+                str(tmp_path / "tables"),
+                "--only",
+                "connectivity=acn",
+                "--format",
+                "csv",
+            ]
+        )
+        == 0
+    )
     assert "residual" not in capsys.readouterr().out
     assert (tmp_path / "tables" / "compression.md").read_text() == table
 
@@ -99,6 +126,7 @@ def test_missing_dataset_says_where_it_looked(tmp_path, capsys, monkeypatch):
     assert "cifar-10-python.tar.gz" in err and "--download" in err
 
 
+@pytest.mark.slow
 def test_console_script_lists_suites_backbones_and_datasets():
     beside_python = Path(sys.executable).parent / "acn-bench"
     exe = str(beside_python) if beside_python.exists() else shutil.which("acn-bench")

@@ -10,7 +10,7 @@ from acn_bench import UserError
 from acn_bench.cli import main
 from acn_bench.results import Record, record_problems, write_record
 from acn_bench.suite import plan_runs
-from benchmarks import get_suite
+from acn_bench.suite_registry import get_suite
 from benchmarks.continual import check_split, class_order, paper_records
 
 SUITE = get_suite("continual")
@@ -24,19 +24,22 @@ def run(out, *argv):
     return main(["run", "continual", "--profile", "smoke", "--out", str(out), "--no-progress", *argv])
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_records_with_the_accuracy_matrix_and_per_task_probes(tmp_path, capsys):
     out = tmp_path / "out"
     assert run(out) == 0
     recs = records(out)
     assert sorted((r["backbone"]["connectivity"], r["strategy"]) for r in recs) == sorted(
-        (c, s) for c in ("residual", "acn") for s in ("naive", "si", "ewc"))
+        (c, s) for c in ("residual", "acn") for s in ("naive", "si", "ewc")
+    )
     for rec in recs:
         depth, matrix = rec["backbone"]["depth"], rec["history"]["accuracy_matrix"]
         assert rec["scenario"] == rec["config"]["scenario"] == "split-digits-5x2-task-il"
         assert len(matrix) == 5 and all(len(row) == 5 and all(0 <= a <= 1 for a in row) for row in matrix)
         assert rec["metrics"]["avg_accuracy"] == pytest.approx(sum(matrix[-1]) / 5)
         assert rec["metrics"]["avg_forgetting"] == pytest.approx(
-            rec["history"]["avalanche"]["StreamForgetting/eval_phase/test_stream"], abs=1e-12)
+            rec["history"]["avalanche"]["StreamForgetting/eval_phase/test_stream"], abs=1e-12
+        )
         assert rec["metrics"]["bwt"] == pytest.approx(-rec["metrics"]["avg_forgetting"])
         probes = rec["history"]["probe_by_task"]
         assert len(probes) == 5 and all(len(row) == depth + 1 for row in probes) and len(rec["probe"]) == depth + 1
@@ -58,7 +61,9 @@ def test_smoke_run_writes_records_with_the_accuracy_matrix_and_per_task_probes(t
     assert "avg_forgetting" in table and "paper" in table and "52.76" in table  # the paper's residual naive L=5
     assert (tmp_path / "tables" / "continual_forgetting.png").stat().st_size > 0
     assert (tmp_path / "tables" / "continual_accuracy_matrix_split-digits-5x2-task-il.png").stat().st_size > 0
-    assert "continual_accuracy_matrix_split-digits-5x2-task-il.png" in (tmp_path / "tables" / "continual.md").read_text()
+    assert (
+        "continual_accuracy_matrix_split-digits-5x2-task-il.png" in (tmp_path / "tables" / "continual.md").read_text()
+    )
 
 
 def test_class_incremental_and_other_strategies_run_from_the_command_line(tmp_path):
@@ -69,13 +74,16 @@ def test_class_incremental_and_other_strategies_run_from_the_command_line(tmp_pa
     assert len(rec["history"]["accuracy_matrix"]) == 5 and rec["config"]["strategy_params"] == {"replay_mem_size": 200}
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--set", "strategy=sgd"], "unknown strategy 'sgd'; accepted: ewc, lwf, naive, replay, si."),
-    (["--set", "n_tasks=3"], "digits has 10 classes, which 3 tasks cannot share equally"),
-    (["--depths", "5,0"], "--depths takes whole numbers >= 1"),
-    (["--set", "si_eps=0"], "si_eps of strategy 'si' must be a number > 0"),
-    (["--dataset", "cifar100"], "cifar100 data not found"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--set", "strategy=sgd"], "unknown strategy 'sgd'; accepted: ewc, lwf, naive, replay, si."),
+        (["--set", "n_tasks=3"], "digits has 10 classes, which 3 tasks cannot share equally"),
+        (["--depths", "5,0"], "--depths takes whole numbers >= 1"),
+        (["--set", "si_eps=0"], "si_eps of strategy 'si' must be a number > 0"),
+        (["--dataset", "cifar100"], "cifar100 data not found"),
+    ],
+)
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "out"
     assert run(out, "--data-root", str(tmp_path / "empty"), *argv) == 2
@@ -110,22 +118,33 @@ def test_paper_records_are_valid_records_of_the_paper_table():
         assert rec.source == "paper" and rec.profile == "paper" and rec.suite == "continual"
         assert rec.scenario == "split-cifar100-20x5-task-il" and rec.dataset["name"] == "cifar100"
         assert all(0 <= rec.metrics[k] <= 1 for k in ("avg_accuracy", "avg_forgetting"))
-    si_acn_15 = next(r for r in recs if (r.strategy, r.backbone["connectivity"], r.backbone["depth"]) == ("si", "acn", 15))
+    si_acn_15 = next(
+        r for r in recs if (r.strategy, r.backbone["connectivity"], r.backbone["depth"]) == ("si", "acn", 15)
+    )
     assert si_acn_15.metrics == pytest.approx({"avg_accuracy": 0.462, "avg_forgetting": 0.32, "bwt": -0.32})
     assert len({r.run_id for r in recs}) == len(recs)
 
 
-@pytest.mark.parametrize("setting, strategies, killed_at", [
-    ("task", ("si", "ewc", "lwf", "replay"), 3),  # every kind of state a strategy carries between tasks
-    ("class", ("naive",), 1),  # the single head grew during the first evaluation
-])
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "setting, strategies, killed_at",
+    [
+        ("task", ("si", "ewc", "lwf", "replay"), 3),  # every kind of state a strategy carries between tasks
+        ("class", ("naive",), 1),  # the single head grew during the first evaluation
+    ],
+)
 def test_stream_interrupted_between_tasks_resumes_to_the_same_record(
     tmp_path, capsys, monkeypatch, setting, strategies, killed_at
 ):
     from avalanche.training.templates import SupervisedTemplate
 
-    grid = ["--only", "connectivity=acn", "--set", f"setting={setting}",
-            *[arg for name in strategies for arg in ("--set", f"strategy={name}")]]
+    grid = [
+        "--only",
+        "connectivity=acn",
+        "--set",
+        f"setting={setting}",
+        *[arg for name in strategies for arg in ("--set", f"strategy={name}")],
+    ]
     assert run(tmp_path / "reference", *grid) == 0
     reference = {r["strategy"]: r for r in records(tmp_path / "reference")}
 

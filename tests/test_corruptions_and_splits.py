@@ -46,7 +46,9 @@ def test_normalized_space_adds_unclipped_noise():
         corrupt_normalized(x, "salt_pepper", 0.1)
 
 
-@pytest.mark.parametrize("name, bad, message", [("gaussian", -0.1, "sigma must be >= 0"), ("salt_pepper", 1.5, r"in \[0, 1\]")])
+@pytest.mark.parametrize(
+    "name, bad, message", [("gaussian", -0.1, "sigma must be >= 0"), ("salt_pepper", 1.5, r"in \[0, 1\]")]
+)
 def test_out_of_range_severities_are_user_errors(images, name, bad, message):
     with pytest.raises(UserError, match=message):
         corrupt_pixels(images, name, bad)

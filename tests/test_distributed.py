@@ -21,11 +21,23 @@ def only_record(out):
     return json.loads(path.read_text())
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
     assert main([*RUN, "--out", str(tmp_path / "one")]) == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-              "-m", "acn_bench.cli", *RUN, "--out", str(tmp_path / "two")]
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "acn_bench.cli",
+        *RUN,
+        "--out",
+        str(tmp_path / "two"),
+    ]
     done = subprocess.run(launch, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("record(s) written") == 1  # only rank 0 reports and writes
@@ -63,15 +75,37 @@ def test_the_continual_suite_refuses_torchrun(tmp_path, monkeypatch, capsys):
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suite", ["imagenet", "glue"])
 def test_streaming_and_text_suites_train_under_two_gloo_processes(tmp_path, digit_folders, text_data, suite):
     """Per-rank MixUp, dropout and MLM masks make these differ from one process by design; what must
     hold is that the ranks split the data, agree on the evaluation, and one record is written."""
     data = ["--dataset", f"imagefolder:{digit_folders}"] if suite == "imagenet" else ["--data-root", str(text_data)]
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "acn_bench.cli",
-              "run", suite, "--profile", "smoke", "--only", "connectivity=acn", "--device", "cpu", "--no-progress",
-              "--out", str(tmp_path / "two"), *data]
-    done = subprocess.run(launch, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600)
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "acn_bench.cli",
+        "run",
+        suite,
+        "--profile",
+        "smoke",
+        "--only",
+        "connectivity=acn",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "two"),
+        *data,
+    ]
+    done = subprocess.run(
+        launch, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (path,) = (tmp_path / "two" / suite).glob("*.json")
     record = json.loads(path.read_text())

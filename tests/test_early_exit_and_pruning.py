@@ -9,8 +9,16 @@ import torch
 
 from acn_bench import UserError, create_backbone
 from acn_bench.analysis.early_exit import (
-    attach_branches, branch_layers, early_exit_forward, entropy, exit_logits, exit_plan, first_exit,
-    measure_exit_costs, multi_exit_objective, sweep_thresholds,
+    attach_branches,
+    branch_layers,
+    early_exit_forward,
+    entropy,
+    exit_logits,
+    exit_plan,
+    first_exit,
+    measure_exit_costs,
+    multi_exit_objective,
+    sweep_thresholds,
 )
 from acn_bench.analysis.pruning import GradualMovementPruning, magnitude_prune, nonzero_params, sparsity_of
 from acn_bench.cli import main
@@ -95,29 +103,66 @@ def test_magnitude_pruning_hits_the_sparsity_and_movement_pruning_ramps_up(model
         magnitude_prune(model, 1.0)
 
 
+@pytest.mark.slow
 def test_early_exit_and_pruning_suites_run_end_to_end(tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["run", "early-exit", "--profile", "smoke", "--out", str(out), "--only", "connectivity=acn", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "early-exit",
+                "--profile",
+                "smoke",
+                "--out",
+                str(out),
+                "--only",
+                "connectivity=acn",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     recs = [json.loads(p.read_text()) for p in (out / "early_exit").glob("*.json")]
     assert {r["config"]["exit_mode"] for r in recs} == {"inherent", "branches", "shared"}
     for rec in recs:
         assert len(rec["history"]["threshold_sweep"]) == 25 and rec["metrics"]["wall_speedup"] > 0
-    assert main(["run", "pruning", "--profile", "smoke", "--out", str(out), "--only", "connectivity=acn",
-                 "--set", "sparsities=0,0.8", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "pruning",
+                "--profile",
+                "smoke",
+                "--out",
+                str(out),
+                "--only",
+                "connectivity=acn",
+                "--set",
+                "sparsities=0,0.8",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.count("reusing the trained model") == 1  # both methods share one dense model
     for rec in (json.loads(p.read_text()) for p in (out / "pruning").glob("*.json")):
         assert [p["sparsity"] for p in rec["history"]["curve"]] == [0.0, 0.8]
         assert rec["metrics"]["nonzero_params_at_0.8"] < rec["metrics"]["nonzero_params_at_0"]
     assert main(["leaderboard", "--records", str(out)]) == 0
-    assert (out / "early_exit_accuracy_vs_speedup.png").is_file() and (out / "pruning_accuracy_vs_sparsity.png").is_file()
+    assert (out / "early_exit_accuracy_vs_speedup.png").is_file() and (
+        out / "pruning_accuracy_vs_sparsity.png"
+    ).is_file()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["early-exit", "--set", "thresholds=-1"], "exit thresholds must be >= 0"),
-    (["early-exit", "--set", "branch_layers=0,2"], "branch positions must lie in 1..3"),
-    (["pruning", "--set", "sparsities=0.5,1.2"], "sparsity must be in [0, 1), got 1.2"),
-    (["compression", "--connectivities", "acn,highway"], "unknown connectivity 'highway'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["early-exit", "--set", "thresholds=-1"], "exit thresholds must be >= 0"),
+        (["early-exit", "--set", "branch_layers=0,2"], "branch positions must lie in 1..3"),
+        (["pruning", "--set", "sparsities=0.5,1.2"], "sparsity must be in [0, 1), got 1.2"),
+        (["compression", "--connectivities", "acn,highway"], "unknown connectivity 'highway'"),
+    ],
+)
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, message):
     assert main(["run", *argv, "--profile", "smoke", "--out", str(tmp_path)]) == 2
     assert message in " ".join(capsys.readouterr().err.split())
@@ -126,8 +171,25 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, message):
 
 def test_connectivity_comparison_matches_the_dense_twins_parameters(tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["run", "compression", "--profile", "smoke", "--connectivities", "residual,dense", "--out", str(out),
-                 "--no-progress"]) == 0
-    recs = {r["backbone"]["connectivity"]: r for r in (json.loads(p.read_text()) for p in (out / "compression").glob("*.json"))}
+    assert (
+        main(
+            [
+                "run",
+                "compression",
+                "--profile",
+                "smoke",
+                "--connectivities",
+                "residual,dense",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    recs = {
+        r["backbone"]["connectivity"]: r
+        for r in (json.loads(p.read_text()) for p in (out / "compression").glob("*.json"))
+    }
     assert recs["dense"]["backbone"]["depth"] < recs["residual"]["backbone"]["depth"]
     assert recs["dense"]["backbone"]["params"] <= recs["residual"]["backbone"]["params"]

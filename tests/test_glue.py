@@ -12,8 +12,18 @@ from sklearn.metrics import matthews_corrcoef
 
 from acn_bench import UserError, create_backbone
 from acn_bench.cli import main
-from acn_bench.data.text import CLS_ID, MASK_ID, PAD_ID, SEP_ID, encode_glue, load_glue, mask_tokens, pack_corpus, \
-    read_corpus, train_tokenizer
+from acn_bench.data.text import (
+    CLS_ID,
+    MASK_ID,
+    PAD_ID,
+    SEP_ID,
+    encode_glue,
+    load_glue,
+    mask_tokens,
+    pack_corpus,
+    read_corpus,
+    train_tokenizer,
+)
 from acn_bench.training.text import task_metric
 
 
@@ -66,8 +76,15 @@ def test_mlm_head_shares_the_word_embeddings_and_gradients_reach_every_block():
 def test_tokenizer_packing_and_masking(text_data):
     lines = read_corpus(text_data / "corpus")
     tokenizer = train_tokenizer(lines, 300, text_data / "tok.tokenizer")
-    assert [tokenizer.token_to_id(t) for t in ("[PAD]", "[CLS]", "[SEP]", "[MASK]")] == [PAD_ID, CLS_ID, SEP_ID, MASK_ID]
-    assert train_tokenizer(lines, 999, text_data / "tok.tokenizer").get_vocab_size() == tokenizer.get_vocab_size()  # reused
+    assert [tokenizer.token_to_id(t) for t in ("[PAD]", "[CLS]", "[SEP]", "[MASK]")] == [
+        PAD_ID,
+        CLS_ID,
+        SEP_ID,
+        MASK_ID,
+    ]
+    assert (
+        train_tokenizer(lines, 999, text_data / "tok.tokenizer").get_vocab_size() == tokenizer.get_vocab_size()
+    )  # reused
     packed = pack_corpus(tokenizer, lines, 32, text_data / "packed.npy")
     assert isinstance(packed, np.memmap) and packed.dtype == np.int32
     packed = torch.from_numpy(np.array(packed, dtype=np.int64))
@@ -110,26 +127,42 @@ def test_empty_corpus_is_refused(tmp_path):
         read_corpus(tmp_path / "corpus")
 
 
+@pytest.mark.slow
 def test_glue_suite_pretrains_once_and_fine_tunes_each_task(text_data, tmp_path, capsys):
     out = tmp_path / "results"
-    common = ["--profile", "smoke", "--data-root", str(text_data), "--out", str(out), "--no-progress", "--only", "connectivity=acn"]
+    common = [
+        "--profile",
+        "smoke",
+        "--data-root",
+        str(text_data),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--only",
+        "connectivity=acn",
+    ]
     assert main(["run", "glue", "--dataset", "sst2", *common]) == 0
     assert main(["run", "glue", "--dataset", "stsb", *common]) == 0
     assert capsys.readouterr().out.count("reusing the trained model") == 1
     records = {r["dataset"]["name"]: r for r in (json.loads(p.read_text()) for p in (out / "glue").glob("*.json"))}
     assert set(records) == {"glue-sst2", "glue-stsb"}
     sst2, stsb = records["glue-sst2"], records["glue-stsb"]
-    assert len(sst2["probe"]) == 3 and sst2["metrics"]["metric"] == "accuracy" and stsb["metrics"]["metric"] == "pearson"
+    assert (
+        len(sst2["probe"]) == 3 and sst2["metrics"]["metric"] == "accuracy" and stsb["metrics"]["metric"] == "pearson"
+    )
     assert sst2["metrics"]["tokens_per_s"] > 0 and len(sst2["history"]["mlm_probe"]) == 3
     assert sst2["history"]["mlm_probe"] == stsb["history"]["mlm_probe"]  # one pre-trained model, two tasks
     assert sst2["metrics"]["score"] > 0.8  # the adjective decides the label: learnt in three epochs
     assert str(tmp_path) not in json.dumps(sst2)  # records carry no path of the machine that made them
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--dataset", "sst3"], "unknown dataset for suite 'glue'"),
-    (["--dataset", "qnli"], "GLUE task 'qnli' not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "sst3"], "unknown dataset for suite 'glue'"),
+        (["--dataset", "qnli"], "GLUE task 'qnli' not found"),
+    ],
+)
 def test_glue_bad_input_exits_2_and_writes_nothing(text_data, tmp_path, capsys, args, message):
     out = tmp_path / "results"
     assert main(["run", "glue", "--profile", "smoke", "--data-root", str(text_data), "--out", str(out), *args]) == 2

@@ -44,12 +44,15 @@ def test_robustness_reports_every_corruption_level_and_reuses_saved_models(tmp_p
     assert (out / "robustness_gaussian.png").stat().st_size > 0
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("corruptions=gaussian:-0.1", "sigma must be >= 0"),
-    ("corruptions=salt_pepper:1.5", "must be in [0, 1]"),
-    ("corruptions=fog:0.1", "unknown corruption 'fog'"),
-    ("noise_space=latent", "unknown noise_space 'latent'"),
-])
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("corruptions=gaussian:-0.1", "sigma must be >= 0"),
+        ("corruptions=salt_pepper:1.5", "must be in [0, 1]"),
+        ("corruptions=fog:0.1", "unknown corruption 'fog'"),
+        ("noise_space=latent", "unknown noise_space 'latent'"),
+    ],
+)
 def test_robustness_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, setting, message):
     assert run("robustness", "--out", str(tmp_path), "--set", setting) == 2
     assert message in " ".join(capsys.readouterr().err.split())
@@ -73,7 +76,10 @@ def test_low_data_sweeps_images_per_class(tmp_path, capsys):
 
 def test_transfer_reuses_the_pretrained_source_for_every_fine_tuning_mode(tmp_path, capsys):
     out = tmp_path / "out"
-    assert run("transfer", "--out", str(out), "--only", "connectivity=acn", "--set", "mode=full", "--set", "mode=linear") == 0
+    assert (
+        run("transfer", "--out", str(out), "--only", "connectivity=acn", "--set", "mode=full", "--set", "mode=linear")
+        == 0
+    )
     assert capsys.readouterr().out.count("reusing the trained model") == 1
     recs = records(out, "transfer")
     assert {r["config"]["mode"] for r in recs} == {"full", "linear"}

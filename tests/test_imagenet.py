@@ -26,11 +26,14 @@ def test_imagenet_name_is_found_through_its_environment_variable(digit_folders, 
     assert open_folders("imagenet").root == digit_folders
 
 
-@pytest.mark.parametrize("damage, message", [
-    ("no-val", "no val/ \\(or test/\\) folder"),
-    ("class-mismatch", "class folders of train/ and val/ differ"),
-    ("archive", "is an archive"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("no-val", "no val/ \\(or test/\\) folder"),
+        ("class-mismatch", "class folders of train/ and val/ differ"),
+        ("archive", "is an archive"),
+    ],
+)
 def test_broken_folders_are_refused_with_the_reason(digit_folders, tmp_path, damage, message):
     name = f"imagefolder:{digit_folders}"
     if damage == "no-val":
@@ -74,9 +77,12 @@ def test_augmentation_depends_on_the_image_seed_only(digit_folders):
 def folder_trainer(data, checkpoint=None, on_step=None, workers=0):
     torch.manual_seed(0)
     model = create_backbone("vit_tiny", connectivity="acn", depth=2, img_size=16, num_classes=10)
-    cfg = TrainConfig(epochs=2, batch_size=16, warmup_epochs=0.5, mixup_alpha=0.2, checkpoint_every=3, eval_batch_size=8)
-    return StreamingTrainer(model, cfg, data, img_size=16, randaugment=RANDAUGMENT, workers=workers,
-                            checkpoint=checkpoint, on_step=on_step)
+    cfg = TrainConfig(
+        epochs=2, batch_size=16, warmup_epochs=0.5, mixup_alpha=0.2, checkpoint_every=3, eval_batch_size=8
+    )
+    return StreamingTrainer(
+        model, cfg, data, img_size=16, randaugment=RANDAUGMENT, workers=workers, checkpoint=checkpoint, on_step=on_step
+    )
 
 
 def test_streaming_run_killed_mid_epoch_resumes_exactly_and_workers_do_not_change_results(digit_folders, tmp_path):
@@ -95,13 +101,29 @@ def test_streaming_run_killed_mid_epoch_resumes_exactly_and_workers_do_not_chang
     assert (state["epoch"], state["step"]) == (1, 1)
     resumed = folder_trainer(data, checkpoint, workers=2).fit()
     assert resumed.probe_acc == reference.probe_acc
-    assert [h["train_loss"] for h in resumed.history] == pytest.approx([h["train_loss"] for h in reference.history], rel=1e-6)
+    assert [h["train_loss"] for h in resumed.history] == pytest.approx(
+        [h["train_loss"] for h in reference.history], rel=1e-6
+    )
 
 
 def test_imagenet_suite_smoke_run_writes_records(digit_folders, tmp_path):
     out = tmp_path / "results"
-    assert main(["run", "imagenet", "--profile", "smoke", "--dataset", f"imagefolder:{digit_folders}",
-                 "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "imagenet",
+                "--profile",
+                "smoke",
+                "--dataset",
+                f"imagefolder:{digit_folders}",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     records = [json.loads(p.read_text()) for p in sorted((out / "imagenet").glob("*.json"))]
     assert sorted(r["backbone"]["connectivity"] for r in records) == ["acn", "residual"]
     for record in records:
@@ -109,7 +131,10 @@ def test_imagenet_suite_smoke_run_writes_records(digit_folders, tmp_path):
         assert record["dataset"]["name"] == record["config"]["dataset"] == f"imagefolder:{digit_folders.name}"
         assert str(digit_folders.parent) not in json.dumps(record)  # no path of the machine that made it
         assert 0 <= record["metrics"]["cutoff_layer"] <= 3
-        assert record["metrics"]["samples_per_s"] > 0 and record["metrics"]["truncated_params"] <= record["metrics"]["params"]
+        assert (
+            record["metrics"]["samples_per_s"] > 0
+            and record["metrics"]["truncated_params"] <= record["metrics"]["params"]
+        )
         assert record["config"]["train"]["mixup_alpha"] == 0.2 and record["config"]["randaugment"]
 
 

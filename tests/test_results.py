@@ -13,9 +13,14 @@ from acn_bench.results.leaderboard import build_table, format_value, records_fra
 def make_record(seed=0, connectivity="acn", accuracy=0.9, cutoff=5):
     config = {"dataset": "digits", "connectivity": connectivity, "seed": seed}
     return Record(
-        suite="compression", profile="quick", dataset={"name": "digits", "source": "sklearn"},
+        suite="compression",
+        profile="quick",
+        dataset={"name": "digits", "source": "sklearn"},
         backbone={"name": "mixer_small", "connectivity": connectivity, "depth": 8, "params": 100, "config": {}},
-        seed=seed, config=config, metrics={"accuracy": accuracy, "cutoff_layer": cutoff}, run_id=run_id(config),
+        seed=seed,
+        config=config,
+        metrics={"accuracy": accuracy, "cutoff_layer": cutoff},
+        run_id=run_id(config),
         probe=[0.1, accuracy],
     )
 
@@ -72,14 +77,17 @@ def test_leaderboard_groups_over_seeds_with_mean_std_and_n(tmp_path):
     assert table.rich("t").row_count == 2
 
 
-@pytest.mark.parametrize("mean, std, metric, text", [
-    (0.92041, 0.00083, "accuracy", "92.04 ± 0.08"),
-    (1.18412, 0.041013, "flops_speedup", "1.18 ± 0.04"),
-    (13.5012, 0.47012, "mean_exit_depth", "13.5 ± 0.5"),
-    (0.014612, 0.0012, "model_tflops", "0.0146 ± 0.0012"),
-    (274863.0, None, "params", "274,863"),
-    (2.0, 0.5, "wall_speedup", "2.00 ± 0.50"),
-])
+@pytest.mark.parametrize(
+    "mean, std, metric, text",
+    [
+        (0.92041, 0.00083, "accuracy", "92.04 ± 0.08"),
+        (1.18412, 0.041013, "flops_speedup", "1.18 ± 0.04"),
+        (13.5012, 0.47012, "mean_exit_depth", "13.5 ± 0.5"),
+        (0.014612, 0.0012, "model_tflops", "0.0146 ± 0.0012"),
+        (274863.0, None, "params", "274,863"),
+        (2.0, 0.5, "wall_speedup", "2.00 ± 0.50"),
+    ],
+)
 def test_values_are_shown_with_three_significant_digits_and_the_std_to_the_same_decimals(mean, std, metric, text):
     assert format_value(mean, std, metric, n=3) == text
 

@@ -27,8 +27,14 @@ def digits_split():
     train = load_images("digits", "train").subset(range(300))
     test = load_images("digits", "test").subset(range(100))
     norm = Normalizer.from_images(train.images)
-    scenario = nc_benchmark(TensorDataset(norm(train.images), train.labels), TensorDataset(norm(test.images), test.labels),
-                            5, task_labels=True, fixed_class_order=list(range(10)), class_ids_from_zero_in_each_exp=True)
+    scenario = nc_benchmark(
+        TensorDataset(norm(train.images), train.labels),
+        TensorDataset(norm(test.images), test.labels),
+        5,
+        task_labels=True,
+        fixed_class_order=list(range(10)),
+        class_ids_from_zero_in_each_exp=True,
+    )
     return train, scenario
 
 
@@ -41,7 +47,9 @@ def model_for(train, setting="task", depth=2, connectivity="acn"):
 
 def strategy(name, model, **params):
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    return make_strategy(name, model, optimizer, nn.CrossEntropyLoss(), evaluator=silent_evaluator(), **COMMON, **params)
+    return make_strategy(
+        name, model, optimizer, nn.CrossEntropyLoss(), evaluator=silent_evaluator(), **COMMON, **params
+    )
 
 
 def test_registry_lists_the_builtins_and_refuses_duplicates():
@@ -54,18 +62,23 @@ def test_registry_lists_the_builtins_and_refuses_duplicates():
     assert strategy_params("si", {"ewc_lambda": 5}) == {"si_lambda": 1.0, "si_eps": 1e-3}
 
 
-@pytest.mark.parametrize("name, params, message", [
-    ("sgd", {}, "unknown strategy 'sgd'; accepted: ewc, lwf, naive, replay, si."),
-    ("si", {"ewc_lambda": 1.0}, "strategy 'si' does not take 'ewc_lambda'; accepted: si_lambda, si_eps."),
-    ("si", {"si_eps": 0.0}, "si_eps of strategy 'si' must be a number > 0, got 0.0."),
-    ("ewc", {"ewc_lambda": -1}, "ewc_lambda of strategy 'ewc' must be a number >= 0, got -1."),
-    ("replay", {"replay_mem_size": 2.5}, "replay_mem_size of strategy 'replay' must be a whole number > 0"),
-])
+@pytest.mark.parametrize(
+    "name, params, message",
+    [
+        ("sgd", {}, "unknown strategy 'sgd'; accepted: ewc, lwf, naive, replay, si."),
+        ("si", {"ewc_lambda": 1.0}, "strategy 'si' does not take 'ewc_lambda'; accepted: si_lambda, si_eps."),
+        ("si", {"si_eps": 0.0}, "si_eps of strategy 'si' must be a number > 0, got 0.0."),
+        ("ewc", {"ewc_lambda": -1}, "ewc_lambda of strategy 'ewc' must be a number >= 0, got -1."),
+        ("replay", {"replay_mem_size": 2.5}, "replay_mem_size of strategy 'replay' must be a whole number > 0"),
+    ],
+)
 def test_bad_strategy_names_and_values_are_user_errors(name, params, message):
     with pytest.raises(UserError, match=re.escape(message)):
         make_strategy(name, nn.Linear(2, 2), None, nn.CrossEntropyLoss(), **COMMON, **params)
     with pytest.raises(UserError, match="eval_mb_size must be a whole number >= 1"):
-        make_strategy("naive", nn.Linear(2, 2), None, nn.CrossEntropyLoss(), train_mb_size=8, train_epochs=1, eval_mb_size=0)
+        make_strategy(
+            "naive", nn.Linear(2, 2), None, nn.CrossEntropyLoss(), train_mb_size=8, train_epochs=1, eval_mb_size=0
+        )
 
 
 def test_strategies_are_avalanche_strategies_with_their_hyperparameters(digits_split):
@@ -97,8 +110,15 @@ def test_cached_si_plugin_trains_exactly_as_avalanches(digits_split):
         model = model_for(train, depth=3)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         if stock:
-            si = SynapticIntelligence(model=model, optimizer=optimizer, criterion=nn.CrossEntropyLoss(), si_lambda=1.0,
-                                      eps=1e-3, evaluator=silent_evaluator(), **COMMON)
+            si = SynapticIntelligence(
+                model=model,
+                optimizer=optimizer,
+                criterion=nn.CrossEntropyLoss(),
+                si_lambda=1.0,
+                eps=1e-3,
+                evaluator=silent_evaluator(),
+                **COMMON,
+            )
         else:
             si = strategy("si", model)
         for experience in scenario.train_stream[:3]:
@@ -133,8 +153,9 @@ def test_class_incremental_model_grows_one_head(digits_split):
     train, _ = digits_split
     norm = Normalizer.from_images(train.images)
     data = TensorDataset(norm(train.images), train.labels)
-    scenario = nc_benchmark(data, data, 5, task_labels=False, fixed_class_order=list(range(10)),
-                            class_ids_from_zero_from_first_exp=True)
+    scenario = nc_benchmark(
+        data, data, 5, task_labels=False, fixed_class_order=list(range(10)), class_ids_from_zero_from_first_exp=True
+    )
     model = model_for(train, setting="class")
     for experience in scenario.train_stream[:2]:
         avalanche_model_adaptation(model, experience)
@@ -174,9 +195,11 @@ def test_summary_and_key_parsing_by_hand():
     assert summary["learning_accuracy"] == pytest.approx((0.9 + 0.8 + 1.0) / 3)
     with pytest.raises(ValueError, match="square"):
         continual_summary([[0.5, 0.5]])
-    results = {"Top1_Acc_Exp/eval_phase/test_stream/Task001/Exp001": 0.5,
-               "Top1_Acc_Exp/eval_phase/test_stream/Task000/Exp000": 0.25,
-               "Top1_Acc_Stream/eval_phase/test_stream/Task001": 0.4}
+    results = {
+        "Top1_Acc_Exp/eval_phase/test_stream/Task001/Exp001": 0.5,
+        "Top1_Acc_Exp/eval_phase/test_stream/Task000/Exp000": 0.25,
+        "Top1_Acc_Stream/eval_phase/test_stream/Task001": 0.4,
+    }
     assert experience_accuracies(results, 2) == [0.25, 0.5]
     assert stream_metric(results, "Top1_Acc_Stream") == 0.4
     with pytest.raises(ValueError, match=r"experience\(s\) \[2\]"):

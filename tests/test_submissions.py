@@ -24,14 +24,25 @@ def clean_registry():
 
 
 def test_builtin_backbones_keep_the_contract():
-    for name in ("mixer_tiny", "vit_tiny"):
+    for name in ("mixer_tiny", "vit_tiny", "bert_tiny"):
         assert contract_problems(name) == []
 
 
 def test_example_submission_goes_through_and_validates(tmp_path, capsys):
     records = tmp_path / "leaderboards" / "records"
-    argv = ["submit", "--plugin", str(EXAMPLE), "--backbone", "convmixer_tiny", "--suite", "compression",
-            "--profile", "smoke", "--records", str(records)]
+    argv = [
+        "submit",
+        "--plugin",
+        str(EXAMPLE),
+        "--backbone",
+        "convmixer_tiny",
+        "--suite",
+        "compression",
+        "--profile",
+        "smoke",
+        "--records",
+        str(records),
+    ]
     assert main(argv) == 0
     written = sorted((records / "compression").glob("*.json"))
     assert len(written) == 2
@@ -46,7 +57,7 @@ def test_example_submission_goes_through_and_validates(tmp_path, capsys):
     assert len(list((records / "compression").glob("*.json"))) == 2
 
 
-BROKEN_TRUNCATE = '''
+BROKEN_TRUNCATE = """
 from acn_bench import register_backbone
 from acn_bench.backbones.mixer import build_mixer
 
@@ -55,20 +66,39 @@ def bad(**kwargs):
     model = build_mixer(depth=2, dim=16, token_hidden=8, channel_hidden=16, **kwargs)
     model.truncate = lambda k: model  # ignores k: not a smaller model
     return model
-'''
+"""
 
 
-@pytest.mark.parametrize("source, message", [
-    ("raise ImportError('missing dependency')\n", "raised on import: ImportError: missing dependency"),
-    (BROKEN_TRUNCATE, "truncate(0) is not a depth-0 model"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("raise ImportError('missing dependency')\n", "raised on import: ImportError: missing dependency"),
+        (BROKEN_TRUNCATE, "truncate(0) is not a depth-0 model"),
+    ],
+)
 def test_bad_plugins_are_refused_naming_the_file_and_writing_nothing(tmp_path, capsys, source, message):
     plugin = tmp_path / "plugin.py"
     plugin.write_text(source)
     records = tmp_path / "records"
     name = "bad-truncate" if "bad-truncate" in source else "anything"
-    assert main(["submit", "--plugin", str(plugin), "--backbone", name, "--suite", "compression",
-                 "--profile", "smoke", "--records", str(records)]) == 2
+    assert (
+        main(
+            [
+                "submit",
+                "--plugin",
+                str(plugin),
+                "--backbone",
+                name,
+                "--suite",
+                "compression",
+                "--profile",
+                "smoke",
+                "--records",
+                str(records),
+            ]
+        )
+        == 2
+    )
     err = " ".join(capsys.readouterr().err.split())
     assert message in err and ("plugin.py" in err or "bad-truncate" in err)
     assert not records.exists()
@@ -88,11 +118,14 @@ def records_copy(one_record, tmp_path):
     return tmp_path / "records"
 
 
-@pytest.mark.parametrize("edit, problem", [
-    (lambda d: d.pop("metrics"), "missing field(s): metrics"),
-    (lambda d: d.update(schema_version=0), "schema_version 0"),
-    (lambda d: d["metrics"].update(accuracy=1.0), "content_hash does not match"),
-])
+@pytest.mark.parametrize(
+    "edit, problem",
+    [
+        (lambda d: d.pop("metrics"), "missing field(s): metrics"),
+        (lambda d: d.update(schema_version=0), "schema_version 0"),
+        (lambda d: d["metrics"].update(accuracy=1.0), "content_hash does not match"),
+    ],
+)
 def test_validate_names_the_file_and_the_problem(records_copy, capsys, edit, problem):
     path = next((records_copy / "compression").glob("*.json"))
     data = json.loads(path.read_text())
@@ -114,3 +147,47 @@ def test_validate_finds_duplicate_runs(records_copy, capsys):
 def test_committed_leaderboard_records_are_valid(capsys):
     committed = Path(__file__).resolve().parents[1] / "leaderboards" / "records"
     assert main(["validate", "--records", str(committed)]) == 0
+
+
+TEXT_PLUGIN = """
+import functools
+
+from acn_bench import register_backbone
+from acn_bench.backbones.text import build_bert
+
+register_backbone("bert_micro", functools.partial(build_bert, depth=2, dim=32, num_heads=2, hidden=64, vocab_size=1000,
+                                                  max_len=128), description="a BERT smaller than bert_tiny")
+"""
+
+
+def test_text_backbone_submission_runs_the_glue_suite(text_data, tmp_path, monkeypatch, capsys):
+    plugin = tmp_path / "bert_micro.py"
+    plugin.write_text(TEXT_PLUGIN)
+    monkeypatch.setenv("ACN_BENCH_DATA", str(text_data))
+    records = tmp_path / "leaderboards" / "records"
+    assert (
+        main(
+            [
+                "submit",
+                "--plugin",
+                str(plugin),
+                "--backbone",
+                "bert_micro",
+                "--suite",
+                "glue",
+                "--profile",
+                "smoke",
+                "--records",
+                str(records),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert "contract kept" in capsys.readouterr().out
+    written = [json.loads(p.read_text()) for p in sorted((records / "glue").glob("*.json"))]
+    assert sorted(r["backbone"]["connectivity"] for r in written) == ["acn", "residual"]
+    assert {(r["backbone"]["name"], r["backbone"]["config"]["dim"], r["dataset"]["name"]) for r in written} == {
+        ("bert_micro", 32, "glue-sst2")
+    }

@@ -6,8 +6,17 @@ import pytest
 import torch
 
 from acn_bench import UserError
-from acn_bench.suite import RunContext, expand_grid, filter_only, parse_only, parse_shard, plan_runs, run_suite, take_shard
-from benchmarks import get_suite, list_suites
+from acn_bench.suite import (
+    RunContext,
+    expand_grid,
+    filter_only,
+    parse_only,
+    parse_shard,
+    plan_runs,
+    run_suite,
+    take_shard,
+)
+from acn_bench.suite_registry import get_suite, list_suites
 
 
 def test_expand_grid_is_the_cartesian_product_in_order():

@@ -30,6 +30,7 @@ def test_training_learns_real_digits(digits_tensors):
     assert result.best_epoch in range(1, 7) and result.steps == 6 * (512 // 64)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_same_metrics_and_other_seed_differs(digits_tensors):
     a = train(digits_tensors, cutmix_prob=0.5, crop_padding=1)
     b = train(digits_tensors, cutmix_prob=0.5, crop_padding=1)
@@ -57,7 +58,9 @@ def test_killed_run_resumes_exactly_from_its_epoch_checkpoint(digits_tensors, tm
     monkeypatch.setattr(Trainer, "_train_epoch", original)
     resumed = train(digits_tensors, checkpoint=checkpoint, **augment)
     assert resumed.probe_acc == reference.probe_acc
-    assert [h["train_loss"] for h in resumed.history] == pytest.approx([h["train_loss"] for h in reference.history], rel=1e-6)
+    assert [h["train_loss"] for h in resumed.history] == pytest.approx(
+        [h["train_loss"] for h in reference.history], rel=1e-6
+    )
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
 
 
@@ -157,6 +160,7 @@ def kill_after(step):
     def on_step(global_step):
         if global_step == step:
             raise StepKill
+
     return on_step
 
 
@@ -171,7 +175,9 @@ def test_run_killed_mid_epoch_resumes_from_its_step_checkpoint(digits_tensors, t
     assert (state["epoch"], state["step"]) == (1, 4)
     resumed = Trainer(digits_model(), cfg, *digits_tensors, checkpoint=checkpoint).fit()
     assert resumed.probe_acc == reference.probe_acc
-    assert [h["train_loss"] for h in resumed.history] == pytest.approx([h["train_loss"] for h in reference.history], rel=1e-6)
+    assert [h["train_loss"] for h in resumed.history] == pytest.approx(
+        [h["train_loss"] for h in reference.history], rel=1e-6
+    )
     assert resumed.history[1]["grad_norms"] == pytest.approx(reference.history[1]["grad_norms"], rel=1e-5)
     assert resumed.steps == reference.steps == 24
 

@@ -80,7 +80,9 @@ def multi_exit_objective(mode: str, weighting: str = "uniform") -> Callable[...,
     if mode not in EXIT_MODES:
         raise unknown_choice("exit mode", mode, EXIT_MODES)
 
-    def objective(model: Backbone, x: torch.Tensor, y: torch.Tensor, criterion: Callable[..., torch.Tensor]) -> torch.Tensor:
+    def objective(
+        model: Backbone, x: torch.Tensor, y: torch.Tensor, criterion: Callable[..., torch.Tensor]
+    ) -> torch.Tensor:
         if mode == "inherent":
             return criterion(model(x), y)
         reps = list(model.iter_depths(x))
@@ -109,7 +111,9 @@ def exit_plan(model: Backbone, mode: str) -> ExitPlan:
 
 
 @torch.no_grad()
-def exit_logits(model: Backbone, plan: ExitPlan, images: torch.Tensor, transform: Callable, batch_size: int = 512) -> torch.Tensor:
+def exit_logits(
+    model: Backbone, plan: ExitPlan, images: torch.Tensor, transform: Callable, batch_size: int = 512
+) -> torch.Tensor:
     """Logits of every exit for every image: ``E x N x C`` (one full pass per batch)."""
     model.eval()
     chunks = []
@@ -157,8 +161,14 @@ def measure_exit_costs(model: Backbone, plan: ExitPlan, sample: torch.Tensor) ->
     return ExitCosts(trunk=trunk, heads=heads, full=trunk[-1] + head_flops)
 
 
-def sweep_thresholds(logits: torch.Tensor, labels: torch.Tensor, plan: ExitPlan, costs: ExitCosts,
-                     thresholds: Sequence[float], reference_flops: int) -> list[dict[str, float]]:
+def sweep_thresholds(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    plan: ExitPlan,
+    costs: ExitCosts,
+    thresholds: Sequence[float],
+    reference_flops: int,
+) -> list[dict[str, float]]:
     """Accuracy, mean exit depth and FLOPs speedup (``reference_flops`` / mean FLOPs) for every threshold.
 
     Works on CPU copies of ``logits`` and ``labels`` so the FLOP tables (CPU tensors) can be indexed
@@ -173,13 +183,15 @@ def sweep_thresholds(logits: torch.Tensor, labels: torch.Tensor, plan: ExitPlan,
         index = first_exit(entropies, threshold)
         chosen = logits[index, torch.arange(logits.shape[1])]
         mean_flops = per_exit[index].mean().item()
-        rows.append({
-            "threshold": float(threshold),
-            "accuracy": (chosen.argmax(-1) == labels).double().mean().item(),
-            "mean_exit_depth": depths[index].mean().item(),
-            "mean_flops": mean_flops,
-            "flops_speedup": reference_flops / mean_flops,
-        })
+        rows.append(
+            {
+                "threshold": float(threshold),
+                "accuracy": (chosen.argmax(-1) == labels).double().mean().item(),
+                "mean_exit_depth": depths[index].mean().item(),
+                "mean_flops": mean_flops,
+                "flops_speedup": reference_flops / mean_flops,
+            }
+        )
     return rows
 
 
@@ -191,7 +203,9 @@ def _select(state: Any, keep: torch.Tensor) -> Any:
 
 
 @torch.no_grad()
-def early_exit_forward(model: Backbone, plan: ExitPlan, x: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+def early_exit_forward(
+    model: Backbone, plan: ExitPlan, x: torch.Tensor, threshold: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Batched early exit that stops computing for samples that left: ``(logits B x C, exit depth B)``."""
     require(threshold >= 0, f"exit threshold must be >= 0, got {threshold}.")
     conn = model.connectivity
@@ -218,7 +232,9 @@ def early_exit_forward(model: Backbone, plan: ExitPlan, x: torch.Tensor, thresho
 
 
 @torch.no_grad()
-def wall_clock_speedup(model: Backbone, plan: ExitPlan, batches: Sequence[torch.Tensor], threshold: float, repeats: int = 3) -> float:
+def wall_clock_speedup(
+    model: Backbone, plan: ExitPlan, batches: Sequence[torch.Tensor], threshold: float, repeats: int = 3
+) -> float:
     """Median time of the plain forward over ``batches`` divided by that of :func:`early_exit_forward`."""
     model.eval()
 

@@ -9,12 +9,21 @@ from acn_bench.backbones.registry import (
     backbone_options,
     create_backbone,
     list_backbones,
-    load_plugin,
     register_backbone,
 )
 
 __all__ = [
-    "Backbone", "Block", "CONNECTIVITIES", "Connectivity", "ENTRY_POINT_GROUP", "Head", "PreNorm",
-    "backbone_entry", "backbone_options", "create_backbone", "list_backbones", "load_plugin",
-    "make_connectivity", "register_backbone",
+    "Backbone",
+    "Block",
+    "CONNECTIVITIES",
+    "Connectivity",
+    "ENTRY_POINT_GROUP",
+    "Head",
+    "PreNorm",
+    "backbone_entry",
+    "backbone_options",
+    "create_backbone",
+    "list_backbones",
+    "make_connectivity",
+    "register_backbone",
 ]

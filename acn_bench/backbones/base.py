@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch import nn
 
 from acn_bench.backbones.connectivity import Connectivity
+
+EXAMPLE_SEED = 0  # example inputs are the same on every call
 
 
 class PreNorm(nn.Module):
@@ -32,7 +34,7 @@ class Block(nn.Module):
     and the block's input (the official Mixer's ``LN(ReLU(W h + x_in))``).
     """
 
-    def __init__(self, sublayers: list[nn.Module], output: Optional[nn.Module] = None) -> None:
+    def __init__(self, sublayers: list[nn.Module], output: nn.Module | None = None) -> None:
         super().__init__()
         self.sublayers = nn.ModuleList(sublayers)
         self.output = output
@@ -60,13 +62,12 @@ class Head(nn.Module):
             nn.init.zeros_(self.fc.weight)
             nn.init.zeros_(self.fc.bias)
 
-    def forward_features(self, rep: torch.Tensor) -> torch.Tensor:
-        """Normalised, pooled features ``B x dim`` of a token representation ``B x N x dim``."""
+    def forward(self, rep: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Logits ``B x C`` of a token representation ``B x N x dim``, or with ``pre_logits`` the
+        normalised, pooled features ``B x dim`` the classifier reads."""
         rep = self.norm(rep)
-        return rep[:, 0] if self.pool == "cls" else rep.mean(dim=1)
-
-    def forward(self, rep: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.forward_features(rep))
+        pooled = rep[:, 0] if self.pool == "cls" else rep.mean(dim=1)
+        return pooled if pre_logits else self.fc(pooled)
 
 
 class Backbone(nn.Module):
@@ -86,7 +87,7 @@ class Backbone(nn.Module):
         blocks: nn.ModuleList,
         connectivity: Connectivity,
         head: Head,
-        config: Optional[dict[str, Any]] = None,
+        config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if connectivity.depth != len(blocks):
@@ -125,8 +126,30 @@ class Backbone(nn.Module):
             state = self.connectivity.step(i, block, state)
         return self.connectivity.readout(state)
 
+    def forward_head(self, rep: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """The head on a token representation: logits, or with ``pre_logits`` the pooled features
+        before the classifier (as timm's ``forward_head``; only then is the head passed ``pre_logits``)."""
+        return self.head(rep, pre_logits=True) if pre_logits else self.head(rep)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.forward_features(x))
+        return self.forward_head(self.forward_features(x))
+
+    def example_input(
+        self, batch: int = 2, device: torch.device | str | None = None, *, shape: Sequence[int] | None = None
+    ) -> torch.Tensor:
+        """A seeded random input of ``batch`` samples (the same on every call), e.g. to count FLOPs.
+
+        Images ``B x in_chans x img_size x img_size`` (float) from the config (3 channels and 32 px
+        where it names none); subclasses taking other inputs override this.
+
+        Args:
+            batch: samples in the batch.
+            device: where the input goes (default: the CPU).
+            shape: one sample's shape instead of the config's (e.g. the training data's own).
+        """
+        size = self.config.get("img_size", 32)
+        shape = tuple(shape or (self.config.get("in_chans", 3), size, size))
+        return torch.randn(batch, *shape, generator=torch.Generator().manual_seed(EXAMPLE_SEED)).to(device)
 
     def depth_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Representations at depths 0..L (partial sums for ACNs, the stream for residual nets)."""
@@ -136,7 +159,7 @@ class Backbone(nn.Module):
         """Shared-head logits at every depth: a tensor ``(L + 1) x B x C``; index k = after k blocks."""
         return torch.stack([self.head(rep) for rep in self.iter_depths(x)])
 
-    def truncate(self, k: int) -> "Backbone":
+    def truncate(self, k: int) -> Backbone:
         """A real, independent model made of the embedding, the first ``k`` blocks and the head.
 
         ``truncate(k)(x)`` equals ``probe(x)[k]``: for an ACN, dropping later blocks only drops

@@ -59,7 +59,7 @@ class Connectivity(nn.Module):
         out = block(self.block_input(i, state), residual=self.residual_blocks)
         return self.update(state, out)
 
-    def truncated(self, k: int) -> "Connectivity":
+    def truncated(self, k: int) -> Connectivity:
         """A copy that serves only the first ``k`` blocks."""
         new = copy.deepcopy(self)
         new.depth = k
@@ -136,7 +136,7 @@ class DenseFormer(_AllOutputs):
         weights = self.weights[i].view(-1, *([1] * (stacked.dim() - 1)))
         return (weights * stacked).sum(dim=0)
 
-    def truncated(self, k: int) -> "Connectivity":
+    def truncated(self, k: int) -> Connectivity:
         new = super().truncated(k)
         new.weights = nn.ParameterList(list(new.weights)[:k])
         return new
@@ -163,7 +163,7 @@ class DenseNet(_AllOutputs):
     def block_input(self, i: int, state: State) -> torch.Tensor:
         return self.projections[i](torch.cat(state, dim=-1))
 
-    def truncated(self, k: int) -> "Connectivity":
+    def truncated(self, k: int) -> Connectivity:
         new = super().truncated(k)
         new.projections = nn.ModuleList(list(new.projections)[:k])
         return new

@@ -9,12 +9,6 @@ from acn_bench.backbones.registry import backbone_options, create_backbone
 from acn_bench.errors import UserError
 
 
-def _sample(model: Backbone, batch: int = 3) -> torch.Tensor:
-    config = model.config
-    size = config.get("img_size", 32)
-    return torch.randn(batch, config.get("in_chans", 3), size, size, generator=torch.Generator().manual_seed(0))
-
-
 def contract_problems(name: str, **overrides) -> list[str]:
     """Every way backbone ``name`` breaks the contract (empty when it keeps it).
 
@@ -37,7 +31,7 @@ def contract_problems(name: str, **overrides) -> list[str]:
     if counts["residual"] != counts["acn"]:
         problems.append(f"twins differ in parameter count: residual {counts['residual']}, acn {counts['acn']}")
     model = twins["acn"]
-    x = _sample(model)
+    x = model.example_input(3)
     classes = model.config.get("num_classes", backbone_options(name).get("num_classes"))
     with torch.no_grad():
         try:

@@ -94,8 +94,15 @@ def build_mixer(
         mixer_block(embed.num_tokens, dim, token_hidden, channel_hidden, mixer_output_block) for _ in range(depth)
     )
     config = dict(
-        name=name, family="mixer", num_classes=num_classes, img_size=img_size, in_chans=in_chans,
-        patch_size=patch_size, dim=dim, token_hidden=token_hidden, channel_hidden=channel_hidden,
+        name=name,
+        family="mixer",
+        num_classes=num_classes,
+        img_size=img_size,
+        in_chans=in_chans,
+        patch_size=patch_size,
+        dim=dim,
+        token_hidden=token_hidden,
+        channel_hidden=channel_hidden,
         mixer_output_block=mixer_output_block,
     )
     return Backbone(embed, blocks, make_connectivity(connectivity, depth, dim), Head(dim, num_classes, "cls"), config)

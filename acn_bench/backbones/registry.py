@@ -4,7 +4,8 @@ Third-party backbones register themselves in one of two ways:
 
 * a package declares an entry point in the group ``acn_bench.backbones`` whose name is the
   backbone's name and whose object is the factory (loaded on first use);
-* a user passes ``--plugin path/to/file.py``; the file calls :func:`register_backbone`.
+* a user passes ``--plugin path/to/file.py`` (see :mod:`acn_bench.plugins`); the file calls
+  :func:`register_backbone`.
 
 A factory takes keyword arguments (at least ``connectivity``, ``num_classes``, ``img_size``,
 ``in_chans``, ``depth``) and returns a :class:`~acn_bench.backbones.base.Backbone`.
@@ -14,12 +15,9 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import importlib.util
 import inspect
-import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from acn_bench.backbones.base import Backbone
 from acn_bench.errors import UserError, unknown_choice
@@ -43,7 +41,7 @@ _entry_points_loaded = False
 
 
 def register_backbone(
-    name: str, factory: Optional[Factory] = None, *, description: str = "", origin: str = "acn_bench"
+    name: str, factory: Factory | None = None, *, description: str = "", origin: str = "acn_bench"
 ) -> Any:
     """Register ``factory`` under ``name``; usable as ``@register_backbone("my-net")``.
 
@@ -72,30 +70,21 @@ def _load_entry_points() -> None:
         try:
             factory = ep.load()
         except Exception as exc:  # a broken third-party package must not hide the built-ins
-            raise UserError(f"entry point {ep.name!r} ({ep.value}) in group {ENTRY_POINT_GROUP} failed to load: {exc}") from exc
+            raise UserError(
+                f"entry point {ep.name!r} ({ep.value}) in group {ENTRY_POINT_GROUP} failed to load: {exc}"
+            ) from exc
         register_backbone(ep.name, factory, origin=f"entry point {ep.value}")
 
 
-def load_plugin(path: str | Path) -> list[str]:
-    """Import a plugin file that registers backbones; return the names it added."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"plugin file {str(path)!r} does not exist; pass the path of a .py file that calls register_backbone.")
-    before = set(_REGISTRY)
-    module_name = f"acn_bench_plugin_{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise UserError(f"plugin file {str(path)!r} is not an importable Python file.")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(module_name, None)
-        for name in set(_REGISTRY) - before:
-            del _REGISTRY[name]
-        raise UserError(f"plugin file {str(path)!r} raised on import: {type(exc).__name__}: {exc}") from exc
-    return sorted(set(_REGISTRY) - before)
+def registered_backbones() -> set[str]:
+    """Names of the backbones registered so far (entry points not loaded yet are left out)."""
+    return set(_REGISTRY)
+
+
+def unregister_backbones(names: list[str]) -> None:
+    """Remove backbones (a plugin file that failed halfway takes back what it registered)."""
+    for name in names:
+        _REGISTRY.pop(name, None)
 
 
 def list_backbones() -> list[str]:
@@ -137,7 +126,9 @@ def create_backbone(name: str, **overrides: Any) -> Backbone:
         )
     model = entry.factory(**overrides)
     if not isinstance(model, Backbone):
-        raise UserError(f"backbone {name!r} ({entry.origin}) returned {type(model).__name__}, not an acn_bench Backbone.")
+        raise UserError(
+            f"backbone {name!r} ({entry.origin}) returned {type(model).__name__}, not an acn_bench Backbone."
+        )
     model.config["name"] = name
     return model
 

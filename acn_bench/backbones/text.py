@@ -18,18 +18,19 @@ GLUE; both apply at any depth, so probing works as for images.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from acn_bench.backbones.base import Backbone
+from acn_bench.backbones.base import EXAMPLE_SEED, Backbone
 from acn_bench.backbones.connectivity import make_connectivity
 from acn_bench.backbones.validation import check_architecture
 from acn_bench.errors import require
 
 LN_EPS = 1e-12  # BertConfig.layer_norm_eps
+EXAMPLE_LEN = 128  # tokens of an example input (the paper's sequence length), unless max_len is shorter
 
 
 class TextEmbedding(nn.Module):
@@ -69,8 +70,9 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         batch, tokens, dim = x.shape
         q, k, v = self.qkv(x).view(batch, tokens, 3, self.num_heads, dim // self.num_heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :],
-                                             dropout_p=self.attn_dropout if self.training else 0.0)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask[:, None, None, :], dropout_p=self.attn_dropout if self.training else 0.0
+        )
         return self.dropout(self.proj(out.transpose(1, 2).reshape(batch, tokens, dim)))
 
 
@@ -115,11 +117,10 @@ class PoolerHead(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(dim, num_classes)
 
-    def forward_features(self, rep: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.pooler(rep[:, 0]))
-
-    def forward(self, rep: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(self.forward_features(rep)))
+    def forward(self, rep: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Task outputs ``B x C`` of a token representation, or with ``pre_logits`` the pooled features ``B x dim``."""
+        pooled = torch.tanh(self.pooler(rep[:, 0]))
+        return pooled if pre_logits else self.fc(self.dropout(pooled))
 
 
 class MaskedLMHead(nn.Module):
@@ -133,8 +134,10 @@ class MaskedLMHead(nn.Module):
         self.fc = nn.Linear(dim, vocab_size)
         self.fc.weight = embedding.weight
 
-    def forward(self, rep: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.norm(F.gelu(self.transform(rep))))
+    def forward(self, rep: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Vocabulary logits ``B x T x V``, or with ``pre_logits`` the transformed tokens the decoder reads."""
+        features = self.norm(F.gelu(self.transform(rep)))
+        return features if pre_logits else self.fc(features)
 
 
 class TextBackbone(Backbone):
@@ -143,6 +146,17 @@ class TextBackbone(Backbone):
     def embed_and_blocks(self, x: torch.Tensor) -> tuple[torch.Tensor, list[Callable[..., torch.Tensor]]]:
         mask = x != self.embed.pad_id
         return self.embed(x), [functools.partial(block, mask=mask) for block in self.blocks]
+
+    def example_input(
+        self, batch: int = 2, device: torch.device | str | None = None, *, shape: Sequence[int] | None = None
+    ) -> torch.Tensor:
+        """Seeded random token ids ``B x T`` (int64; the same on every call), T = ``min(max_len, 128)``
+        unless ``shape`` (one sample's shape, ``(T,)``) says otherwise. The ids lie above the padding
+        and separator ids, so every token is attended to and in the first segment."""
+        (length,) = shape or (min(self.config["max_len"], EXAMPLE_LEN),)
+        low = max(self.config["pad_id"], self.config["sep_id"]) + 1
+        generator = torch.Generator().manual_seed(EXAMPLE_SEED)
+        return torch.randint(low, self.config["vocab_size"], (batch, length), generator=generator).to(device)
 
     def use_mlm_head(self) -> None:
         """Put the masked-language-model head on (pre-training); its decoder shares the word embeddings."""
@@ -156,7 +170,9 @@ class TextBackbone(Backbone):
     def use_classifier_head(self, num_classes: int) -> None:
         """Put a fresh pooler + classifier on for a task with ``num_classes`` outputs (1: regression)."""
         device = self.embed.word.weight.device
-        self.head = PoolerHead(self.num_features, num_classes, self.config["dropout"]).apply(_init_bert_weights).to(device)
+        self.head = (
+            PoolerHead(self.num_features, num_classes, self.config["dropout"]).apply(_init_bert_weights).to(device)
+        )
         self.config.update(head="pooler", num_classes=num_classes)
 
     @property
@@ -194,10 +210,23 @@ def build_bert(
     require(vocab_size > max(pad_id, sep_id), f"vocab_size {vocab_size} must exceed the special token ids.")
     embed = TextEmbedding(vocab_size, dim, max_len, dropout, pad_id, sep_id)
     blocks = nn.ModuleList(BertBlock(dim, num_heads, hidden, dropout) for _ in range(depth))
-    config = dict(name=name, family="bert", vocab_size=vocab_size, dim=dim, num_heads=num_heads, hidden=hidden,
-                  max_len=max_len, dropout=dropout, num_classes=num_classes, pad_id=pad_id, sep_id=sep_id, head="pooler")
-    model = TextBackbone(embed, blocks, make_connectivity(connectivity, depth, dim),
-                         PoolerHead(dim, num_classes, dropout), config)
+    config = dict(
+        name=name,
+        family="bert",
+        vocab_size=vocab_size,
+        dim=dim,
+        num_heads=num_heads,
+        hidden=hidden,
+        max_len=max_len,
+        dropout=dropout,
+        num_classes=num_classes,
+        pad_id=pad_id,
+        sep_id=sep_id,
+        head="pooler",
+    )
+    model = TextBackbone(
+        embed, blocks, make_connectivity(connectivity, depth, dim), PoolerHead(dim, num_classes, dropout), config
+    )
     model.apply(_init_bert_weights)
     return model
 

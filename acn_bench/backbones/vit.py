@@ -19,7 +19,9 @@ from acn_bench.errors import require
 class ViTEmbed(nn.Module):
     """Patch embedding, optional CLS token and a learned or fixed 2-D sin-cos position embedding."""
 
-    def __init__(self, img_size: int, patch_size: int, in_chans: int, dim: int, cls_token: bool, pos_embed: str) -> None:
+    def __init__(
+        self, img_size: int, patch_size: int, in_chans: int, dim: int, cls_token: bool, pos_embed: str
+    ) -> None:
         super().__init__()
         self.patch = PatchEmbed(img_size, patch_size, in_chans, dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if cls_token else None
@@ -77,8 +79,17 @@ def build_vit(
     embed = ViTEmbed(img_size, patch_size, in_chans, dim, cls_token=pool == "cls", pos_embed=pos_embed)
     blocks = nn.ModuleList(vit_block(dim, num_heads, mlp_ratio) for _ in range(depth))
     config = dict(
-        name=name, family="vit", num_classes=num_classes, img_size=img_size, in_chans=in_chans,
-        patch_size=patch_size, dim=dim, num_heads=num_heads, mlp_ratio=mlp_ratio, pool=pool, pos_embed=pos_embed,
+        name=name,
+        family="vit",
+        num_classes=num_classes,
+        img_size=img_size,
+        in_chans=in_chans,
+        patch_size=patch_size,
+        dim=dim,
+        num_heads=num_heads,
+        mlp_ratio=mlp_ratio,
+        pool=pool,
+        pos_embed=pos_embed,
     )
     head = Head(dim, num_classes, pool, zero_init=zero_init_head)
     return Backbone(embed, blocks, make_connectivity(connectivity, depth, dim), head, config)

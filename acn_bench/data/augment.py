@@ -8,7 +8,6 @@ Python workers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 from torchvision.transforms import v2
@@ -22,7 +21,7 @@ class Normalizer:
     std: torch.Tensor
 
     @classmethod
-    def from_images(cls, images: torch.Tensor, chunk: int = 4096) -> "Normalizer":
+    def from_images(cls, images: torch.Tensor, chunk: int = 4096) -> Normalizer:
         """Mean and std per channel of a uint8 ``N x C x H x W`` tensor (computed in chunks)."""
         channels = images.shape[1]
         total = torch.zeros(channels, dtype=torch.float64)
@@ -50,7 +49,7 @@ class Normalizer:
         return self.normalize(self.to_float(images))
 
     @classmethod
-    def from_dict(cls, data: dict[str, list[float]]) -> "Normalizer":
+    def from_dict(cls, data: dict[str, list[float]]) -> Normalizer:
         """Inverse of :meth:`as_dict`."""
         return cls(torch.tensor(data["mean"]), torch.tensor(data["std"]))
 
@@ -59,19 +58,21 @@ class Normalizer:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
 
-def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+def resize_bilinear(images: torch.Tensor, size: int) -> torch.Tensor:
     """Bilinear resize of a uint8 ``N x C x H x W`` set to ``size x size`` (e.g. CIFAR to a source's resolution)."""
     if images.shape[-1] == size and images.shape[-2] == size:
         return images
     out = torch.empty((images.shape[0], images.shape[1], size, size), dtype=torch.uint8)
     for start in range(0, images.shape[0], 4096):
         part = images[start : start + 4096].float()
-        resized = torch.nn.functional.interpolate(part, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        resized = torch.nn.functional.interpolate(
+            part, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+        )
         out[start : start + 4096] = resized.round().clamp(0, 255).to(torch.uint8)
     return out
 
 
-def random_crop(images: torch.Tensor, padding: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def random_crop(images: torch.Tensor, padding: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """RandomCrop(size, padding) with zero padding, a different offset per image, vectorised."""
     if padding <= 0:
         return images
@@ -84,7 +85,7 @@ def random_crop(images: torch.Tensor, padding: int, generator: Optional[torch.Ge
     return padded.permute(0, 2, 3, 1)[index, rows, cols].permute(0, 3, 1, 2).contiguous()
 
 
-def random_hflip(images: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def random_hflip(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Flip each image left-right with probability 1/2."""
     flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device)
     return torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
@@ -97,7 +98,7 @@ class BatchAugment:
     sub-policy per image.
     """
 
-    def __init__(self, crop_padding: int = 0, hflip: bool = False, autoaugment: Optional[str] = None) -> None:
+    def __init__(self, crop_padding: int = 0, hflip: bool = False, autoaugment: str | None = None) -> None:
         self.crop_padding = crop_padding
         self.hflip = hflip
         self.autoaugment = None
@@ -105,7 +106,7 @@ class BatchAugment:
             policy = {"cifar10": v2.AutoAugmentPolicy.CIFAR10, "imagenet": v2.AutoAugmentPolicy.IMAGENET}
             self.autoaugment = v2.AutoAugment(policy.get(autoaugment, v2.AutoAugmentPolicy.IMAGENET))
 
-    def __call__(self, images: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         images = random_crop(images, self.crop_padding, generator)
         if self.hflip:
             images = random_hflip(images, generator)

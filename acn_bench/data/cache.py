@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from acn_bench.io import torch_save_atomic
 
 CACHE_ENV = "ACN_BENCH_CACHE"
 FORMAT_VERSION = 1
@@ -74,20 +75,8 @@ def load_cached(file: Path) -> dict[str, Any] | None:
 
 
 def save_cached(file: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` atomically; a cache that cannot be written only gives a warning."""
-    tmp = None
+    """Write ``payload`` atomically (see :mod:`acn_bench.io`); a cache that cannot be written only gives a warning."""
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(payload, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is shared like any data file
-        os.replace(tmp, file)
-    except BaseException as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        if not isinstance(exc, OSError):
-            raise
+        torch_save_atomic(file, payload)
+    except OSError as exc:
         warnings.warn(f"could not write the image cache {file} ({exc}); continuing without it", stacklevel=2)

@@ -70,19 +70,25 @@ def _check_fraction(p: float) -> None:
     require(0 <= p <= 1, f"salt-and-pepper fraction p must be in [0, 1], got {p}.")
 
 
-register_corruption(Corruption(
-    name="gaussian",
-    severities=(0.1, 0.2, 0.4),
-    check=_check_sigma,
-    pixel_transform=lambda sigma: A.GaussNoise(std_range=(sigma, sigma), mean_range=(0.0, 0.0), per_channel=True, p=1.0),
-    normalized_noise=lambda x, sigma, gen: x + sigma * torch.randn(x.shape, generator=gen).to(x.device),
-))
-register_corruption(Corruption(
-    name="salt_pepper",
-    severities=(0.01, 0.05, 0.1),
-    check=_check_fraction,
-    pixel_transform=lambda p: A.SaltAndPepper(amount=(p, p), salt_vs_pepper=(0.5, 0.5), p=1.0),
-))
+register_corruption(
+    Corruption(
+        name="gaussian",
+        severities=(0.1, 0.2, 0.4),
+        check=_check_sigma,
+        pixel_transform=lambda sigma: A.GaussNoise(
+            std_range=(sigma, sigma), mean_range=(0.0, 0.0), per_channel=True, p=1.0
+        ),
+        normalized_noise=lambda x, sigma, gen: x + sigma * torch.randn(x.shape, generator=gen).to(x.device),
+    )
+)
+register_corruption(
+    Corruption(
+        name="salt_pepper",
+        severities=(0.01, 0.05, 0.1),
+        check=_check_fraction,
+        pixel_transform=lambda p: A.SaltAndPepper(amount=(p, p), salt_vs_pepper=(0.5, 0.5), p=1.0),
+    )
+)
 
 
 def corrupt_pixels(images: torch.Tensor, name: str, severity: float, seed: int = 0) -> torch.Tensor:
@@ -107,6 +113,8 @@ def corrupt_normalized(normalized: torch.Tensor, name: str, severity: float, see
     """Add Gaussian noise to already normalised images (the official ViT code's protocol)."""
     corruption = get_corruption(name)
     corruption.check(severity)
-    require(corruption.normalized_noise is not None,
-            f"corruption {name!r} is the same in both spaces; apply it with noise_space='pixel'.")
+    require(
+        corruption.normalized_noise is not None,
+        f"corruption {name!r} is the same in both spaces; apply it with noise_space='pixel'.",
+    )
     return corruption.normalized_noise(normalized, severity, torch.Generator().manual_seed(seed))

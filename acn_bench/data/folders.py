@@ -18,7 +18,7 @@ import contextlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -67,11 +67,16 @@ class FolderSplits:
 
     def info(self) -> dict[str, object]:
         """The record's ``dataset`` field."""
-        return {"name": self.name, "source": "imagefolder-stream", "train_size": len(self.train),
-                "test_size": len(self.test), "num_classes": self.num_classes}
+        return {
+            "name": self.name,
+            "source": "imagefolder-stream",
+            "train_size": len(self.train),
+            "test_size": len(self.test),
+            "num_classes": self.num_classes,
+        }
 
 
-def open_folders(name: str, root: Optional[str | Path] = None) -> FolderSplits:
+def open_folders(name: str, root: str | Path | None = None) -> FolderSplits:
     """Open dataset ``name`` (``imagenet``: ``$ACN_BENCH_IMAGENET`` or ``<data root>/imagenet``; or
     ``imagefolder:PATH``) as class folders on disk, without reading any image.
 
@@ -80,8 +85,10 @@ def open_folders(name: str, root: Optional[str | Path] = None) -> FolderSplits:
             folder, has no images, or its splits disagree on the classes.
     """
     path = dataset_location(name, root)
-    require(path.is_dir(), f"{str(path)!r} (dataset {name!r}) is an archive; streaming reads a folder holding "
-                           f"{LAYOUT}: extract it first.")
+    require(
+        path.is_dir(),
+        f"{str(path)!r} (dataset {name!r}) is an archive; streaming reads a folder holding {LAYOUT}: extract it first.",
+    )
     train_dir = path / "train"
     test_dir = next((path / f for f in ("val", "test") if (path / f).is_dir()), None)
     if not train_dir.is_dir() or test_dir is None:
@@ -91,8 +98,10 @@ def open_folders(name: str, root: Optional[str | Path] = None) -> FolderSplits:
     if train.classes != test.classes:
         only_train = sorted(set(train.classes) - set(test.classes))[:5]
         only_test = sorted(set(test.classes) - set(train.classes))[:5]
-        raise UserError(f"{str(path)!r}: the class folders of train/ and {test_dir.name}/ differ (only in train: "
-                        f"{only_train}, only in {test_dir.name}: {only_test}); both splits need the same classes.")
+        raise UserError(
+            f"{str(path)!r}: the class folders of train/ and {test_dir.name}/ differ (only in train: "
+            f"{only_train}, only in {test_dir.name}: {only_test}); both splits need the same classes."
+        )
     record_name = f"imagefolder:{path.name}" if name.startswith("imagefolder:") else name
     return FolderSplits(record_name, path, train, test)
 
@@ -104,19 +113,22 @@ def _image_folder(folder: Path) -> ImageFolder:
         raise UserError(f"cannot read class folders in {str(folder)!r} ({exc}); expected {LAYOUT}.") from None
 
 
-def train_transform(img_size: int, randaugment: Optional[str] = RANDAUGMENT) -> Callable:
+def train_transform(img_size: int, randaugment: str | None = RANDAUGMENT) -> Callable:
     """timm's training pipeline: RandomResizedCrop(img_size), flip, RandAugment, to a uint8 tensor.
 
     Conversion to float and normalisation happen per batch on the training device (as timm's
     prefetcher does), which halves the work of the decoding processes.
     """
-    return create_transform(img_size, is_training=True, auto_augment=randaugment or None, interpolation="bicubic",
-                            use_prefetcher=True)
+    return create_transform(
+        img_size, is_training=True, auto_augment=randaugment or None, interpolation="bicubic", use_prefetcher=True
+    )
 
 
 def eval_transform(img_size: int, crop_pct: float = 0.875) -> Callable:
     """timm's evaluation pipeline: resize to ``img_size / crop_pct``, centre crop, to a uint8 tensor."""
-    return create_transform(img_size, is_training=False, crop_pct=crop_pct, interpolation="bicubic", use_prefetcher=True)
+    return create_transform(
+        img_size, is_training=False, crop_pct=crop_pct, interpolation="bicubic", use_prefetcher=True
+    )
 
 
 class SeededTransform(Dataset):
@@ -209,6 +221,12 @@ class ShardBatchSampler(Sampler[list[tuple[int, int, int]]]):
 
 def make_loader(dataset: SeededTransform, sampler: Sampler, workers: int, pin_memory: bool) -> DataLoader:
     """A ``DataLoader`` over ``sampler``'s batches with ``workers`` processes (0: in this process)."""
-    return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, pin_memory=pin_memory,
-                      persistent_workers=False, prefetch_factor=4 if workers > 0 else None,
-                      generator=torch.Generator())  # worker seeds are unused; keep the global generator untouched
+    return DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=workers,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+        prefetch_factor=4 if workers > 0 else None,
+        generator=torch.Generator(),
+    )  # worker seeds are unused; keep the global generator untouched

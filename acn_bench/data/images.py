@@ -21,7 +21,7 @@ folder), then the standard file names inside the data root: the ``root`` argumen
 nothing is found, CIFAR-10 / CIFAR-100 are downloaded into the data root by torchvision.
 
 ``image_size`` resizes every image so that its shorter side is ``image_size`` and centre-crops it
-to a square (:func:`acn_bench.data.sources.fit`). Decoded sets are cached (see
+to a square (:func:`acn_bench.data.sources.resize_shorter_and_crop`). Decoded sets are cached (see
 :mod:`acn_bench.data.cache`); ``cache=False`` reads the source again and writes no cache.
 """
 
@@ -153,6 +153,7 @@ _LOCATIONS = {
     ),
 }
 
+
 @dataclass(frozen=True)
 class _Pickles:
     train: list[str]
@@ -215,7 +216,7 @@ def load_images(
     if name == "digits":
         raw = _digits(split)
         if image_size:
-            raw = raw._replace(images=sources.resize_images(raw.images, image_size))
+            raw = raw._replace(images=sources.resize_and_crop_images(raw.images, image_size))
         return ImageSet(*raw, name=name, source=SKLEARN, split=split)
     require(
         name != "imagenet" or image_size is not None,
@@ -251,7 +252,7 @@ def dataset_location(name: str, root: str | Path | None = None) -> Path:
 def _check_name(name: str) -> _Location | None:
     if name.startswith(IMAGEFOLDER):
         require(
-            bool(name[len(IMAGEFOLDER):].strip()),
+            bool(name[len(IMAGEFOLDER) :].strip()),
             f"dataset {name!r} names no folder: write imagefolder:PATH, with PATH a folder or a "
             f".tar/.tar.gz/.zip archive holding train/<class>/<image> and test/<class>/<image>.",
         )
@@ -266,7 +267,7 @@ def _data_root(root: str | Path | None) -> Path:
 
 
 def _imagefolder_path(name: str) -> Path:
-    path = Path(name[len(IMAGEFOLDER):]).expanduser()
+    path = Path(name[len(IMAGEFOLDER) :]).expanduser()
     require(
         path.exists(),
         f"the image folder {str(path)!r} of dataset {name!r} does not exist; expected a folder or a "
@@ -334,7 +335,7 @@ def _read(name: str, source: str, store: sources.Store, split: str, image_size: 
     spec = _PICKLES[name]
     batches = spec.train if split == "train" else spec.test
     raw = sources.read_cifar_pickles(store, batches, spec.meta, spec.labels_key, spec.names_key)
-    return raw._replace(images=sources.resize_images(raw.images, image_size)) if image_size else raw
+    return raw._replace(images=sources.resize_and_crop_images(raw.images, image_size)) if image_size else raw
 
 
 def _cached(file: Path, read: Callable[[], RawSet]) -> RawSet:

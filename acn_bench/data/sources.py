@@ -69,7 +69,7 @@ class Store(Protocol):
         ...
 
 
-def corrupt(path: Path, detail: object) -> UserError:
+def unreadable_source(path: Path, detail: object) -> UserError:
     """The error for an archive or file that cannot be read."""
     return UserError(
         f"{path} is corrupt or unreadable ({detail}). Delete it and download it again "
@@ -94,7 +94,7 @@ class DirStore:
         try:
             return file.read_bytes()
         except OSError as exc:
-            raise corrupt(file, exc) from None
+            raise unreadable_source(file, exc) from None
 
 
 class TarStore:
@@ -110,13 +110,13 @@ class TarStore:
                     if info.isfile():
                         yield _clean(info.name), partial(self._read, archive, info)
         except _ARCHIVE_ERRORS as exc:
-            raise corrupt(self.path, exc) from None
+            raise unreadable_source(self.path, exc) from None
 
     def _read(self, archive: tarfile.TarFile, info: tarfile.TarInfo) -> bytes:
         try:
             return archive.extractfile(info).read()  # type: ignore[union-attr]  # regular member
         except _ARCHIVE_ERRORS as exc:
-            raise corrupt(self.path, f"{info.name}: {exc}") from None
+            raise unreadable_source(self.path, f"{info.name}: {exc}") from None
 
 
 class ZipStore:
@@ -132,13 +132,13 @@ class ZipStore:
                     if not info.is_dir():
                         yield _clean(info.filename), partial(self._read, archive, info)
         except _ARCHIVE_ERRORS as exc:
-            raise corrupt(self.path, exc) from None
+            raise unreadable_source(self.path, exc) from None
 
     def _read(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
         try:
             return archive.read(info)
         except _ARCHIVE_ERRORS as exc:
-            raise corrupt(self.path, f"{info.filename}: {exc}") from None
+            raise unreadable_source(self.path, f"{info.filename}: {exc}") from None
 
 
 def open_store(path: Path) -> Store:
@@ -167,7 +167,7 @@ def is_image(name: str) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def fit(image: Image.Image, size: int) -> Image.Image:
+def resize_shorter_and_crop(image: Image.Image, size: int) -> Image.Image:
     """Resize so that the shorter side is ``size``, then centre-crop to ``size x size``."""
     width, height = image.size
     if (width, height) == (size, size):
@@ -179,15 +179,16 @@ def fit(image: Image.Image, size: int) -> Image.Image:
     return image.crop((left, top, left + size, top + size))
 
 
-def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Apply :func:`fit` to every image of a ``uint8 N x C x H x W`` tensor (C is 1 or 3)."""
+def resize_and_crop_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """Apply :func:`resize_shorter_and_crop` (Pillow, bicubic) to every image of a ``uint8 N x C x H x W``
+    tensor (C is 1 or 3)."""
     if tuple(images.shape[-2:]) == (size, size):
         return images
     grey = images.shape[1] == 1
     arrays = images.permute(0, 2, 3, 1).numpy()
     out = np.empty((len(arrays), images.shape[1], size, size), dtype=np.uint8)
     for i, array in enumerate(arrays):
-        resized = np.asarray(fit(Image.fromarray(array[..., 0] if grey else array), size))
+        resized = np.asarray(resize_shorter_and_crop(Image.fromarray(array[..., 0] if grey else array), size))
         out[i] = resized[None] if grey else resized.transpose(2, 0, 1)
     return torch.from_numpy(out)
 
@@ -203,7 +204,7 @@ def _decode(origin: Path, chunk: list[tuple[str, bytes]], image_size: int | None
                 f"{name} in {origin} cannot be decoded as an image ({exc}). The file may be corrupt: "
                 f"replace it, or delete {origin} and download it again."
             ) from None
-        decoded.append((name, np.asarray(fit(image, image_size) if image_size else image)))
+        decoded.append((name, np.asarray(resize_shorter_and_crop(image, image_size) if image_size else image)))
     return decoded
 
 
@@ -213,7 +214,7 @@ def decode_all(origin: Path, items: Iterable[tuple[str, bytes]], image_size: int
     Args:
         origin: The folder or archive the images come from (named in errors).
         items: ``(name, encoded bytes)`` pairs; consumed lazily, so an archive is streamed.
-        image_size: Resize with :func:`fit` to this size, or keep each image's own size.
+        image_size: Resize with :func:`resize_shorter_and_crop` to this size, or keep each image's own size.
 
     Returns:
         The decoded arrays by name.
@@ -385,23 +386,25 @@ def _text(origin: Path, name: str, data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise corrupt(origin, f"{name}: {exc}") from None
+        raise unreadable_source(origin, f"{name}: {exc}") from None
 
 
 class _ArrayUnpickler(pickle.Unpickler):
     """Unpickles plain containers and numpy arrays only: a data file cannot run code."""
 
-    _ALLOWED = frozenset({
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy.core.numeric", "_frombuffer"),
-        ("numpy._core.numeric", "_frombuffer"),
-        ("_codecs", "encode"),
-    })
+    _ALLOWED = frozenset(
+        {
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"),
+            ("numpy.core.numeric", "_frombuffer"),
+            ("numpy._core.numeric", "_frombuffer"),
+            ("_codecs", "encode"),
+        }
+    )
 
     def find_class(self, module: str, name: str) -> object:
         if (module, name) not in self._ALLOWED:
@@ -413,10 +416,10 @@ def _unpickle(origin: Path, name: str, data: bytes, keys: tuple[bytes, ...]) -> 
     try:
         content = _ArrayUnpickler(io.BytesIO(data), encoding="bytes").load()
     except Exception as exc:  # a damaged pickle can fail in many ways; all mean "corrupt"
-        raise corrupt(origin, f"{name}: {type(exc).__name__}: {exc}") from None
+        raise unreadable_source(origin, f"{name}: {type(exc).__name__}: {exc}") from None
     missing = [k.decode() for k in keys if not isinstance(content, dict) or k not in content]
     if missing:
-        raise corrupt(origin, f"{name} has no {', '.join(missing)}")
+        raise unreadable_source(origin, f"{name} has no {', '.join(missing)}")
     return content
 
 
@@ -455,6 +458,6 @@ def read_cifar_pickles(store: Store, batches: list[str], meta: str, labels_key: 
     images = np.concatenate([np.asarray(p[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32) for p in parts])
     labels = torch.tensor([label for p in parts for label in p[labels_key]], dtype=torch.int64)
     if len(labels) != len(images):
-        raise corrupt(store.path, f"{len(images)} images but {len(labels)} labels")
+        raise unreadable_source(store.path, f"{len(images)} images but {len(labels)} labels")
     classes = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
     return RawSet(torch.from_numpy(images), labels, classes)

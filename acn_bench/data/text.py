@@ -18,13 +18,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Iterator
 
 import numpy as np
 import torch
 
 from acn_bench.data.images import DATA_ENV, DEFAULT_DATA_ROOT
 from acn_bench.errors import UserError, require, unknown_choice
+from acn_bench.io import atomic_write, write_text_atomic
 
 CORPUS_ENV = "ACN_BENCH_CORPUS"
 GLUE_ENV = "ACN_BENCH_GLUE"
@@ -68,7 +69,7 @@ class TextSet:
         return self.ids.shape[0]
 
 
-def _located(env: str, folder: str, root: Optional[str | Path], what: str, how: str) -> Path:
+def _located(env: str, folder: str, root: str | Path | None, what: str, how: str) -> Path:
     if os.environ.get(env):
         path = Path(os.environ[env]).expanduser()
         require(path.exists(), f"{env} is set to {os.environ[env]!r}, which does not exist; point it at the {what}.")
@@ -79,13 +80,18 @@ def _located(env: str, folder: str, root: Optional[str | Path], what: str, how: 
     raise UserError(f"{what} not found: ${env} is not set and {base / folder} does not exist. {how}")
 
 
-def corpus_path(root: Optional[str | Path] = None) -> Path:
+def corpus_path(root: str | Path | None = None) -> Path:
     """Where the pre-training corpus is: ``$ACN_BENCH_CORPUS``, else ``<data root>/corpus``."""
-    return _located(CORPUS_ENV, "corpus", root, "text corpus",
-                    "Put .txt files (one document per line) in that folder, or set the variable.")
+    return _located(
+        CORPUS_ENV,
+        "corpus",
+        root,
+        "text corpus",
+        "Put .txt files (one document per line) in that folder, or set the variable.",
+    )
 
 
-def read_corpus(path: Path, max_lines: Optional[int] = None):
+def read_corpus(path: Path, max_lines: int | None = None):
     """The corpus as a ``datasets.Dataset`` with a ``text`` column (memory-mapped Arrow, so a
     Wikipedia-size corpus is not held in memory): a ``.txt`` file, a folder of ``.txt`` files, or a
     dataset saved with ``save_to_disk``. ``max_lines`` keeps the first lines.
@@ -100,15 +106,19 @@ def read_corpus(path: Path, max_lines: Optional[int] = None):
         data = datasets.load_from_disk(str(path))
         if isinstance(data, datasets.DatasetDict):
             data = data["train"]
-        require("text" in data.column_names, f"the saved dataset {str(path)!r} has no 'text' column "
-                                             f"(columns: {data.column_names}).")
+        require(
+            "text" in data.column_names,
+            f"the saved dataset {str(path)!r} has no 'text' column (columns: {data.column_names}).",
+        )
     else:
         files = [path] if path.is_file() else sorted(path.rglob("*.txt"))
         require(bool(files), f"the corpus folder {str(path)!r} holds no .txt files.")
         data = datasets.load_dataset("text", data_files=[str(f) for f in files], split="train")
     if max_lines is not None and max_lines < len(data):
         data = data.select(range(max_lines))
-    require(next(corpus_batches(data), None) is not None, f"the corpus {str(path)!r} holds no text (every line is empty).")
+    require(
+        next(corpus_batches(data), None) is not None, f"the corpus {str(path)!r} holds no text (every line is empty)."
+    )
     return data
 
 
@@ -121,8 +131,11 @@ def corpus_batches(corpus, size: int = 10_000) -> Iterator[list[str]]:
 
 
 def train_tokenizer(corpus, vocab_size: int, path: Path):
-    """A lower-casing BERT WordPiece tokenizer trained on the corpus (``tokenizers``), saved to ``path``;
-    loaded from there when it exists. Special tokens: ``[PAD]`` 0, ``[UNK]`` 1, ``[CLS]`` 2, ``[SEP]`` 3, ``[MASK]`` 4."""
+    """A lower-casing BERT WordPiece tokenizer trained on the corpus (``tokenizers``), saved to ``path``.
+
+    Loaded from there when it exists. Special tokens: ``[PAD]`` 0, ``[UNK]`` 1, ``[CLS]`` 2,
+    ``[SEP]`` 3, ``[MASK]`` 4.
+    """
     from tokenizers import Tokenizer
     from tokenizers.implementations import BertWordPieceTokenizer
     from tokenizers.processors import BertProcessing
@@ -130,11 +143,12 @@ def train_tokenizer(corpus, vocab_size: int, path: Path):
     if path.is_file():
         return Tokenizer.from_file(str(path))
     wordpiece = BertWordPieceTokenizer(lowercase=True)
-    wordpiece.train_from_iterator(corpus_batches(corpus), vocab_size=vocab_size, min_frequency=2,
-                                  special_tokens=list(SPECIAL_TOKENS))
+    wordpiece.train_from_iterator(
+        corpus_batches(corpus), vocab_size=vocab_size, min_frequency=2, special_tokens=list(SPECIAL_TOKENS)
+    )
     tokenizer = wordpiece._tokenizer
     tokenizer.post_processor = BertProcessing(("[SEP]", SEP_ID), ("[CLS]", CLS_ID))
-    _atomic(path, lambda tmp: tokenizer.save(str(tmp)))
+    write_text_atomic(path, tokenizer.to_str(pretty=True))  # what ``tokenizer.save`` writes
     return tokenizer
 
 
@@ -146,8 +160,12 @@ def pack_corpus(tokenizer, corpus, seq_len: int, path: Path) -> np.ndarray:
     if not path.is_file():
         tokenizer.no_truncation()
         tokenizer.no_padding()
-        chunks = [np.fromiter((i for e in tokenizer.encode_batch(lines, add_special_tokens=False) for i in e.ids),
-                              dtype=np.int32) for lines in corpus_batches(corpus)]
+        chunks = [
+            np.fromiter(
+                (i for e in tokenizer.encode_batch(lines, add_special_tokens=False) for i in e.ids), dtype=np.int32
+            )
+            for lines in corpus_batches(corpus)
+        ]
         stream = np.concatenate(chunks)
         body = seq_len - 2
         count = len(stream) // body
@@ -155,16 +173,8 @@ def pack_corpus(tokenizer, corpus, seq_len: int, path: Path) -> np.ndarray:
         packed = np.empty((count, seq_len), dtype=np.int32)
         packed[:, 0], packed[:, -1] = CLS_ID, SEP_ID
         packed[:, 1:-1] = stream[: count * body].reshape(count, body)
-        _atomic(path, lambda tmp: np.save(tmp, packed))
+        atomic_write(path, lambda handle: np.save(handle, packed))
     return np.load(path, mmap_mode="r")
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """``write`` a temporary file beside ``path``, then rename it (processes under torchrun may race here)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def glue_task(name: str) -> GlueTask:
@@ -174,21 +184,31 @@ def glue_task(name: str) -> GlueTask:
     return GLUE_TASKS[name]
 
 
-def load_glue(name: str, root: Optional[str | Path] = None):
+def load_glue(name: str, root: str | Path | None = None):
     """The task's ``DatasetDict`` (train and its evaluation split) from the GLUE folder."""
     import datasets
 
     task = glue_task(name)
-    base = _located(GLUE_ENV, "glue", root, "GLUE data",
-                    "Save each task there once, e.g. load_dataset('nyu-mll/glue', 'sst2').save_to_disk('<glue>/sst2').")
+    base = _located(
+        GLUE_ENV,
+        "glue",
+        root,
+        "GLUE data",
+        "Save each task there once, e.g. load_dataset('nyu-mll/glue', 'sst2').save_to_disk('<glue>/sst2').",
+    )
     folder = base / name
-    require(folder.is_dir(), f"GLUE task {name!r} not found: no folder {folder}; save it there with "
-                             f"load_dataset('nyu-mll/glue', {name!r}).save_to_disk({str(folder)!r}).")
+    require(
+        folder.is_dir(),
+        f"GLUE task {name!r} not found: no folder {folder}; save it there with "
+        f"load_dataset('nyu-mll/glue', {name!r}).save_to_disk({str(folder)!r}).",
+    )
     datasets.disable_progress_bars()
     if (folder / "dataset_dict.json").is_file():
         data = datasets.load_from_disk(str(folder))
     else:
-        files = {split: sorted(str(p) for p in folder.glob(f"{split}-*.parquet")) for split in ("train", task.eval_split)}
+        files = {
+            split: sorted(str(p) for p in folder.glob(f"{split}-*.parquet")) for split in ("train", task.eval_split)
+        }
         missing = [split for split, found in files.items() if not found]
         require(not missing, f"{folder} holds neither a saved DatasetDict nor parquet files for {missing}.")
         data = datasets.load_dataset("parquet", data_files=files)
@@ -199,7 +219,7 @@ def load_glue(name: str, root: Optional[str | Path] = None):
     return data
 
 
-def encode_glue(tokenizer, data, name: str, split: str, max_len: int, limit: Optional[int] = None) -> TextSet:
+def encode_glue(tokenizer, data, name: str, split: str, max_len: int, limit: int | None = None) -> TextSet:
     """One split of a GLUE task as padded token ids (pairs as ``[CLS] a [SEP] b [SEP]``) and targets."""
     task = glue_task(name)
     rows = data[split] if limit is None else data[split].select(range(min(limit, len(data[split]))))
@@ -212,8 +232,9 @@ def encode_glue(tokenizer, data, name: str, split: str, max_len: int, limit: Opt
     return TextSet(ids, torch.tensor(rows["label"], dtype=dtype), f"glue-{name}")
 
 
-def mask_tokens(ids: torch.Tensor, vocab_size: int, generator: torch.Generator,
-                probability: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_tokens(
+    ids: torch.Tensor, vocab_size: int, generator: torch.Generator, probability: float = 0.15
+) -> tuple[torch.Tensor, torch.Tensor]:
     """BERT's masking: ``probability`` of the non-special tokens become targets; of those 80% are
     replaced by ``[MASK]``, 10% by a random token, 10% kept. Returns (inputs, labels with -100
     where no prediction is asked). Draws on the CPU from ``generator``, so it is reproducible."""
@@ -226,4 +247,3 @@ def mask_tokens(ids: torch.Tensor, vocab_size: int, generator: torch.Generator,
     randomised = chosen & ~masked & (draw[2] < 0.5)
     inputs = torch.where(masked, torch.full_like(ids, MASK_ID), ids)
     return torch.where(randomised, random_ids, inputs), labels
-

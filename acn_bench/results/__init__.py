@@ -1,9 +1,17 @@
 """Result records (one JSON per run), their store, and the leaderboard tables built from them."""
 
 from acn_bench.results.record import SCHEMA_VERSION, Record, environment, record_problems, run_id
-from acn_bench.results.store import has_record, load_records, read_record, record_path, write_atomic, write_record
+from acn_bench.results.store import has_record, load_records, read_record, record_path, write_record
 
 __all__ = [
-    "SCHEMA_VERSION", "Record", "environment", "has_record", "load_records", "read_record", "record_path",
-    "record_problems", "run_id", "write_atomic", "write_record",
+    "SCHEMA_VERSION",
+    "Record",
+    "environment",
+    "has_record",
+    "load_records",
+    "read_record",
+    "record_path",
+    "record_problems",
+    "run_id",
+    "write_record",
 ]

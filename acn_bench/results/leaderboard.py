@@ -5,17 +5,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Sequence
 
 import pandas as pd
 from rich.table import Table
 
 from acn_bench.errors import UserError
+from acn_bench.io import write_text_atomic
 from acn_bench.results.record import Record
-from acn_bench.results.store import write_atomic
 
-GROUP_KEYS = ["suite", "dataset", "dataset_source", "backbone", "connectivity", "depth", "strategy", "profile", "source",
-              "hardware"]
+GROUP_KEYS = [
+    "suite",
+    "dataset",
+    "dataset_source",
+    "backbone",
+    "connectivity",
+    "depth",
+    "strategy",
+    "profile",
+    "source",
+    "hardware",
+]
 PERCENT_HINTS = ("acc", "accuracy", "forgetting")
 
 
@@ -98,7 +108,7 @@ def _three_significant_digits(value: float) -> str:
     return f".{min(max(2 - magnitude, 0), 6)}f"
 
 
-def format_value(mean: float, std: Optional[float], metric: str, n: int) -> str:
+def format_value(mean: float, std: float | None, metric: str, n: int) -> str:
     """``"92.04 ± 0.08"`` for accuracies (shown in percent), three significant digits otherwise (``"1.18 ± 0.04"``)."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "–"
@@ -154,7 +164,9 @@ class Leaderboard:
         for column in ("paper", "Δ vs paper", "rank"):
             if column in self.summary.columns:
                 values = self.summary[column]
-                frame.insert(0, column, values) if column == "rank" else frame.insert(len(frame.columns), column, values)
+                frame.insert(0, column, values) if column == "rank" else frame.insert(
+                    len(frame.columns), column, values
+                )
         return frame
 
     def rich(self, title: str) -> Table:
@@ -182,14 +194,19 @@ class Leaderboard:
     def write(self, out_dir: Path, name: str, title: str, figures: Sequence[Path] = ()) -> list[Path]:
         """Write ``<name>.md`` and ``<name>.csv`` atomically; return their paths (and the figures')."""
         out_dir = Path(out_dir)
-        md = write_atomic(out_dir / f"{name}.md", self.markdown(title, figures))
-        csv = write_atomic(out_dir / f"{name}.csv", self.summary.to_csv(index=False))
+        md = write_text_atomic(out_dir / f"{name}.md", self.markdown(title, figures))
+        csv = write_text_atomic(out_dir / f"{name}.csv", self.summary.to_csv(index=False))
         return [md, csv, *figures]
 
 
-def build_table(records: Sequence[Record], metrics: Sequence[str], group_by: Sequence[str] = (),
-                filters: Optional[dict[str, Any]] = None, rank_by: Optional[str] = None,
-                higher_is_better: bool = True) -> Leaderboard:
+def build_table(
+    records: Sequence[Record],
+    metrics: Sequence[str],
+    group_by: Sequence[str] = (),
+    filters: dict[str, Any] | None = None,
+    rank_by: str | None = None,
+    higher_is_better: bool = True,
+) -> Leaderboard:
     """Group, filter, rank and set paper values beside measured rows.
 
     ``filters``: ``profile`` and ``dataset`` (measured rows only; paper rows stay) and any other
@@ -210,7 +227,11 @@ def build_table(records: Sequence[Record], metrics: Sequence[str], group_by: Seq
     if summary.empty or mean not in summary.columns:
         return Leaderboard(summary, list(metrics), rank_by)
     measured = summary["source"] == "measured"
-    ranks = summary[measured].groupby(["dataset", "dataset_source", "profile"])[mean].rank(ascending=not higher_is_better, method="min")
+    ranks = (
+        summary[measured]
+        .groupby(["dataset", "dataset_source", "profile"])[mean]
+        .rank(ascending=not higher_is_better, method="min")
+    )
     summary["rank"] = ranks.reindex(summary.index).map(lambda r: "" if pd.isna(r) else str(int(r)))
     paper = summary[~measured]
     values, deltas = [], []
@@ -273,6 +294,8 @@ def reproduction_status(records: Sequence[Record], group_by: Sequence[str], titl
             values = match[metric].dropna()
             mean, std = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0
             within = abs(mean - value) <= 2 * max(std, paper_std, 1e-12)
-            where = f"{format_value(mean, std, metric, len(values))} ({match.iloc[0]['profile']}, {match.iloc[0]['dataset']}, n={len(values)})"
+            first = match.iloc[0]
+            observed = format_value(mean, std, metric, len(values))
+            where = f"{observed} ({first['profile']}, {first['dataset']}, n={len(values)})"
             table.add_row(metric, label, format_value(value, paper_std, metric, 2), where, "yes" if within else "no")
     return table

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, Sequence
 
 import matplotlib
 
@@ -16,25 +16,26 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
+from acn_bench.io import atomic_write  # noqa: E402
 from acn_bench.results.record import Record  # noqa: E402
 
 Series = dict[str, dict[float, list[float]]]
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    """Write ``fig`` to the PNG ``path`` through a temporary file and a rename, then close it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    """Write ``fig`` to the PNG ``path`` atomically (see :mod:`acn_bench.io`), then close it."""
+    try:
+        return atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=120, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
 
 
 def model_label(record: Record) -> str:
     """``<dataset> <backbone> <connectivity> L=<depth>``: one line per model family in a figure."""
     backbone = record.backbone
-    return f"{record.dataset.get('name')} {backbone.get('name')} {backbone.get('connectivity')} L={backbone.get('depth')}"
+    return (
+        f"{record.dataset.get('name')} {backbone.get('name')} {backbone.get('connectivity')} L={backbone.get('depth')}"
+    )
 
 
 def new_series() -> Series:
@@ -42,8 +43,11 @@ def new_series() -> Series:
     return defaultdict(lambda: defaultdict(list))
 
 
-def probe_series(records: Iterable[Record], probe: Optional[Callable[[Record], Sequence[float]]] = None,
-                 label: Callable[[Record], str] = model_label) -> Series:
+def probe_series(
+    records: Iterable[Record],
+    probe: Callable[[Record], Sequence[float]] | None = None,
+    label: Callable[[Record], str] = model_label,
+) -> Series:
     """Accuracy at every depth, one line per model (``probe`` picks a curve; default ``record.probe``)."""
     series = new_series()
     for record in records:
@@ -52,8 +56,15 @@ def probe_series(records: Iterable[Record], probe: Optional[Callable[[Record], S
     return series
 
 
-def plot_series(series: Series, path: Path, title: str, xlabel: str, ylabel: str = "test accuracy (%)",
-                percent: bool = True, log_x: bool = False) -> Path:
+def plot_series(
+    series: Series,
+    path: Path,
+    title: str,
+    xlabel: str,
+    ylabel: str = "test accuracy (%)",
+    percent: bool = True,
+    log_x: bool = False,
+) -> Path:
     """Draw every line of ``series`` (mean ± std over the values at each x) into the PNG ``path``."""
     scale = 100.0 if percent else 1.0
     fig, ax = plt.subplots(figsize=(6.4, 4))
@@ -71,9 +82,17 @@ def plot_series(series: Series, path: Path, title: str, xlabel: str, ylabel: str
     return _save(fig, path)
 
 
-def plot_heatmaps(maps: dict[str, np.ndarray], path: Path, title: str, xlabel: str, ylabel: str,
-                  value_label: str, log: bool = False, columns: Optional[int] = None,
-                  value_range: Optional[tuple[float, float]] = None) -> Path:
+def plot_heatmaps(
+    maps: dict[str, np.ndarray],
+    path: Path,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    value_label: str,
+    log: bool = False,
+    columns: int | None = None,
+    value_range: tuple[float, float] | None = None,
+) -> Path:
     """One heatmap per entry of ``maps`` (rows: ``ylabel``, columns: ``xlabel``), in the order of ``maps``.
 
     Args:
@@ -88,11 +107,18 @@ def plot_heatmaps(maps: dict[str, np.ndarray], path: Path, title: str, xlabel: s
     for ax, (name, grid) in zip(axes.flat, maps.items()):
         values = np.log10(np.maximum(grid, 1e-12)) if log else grid
         rows, cols = values.shape
-        image = ax.imshow(values, aspect="auto", origin="lower", cmap="viridis", vmin=low, vmax=high,
-                          extent=(0.5, cols + 0.5, 0.5, rows + 0.5))
+        image = ax.imshow(
+            values,
+            aspect="auto",
+            origin="lower",
+            cmap="viridis",
+            vmin=low,
+            vmax=high,
+            extent=(0.5, cols + 0.5, 0.5, rows + 0.5),
+        )
         ax.set(title=name, xlabel=xlabel, ylabel=ylabel)
         fig.colorbar(image, ax=ax, label=f"log10 {value_label}" if log else value_label)
-    for ax in list(axes.flat)[len(maps):]:
+    for ax in list(axes.flat)[len(maps) :]:
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 SCHEMA_VERSION = 1
 SOURCES = ("measured", "paper")
@@ -56,8 +56,8 @@ class Record:
     probe: list[float] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
-    strategy: Optional[str] = None
-    scenario: Optional[str] = None
+    strategy: str | None = None
+    scenario: str | None = None
     history: dict[str, Any] = field(default_factory=dict)
     source: str = "measured"
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -69,7 +69,7 @@ class Record:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Record":
+    def from_dict(cls, data: dict[str, Any]) -> Record:
         """Rebuild a record, rejecting missing fields, unknown fields and other schema versions."""
         problems = record_problems(data)
         if problems:
@@ -130,7 +130,7 @@ def environment() -> dict[str, Any]:
     return env
 
 
-def _git_commit() -> Optional[str]:
+def _git_commit() -> str | None:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent

@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
+from acn_bench.io import write_text_atomic
 from acn_bench.results.record import Record, content_hash, record_problems
-
-
-def write_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def record_path(out_dir: Path, suite: str, rid: str) -> Path:
@@ -40,7 +25,7 @@ def record_json(record: Record) -> str:
 
 def write_record(out_dir: Path, record: Record) -> Path:
     """Write ``record`` as sealed JSON under ``out_dir`` atomically; return its path."""
-    return write_atomic(record_path(out_dir, record.suite, record.run_id), record_json(record))
+    return write_text_atomic(record_path(out_dir, record.suite, record.run_id), record_json(record))
 
 
 def has_record(out_dir: Path, suite: str, rid: str) -> bool:
@@ -48,7 +33,7 @@ def has_record(out_dir: Path, suite: str, rid: str) -> bool:
     return record_path(out_dir, suite, rid).is_file()
 
 
-def iter_record_files(records_dir: Path, suite: Optional[str] = None) -> Iterator[Path]:
+def iter_record_files(records_dir: Path, suite: str | None = None) -> Iterator[Path]:
     """Every ``*.json`` record file under ``records_dir`` (one suite or all), sorted."""
     base = Path(records_dir) / suite if suite else Path(records_dir)
     if base.is_dir():
@@ -71,7 +56,7 @@ def read_record(path: Path) -> Record:
     return Record.from_dict(data)
 
 
-def load_records(records_dir: Path, suite: Optional[str] = None) -> list[Record]:
+def load_records(records_dir: Path, suite: str | None = None) -> list[Record]:
     """All records under ``records_dir`` (optionally of one suite)."""
     return [read_record(p) for p in iter_record_files(records_dir, suite)]
 

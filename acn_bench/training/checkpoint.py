@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
 
 from acn_bench.errors import UserError
+from acn_bench.io import torch_save_atomic
 
 
 def rng_state() -> dict[str, Any]:
@@ -32,21 +31,12 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """``torch.save`` through a temporary file and a rename, so a kill never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``torch.save`` atomically (see :mod:`acn_bench.io`), so a kill never leaves half a file."""
+    torch_save_atomic(path, payload)
 
 
-def load_checkpoint(path: Path, fingerprint: str, map_location: str | torch.device = "cpu") -> Optional[dict[str, Any]]:
-    """Load ``path`` (tensors onto ``map_location``) if it exists and was written by a run with the same ``fingerprint``.
+def load_checkpoint(path: Path, fingerprint: str, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
+    """Load ``path`` (tensors onto ``map_location``) if it exists and was written with the same ``fingerprint``.
 
     Raises:
         UserError: the file is unreadable or belongs to another configuration.

@@ -19,8 +19,8 @@ import torch.distributed as dist
 
 from acn_bench.errors import UserError
 
-
 COLLECTIVE_TIMEOUT = datetime.timedelta(hours=6)
+
 
 def world_size() -> int:
     """Number of training processes (1 without a process group)."""
@@ -54,8 +54,10 @@ def init_distributed(device: torch.device) -> torch.device:
     if device.type == "cuda":
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         if local_rank >= torch.cuda.device_count():
-            raise UserError(f"local rank {local_rank} has no GPU: this node has {torch.cuda.device_count()}; "
-                            "start at most that many processes per node (--nproc_per_node).")
+            raise UserError(
+                f"local rank {local_rank} has no GPU: this node has {torch.cuda.device_count()}; "
+                "start at most that many processes per node (--nproc_per_node)."
+            )
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():  # long timeout: ranks wait while rank 0 packs a corpus or decodes a set

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ContextManager, Iterable, Optional
+from typing import Any, Callable, ContextManager, Iterable
 
 import torch
 
 from acn_bench.backbones.base import Backbone
 
 
-def autocast(device: torch.device, dtype: Optional[torch.dtype]) -> ContextManager:
+def autocast(device: torch.device, dtype: torch.dtype | None) -> ContextManager:
     """Mixed precision on ``device`` in ``dtype``, or a no-op when ``dtype`` is None."""
     if dtype is None:
         return contextlib.nullcontext()
@@ -19,7 +19,7 @@ def autocast(device: torch.device, dtype: Optional[torch.dtype]) -> ContextManag
 
 @torch.no_grad()
 def probe_counts_batches(
-    model: Backbone, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], amp_dtype: Optional[torch.dtype] = None
+    model: Backbone, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], amp_dtype: torch.dtype | None = None
 ) -> torch.Tensor:
     """Correct predictions of the shared head at every depth 0..L over ``(input, label)`` batches.
 
@@ -44,7 +44,7 @@ def probe_counts(
     labels: torch.Tensor,
     transform: Callable[[torch.Tensor], torch.Tensor],
     batch_size: int = 512,
-    amp_dtype: Optional[torch.dtype] = None,
+    amp_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Correct predictions of the shared head at every depth 0..L (a length L + 1 tensor of counts).
 
@@ -52,7 +52,10 @@ def probe_counts(
     """
     device = next(model.parameters()).device
     batches = (
-        (transform(images[start : start + batch_size].to(device, non_blocking=True)), labels[start : start + batch_size])
+        (
+            transform(images[start : start + batch_size].to(device, non_blocking=True)),
+            labels[start : start + batch_size],
+        )
         for start in range(0, images.shape[0], batch_size)
     )
     return probe_counts_batches(model, batches, amp_dtype)

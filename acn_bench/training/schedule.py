@@ -9,12 +9,12 @@ from timm.scheduler import CosineLRScheduler, PolyLRScheduler
 from timm.scheduler.scheduler import Scheduler
 from torch import nn
 
-
 SCHEDULES = ("cosine", "linear")
 
 
-def build_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float] = (0.9, 0.999),
-                    eps: float = 1e-8) -> torch.optim.AdamW:
+def build_optimizer(
+    model: nn.Module, lr: float, weight_decay: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+) -> torch.optim.AdamW:
     """AdamW; biases, norms, tokens and connectivity weights (1-D parameters) get no weight decay."""
     decay, no_decay = [], []
     for param in model.parameters():
@@ -24,8 +24,9 @@ def build_optimizer(model: nn.Module, lr: float, weight_decay: float, betas: tup
     return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int, min_lr: float,
-                    schedule: str = "cosine") -> Scheduler:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int, min_lr: float, schedule: str = "cosine"
+) -> Scheduler:
     """timm's cosine (or linear: polynomial of power 1) decay over ``total_steps`` updates, the first
     ``warmup_steps`` a linear warm-up.
 

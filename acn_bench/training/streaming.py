@@ -10,12 +10,20 @@ step to resume the exact batch stream.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 import torch
+
 from acn_bench.backbones.base import Backbone
 from acn_bench.data.folders import (
-    IMAGENET_NORMALIZER, EpochBatchSampler, FolderSplits, SeededTransform, ShardBatchSampler, eval_transform, make_loader, train_transform,
+    IMAGENET_NORMALIZER,
+    EpochBatchSampler,
+    FolderSplits,
+    SeededTransform,
+    ShardBatchSampler,
+    eval_transform,
+    make_loader,
+    train_transform,
 )
 from acn_bench.errors import require
 from acn_bench.training import distributed
@@ -44,18 +52,20 @@ class StreamingTrainer(BaseTrainer):
         data: FolderSplits,
         *,
         img_size: int,
-        randaugment: Optional[str],
+        randaugment: str | None,
         workers: int = 8,
         **options: Any,
     ) -> None:
         require(workers >= 0, f"workers must be >= 0, got {workers}.")
         self.data = data
         self.workers = workers
+        self.img_size = img_size
         self.normalizer = IMAGENET_NORMALIZER
         self.train_set = SeededTransform(data.train, train_transform(img_size, randaugment))
         self.test_set = SeededTransform(data.test, eval_transform(img_size))
-        self.sampler = EpochBatchSampler(len(data.train), config.batch_size, options.get("seed", 0),
-                                         distributed.rank(), distributed.world_size())
+        self.sampler = EpochBatchSampler(
+            len(data.train), config.batch_size, options.get("seed", 0), distributed.rank(), distributed.world_size()
+        )
         super().__init__(model, config, **options)
 
     @property
@@ -66,8 +76,9 @@ class StreamingTrainer(BaseTrainer):
     def global_batch(self) -> int:
         return self.config.batch_size
 
-    def _sample_input(self) -> torch.Tensor:
-        return self.test_batch(1)
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return (3, self.img_size, self.img_size)  # class folders decode to RGB
 
     def test_batch(self, size: int) -> torch.Tensor:
         """The first ``size`` test images as one model-input batch on the device (e.g. to time the model)."""
@@ -75,8 +86,12 @@ class StreamingTrainer(BaseTrainer):
         return self.normalizer(images.to(self.device))
 
     def _loader(self, sampler: torch.utils.data.Sampler) -> torch.utils.data.DataLoader:
-        return make_loader(self.train_set if sampler is self.sampler else self.test_set, sampler, self.workers,
-                           pin_memory=self.device.type == "cuda")
+        return make_loader(
+            self.train_set if sampler is self.sampler else self.test_set,
+            sampler,
+            self.workers,
+            pin_memory=self.device.type == "cuda",
+        )
 
     def _epoch_batches(self, epoch: int, start_step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         self.sampler.set_position(epoch, start_step)

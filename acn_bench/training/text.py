@@ -8,7 +8,7 @@ batch stream from the epoch and step alone.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -63,15 +63,26 @@ class TextTrainer(BaseTrainer):
         **options: :class:`~acn_bench.training.trainer.BaseTrainer`'s keyword arguments.
     """
 
-    def __init__(self, model: TextBackbone, config: TrainConfig, train: TextSet, test: TextSet, *, mode: str,
-                 metric: str = "accuracy", **options: Any) -> None:
+    def __init__(
+        self,
+        model: TextBackbone,
+        config: TrainConfig,
+        train: TextSet,
+        test: TextSet,
+        *,
+        mode: str,
+        metric: str = "accuracy",
+        **options: Any,
+    ) -> None:
         if mode not in MODES:
             raise unknown_choice("text training mode", mode, MODES)
         if metric not in METRICS:
             raise unknown_choice("metric", metric, METRICS)
         require(config.mixup_alpha == 0 and config.cutmix_prob == 0, "MixUp and CutMix apply to images, not to text.")
-        require(len(train) >= config.batch_size, f"the training set has {len(train)} sequences, fewer than one batch "
-                                                 f"of {config.batch_size}.")
+        require(
+            len(train) >= config.batch_size,
+            f"the training set has {len(train)} sequences, fewer than one batch of {config.batch_size}.",
+        )
         device = options.get("device") or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.train_set = _placed(train, device)
         self.test_set = _placed(test, device)
@@ -91,8 +102,9 @@ class TextTrainer(BaseTrainer):
     def tokens_per_sample(self) -> int:
         return int(self.train_set.ids.shape[1])
 
-    def _sample_input(self) -> torch.Tensor:
-        return self._rows(self.train_set.ids, torch.zeros(1, dtype=torch.long))
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return (self.tokens_per_sample,)
 
     def _rows(self, ids: torch.Tensor | np.ndarray, index: torch.Tensor) -> torch.Tensor:
         """``ids[index]`` as int64 on the device (read from the memory-mapped file for a packed corpus)."""
@@ -100,7 +112,7 @@ class TextTrainer(BaseTrainer):
             return torch.from_numpy(np.asarray(ids[index.numpy()], dtype=np.int64)).to(self.device)
         return ids[index.to(self.device)].long()
 
-    def _criterion(self, mixup: Optional[Any]) -> Callable[..., torch.Tensor]:
+    def _criterion(self, mixup: Any | None) -> Callable[..., torch.Tensor]:
         if self.mode == "mlm":
             return MaskedLMLoss()
         if self.mode == "regress":
@@ -108,14 +120,18 @@ class TextTrainer(BaseTrainer):
         return torch.nn.CrossEntropyLoss(label_smoothing=self.config.label_smoothing)
 
     def _epoch_batches(self, epoch: int, start_step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = torch.randperm(len(self.train_set), generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch))
+        order = torch.randperm(
+            len(self.train_set), generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        )
         share = self.global_batch // self.world
         for step in range(start_step, self.steps_per_epoch):
             start = step * self.global_batch + self.rank * share
             index = order[start : start + share]
             ids = self._rows(self.train_set.ids, index)
             if self.mode == "mlm":
-                yield mask_tokens(ids, self.vocab_size, torch.Generator().manual_seed(step_seed(self.seed, epoch, step, self.rank)))
+                yield mask_tokens(
+                    ids, self.vocab_size, torch.Generator().manual_seed(step_seed(self.seed, epoch, step, self.rank))
+                )
             else:
                 yield ids, self.train_set.targets[index.to(self.device)]
 
@@ -126,10 +142,16 @@ class TextTrainer(BaseTrainer):
         ids = self._rows(self.test_set.ids, torch.arange(self.rank, len(self.test_set), self.world))
         if self.mode == "mlm":  # fixed test masks, drawn over the whole held-out set so any world size sees the same
             every = self._rows(self.test_set.ids, torch.arange(len(self.test_set)))
-            inputs, labels = (t[self.rank :: self.world] for t in mask_tokens(every, self.vocab_size, torch.Generator().manual_seed(0)))
+            inputs, labels = (
+                t[self.rank :: self.world]
+                for t in mask_tokens(every, self.vocab_size, torch.Generator().manual_seed(0))
+            )
             counts = torch.zeros(2, self.model.depth + 1, dtype=torch.long, device=self.device)
             for start in range(0, len(ids), self.config.eval_batch_size):
-                x, y = inputs[start : start + self.config.eval_batch_size], labels[start : start + self.config.eval_batch_size]
+                x, y = (
+                    inputs[start : start + self.config.eval_batch_size],
+                    labels[start : start + self.config.eval_batch_size],
+                )
                 chosen = y != -100
                 with autocast(self.device, self.amp_dtype):
                     for depth, rep in enumerate(self.model.iter_depths(x)):

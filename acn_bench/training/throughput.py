@@ -11,7 +11,6 @@ overstates the work of runs that train only part of the model (linear probing, `
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import torch
 from torch import nn
@@ -41,7 +40,7 @@ PEAK_BF16_TFLOPS: tuple[tuple[str, float], ...] = (
 PEAK_ENV = "ACN_BENCH_PEAK_TFLOPS"
 
 
-def peak_flops(device: torch.device) -> Optional[float]:
+def peak_flops(device: torch.device) -> float | None:
     """Peak FLOP/s of ``device``: ``$ACN_BENCH_PEAK_TFLOPS`` if set, else a known GPU's bf16 peak, else None.
 
     Raises:
@@ -70,7 +69,7 @@ def training_flops_per_sample(model: nn.Module, sample: torch.Tensor) -> int:
     return 3 * flops_per_sample(model, sample)
 
 
-def throughput_stats(samples: int, seconds: float, flops_per_sample: int, peak: Optional[float]) -> dict[str, float]:
+def throughput_stats(samples: int, seconds: float, flops_per_sample: int, peak: float | None) -> dict[str, float]:
     """Samples per second, achieved model TFLOP/s and (with a known ``peak``) MFU of a timed stretch of training."""
     rate = samples / max(seconds, 1e-9)
     achieved = rate * flops_per_sample

@@ -19,30 +19,32 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from timm.data import Mixup
-from torch.nn.parallel import DistributedDataParallel
 from timm.loss import SoftTargetCrossEntropy
+from torch.nn.parallel import DistributedDataParallel
 
 from acn_bench.backbones.base import Backbone
 from acn_bench.data.augment import BatchAugment, Normalizer
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results.record import run_id
-from acn_bench.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from acn_bench.training import distributed
+from acn_bench.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from acn_bench.training.evaluate import autocast, probe_counts
-from acn_bench.training.throughput import peak_flops, throughput_stats, training_flops_per_sample
 from acn_bench.training.schedule import SCHEDULES, build_optimizer, build_scheduler
+from acn_bench.training.throughput import peak_flops, throughput_stats, training_flops_per_sample
 
 AMP_CHOICES = ("auto", "bf16", "fp16", "none")
 Objective = Callable[[Backbone, torch.Tensor, torch.Tensor, Callable[..., torch.Tensor]], torch.Tensor]
 
 
-def default_objective(model: Backbone, x: torch.Tensor, y: torch.Tensor, criterion: Callable[..., torch.Tensor]) -> torch.Tensor:
+def default_objective(
+    model: Backbone, x: torch.Tensor, y: torch.Tensor, criterion: Callable[..., torch.Tensor]
+) -> torch.Tensor:
     """The ordinary loss of the final output."""
     return criterion(model(x), y)
 
@@ -86,10 +88,10 @@ class TrainConfig:
     label_smoothing: float = 0.1
     cutmix_prob: float = 0.0
     cutmix_alpha: float = 1.0
-    autoaugment: Optional[str] = None
+    autoaugment: str | None = None
     crop_padding: int = 0
     hflip: bool = False
-    clip_grad: Optional[float] = 1.0
+    clip_grad: float | None = 1.0
     amp: str = "auto"
     eval_batch_size: int = 512
     eval_every: int = 1
@@ -154,7 +156,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def resolve_amp(amp: str, device: torch.device) -> Optional[torch.dtype]:
+def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``amp`` on ``device`` (None: full precision)."""
     if amp == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
@@ -175,7 +177,7 @@ class BaseTrainer(abc.ABC):
     checkpoints (at epoch ends and every ``config.checkpoint_every`` steps, with the data position)
     and evaluation with per-depth probing.
 
-    Subclasses supply the batches (:meth:`_epoch_batches`), one sample for FLOP counting, the
+    Subclasses supply the batches (:meth:`_epoch_batches`), the input shape for FLOP counting, the
     evaluation and whatever data state a checkpoint must carry. Set their data attributes first,
     then call ``super().__init__``.
 
@@ -201,35 +203,43 @@ class BaseTrainer(abc.ABC):
         config: TrainConfig,
         *,
         seed: int = 0,
-        device: Optional[torch.device] = None,
-        checkpoint: Optional[Path] = None,
+        device: torch.device | None = None,
+        checkpoint: Path | None = None,
         progress: bool = False,
-        identity: Optional[dict[str, Any]] = None,
-        on_epoch: Optional[Callable[[dict[str, Any]], None]] = None,
-        objective: Optional[Objective] = None,
-        on_step: Optional[Callable[[int], None]] = None,
+        identity: dict[str, Any] | None = None,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
+        objective: Objective | None = None,
+        on_step: Callable[[int], None] | None = None,
     ) -> None:
         config.validate()
         self.world, self.rank = distributed.world_size(), distributed.rank()
         if self.world > 1:
-            require(objective is None, "this suite trains with its own loss (e.g. exit losses), which runs in one "
-                                       "process only; start it without torchrun.")
-            require(config.batch_size % self.world == 0,
-                    f"batch_size {config.batch_size} does not split evenly over {self.world} processes; "
-                    "pick a batch size divisible by --nproc_per_node.")
+            require(
+                objective is None,
+                "this suite trains with its own loss (e.g. exit losses), which runs in one "
+                "process only; start it without torchrun.",
+            )
+            require(
+                config.batch_size % self.world == 0,
+                f"batch_size {config.batch_size} does not split evenly over {self.world} processes; "
+                "pick a batch size divisible by --nproc_per_node.",
+            )
         self.config = config
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device)
         self.forward_model: torch.nn.Module = self.model
         if self.world > 1:
             self.forward_model = DistributedDataParallel(
-                self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
+                self.model, device_ids=[self.device] if self.device.type == "cuda" else None
+            )
         if config.compile:
             self.forward_model = torch.compile(self.forward_model)
         self.num_classes = int(model.head.fc.out_features)
-        require(self.world == 1 or self._mixer() is None or (config.batch_size // self.world) % 2 == 0,
-                f"MixUp/CutMix need an even batch per process; batch_size {config.batch_size} over {self.world} "
-                "processes gives an odd share.")
+        require(
+            self.world == 1 or self._mixup_cutmix() is None or (config.batch_size // self.world) % 2 == 0,
+            f"MixUp/CutMix need an even batch per process; batch_size {config.batch_size} over {self.world} "
+            "processes gives an odd share.",
+        )
         self.seed = seed
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.progress = progress
@@ -237,12 +247,15 @@ class BaseTrainer(abc.ABC):
         self.objective = objective or default_objective
         self.on_step = on_step
         self.amp_dtype = resolve_amp(config.amp, self.device)
-        self.step_flops = training_flops_per_sample(self.model, self._sample_input())
+        sample = self.model.example_input(1, self.device, shape=self.sample_shape)
+        self.step_flops = training_flops_per_sample(self.model, sample)
         peak = peak_flops(self.device)
         self.peak_flops = peak * self.world if peak else None  # throughput is global, so is the peak
         world = {"world_size": self.world} if self.world > 1 else {}
         world["checkpoint_format"] = 3  # data position + per-rank states; earlier checkpoints are refused, not misread
-        self.fingerprint = run_id({"train": config.to_dict(), "model": model.config, "seed": seed, **world, **(identity or {})})
+        self.fingerprint = run_id(
+            {"train": config.to_dict(), "model": model.config, "seed": seed, **world, **(identity or {})}
+        )
 
     @property
     @abc.abstractmethod
@@ -254,9 +267,10 @@ class BaseTrainer(abc.ABC):
     def global_batch(self) -> int:
         """Samples per optimiser step over all ranks."""
 
+    @property
     @abc.abstractmethod
-    def _sample_input(self) -> torch.Tensor:
-        """One model input (batch of 1, on the device) for counting FLOPs."""
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one model input as the data gives it (e.g. ``C x H x W``), for counting FLOPs."""
 
     @abc.abstractmethod
     def _epoch_batches(self, epoch: int, start_step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -276,15 +290,21 @@ class BaseTrainer(abc.ABC):
     def _load_data_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`_data_state`."""
 
-    def _mixer(self) -> Optional[Mixup]:
+    def _mixup_cutmix(self) -> Mixup | None:
+        """timm's MixUp / CutMix of the recipe's batches (None when the recipe mixes none)."""
         cfg = self.config
         cutmix = cfg.cutmix_alpha if cfg.cutmix_prob > 0 else 0.0
         if cutmix == 0 and cfg.mixup_alpha == 0:
             return None
-        return Mixup(mixup_alpha=cfg.mixup_alpha, cutmix_alpha=cutmix, prob=cfg.cutmix_prob if cutmix else 1.0,
-                     label_smoothing=cfg.label_smoothing, num_classes=self.num_classes)
+        return Mixup(
+            mixup_alpha=cfg.mixup_alpha,
+            cutmix_alpha=cutmix,
+            prob=cfg.cutmix_prob if cutmix else 1.0,
+            label_smoothing=cfg.label_smoothing,
+            num_classes=self.num_classes,
+        )
 
-    def _criterion(self, mixup: Optional[Mixup]) -> Callable[..., torch.Tensor]:
+    def _criterion(self, mixup: Mixup | None) -> Callable[..., torch.Tensor]:
         """The loss of a batch's output against its (possibly mixed) targets."""
         if mixup is not None:
             return SoftTargetCrossEntropy()
@@ -296,10 +316,11 @@ class BaseTrainer(abc.ABC):
         seed_everything(self.seed)
         optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.betas, cfg.eps)
         total = cfg.epochs * self.steps_per_epoch
-        scheduler = build_scheduler(optimizer, total, round(cfg.warmup_epochs * self.steps_per_epoch), cfg.min_lr,
-                                    cfg.schedule)
+        scheduler = build_scheduler(
+            optimizer, total, round(cfg.warmup_epochs * self.steps_per_epoch), cfg.min_lr, cfg.schedule
+        )
         scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        mixup = self._mixer()
+        mixup = self._mixup_cutmix()
         criterion = self._criterion(mixup)
         if self.world > 1:  # augmentation and mixing differ per rank
             rank_seed = self.seed * 1_000_003 + self.rank
@@ -331,8 +352,9 @@ class BaseTrainer(abc.ABC):
                 entry = self._train_epoch(epoch, start_step, partial if start_step else None, loop)
                 result.train_seconds += entry["seconds"]
                 result.steps += self.steps_per_epoch
-                result.throughput = throughput_stats(result.steps * self.global_batch, result.train_seconds,
-                                                     self.step_flops, self.peak_flops)
+                result.throughput = throughput_stats(
+                    result.steps * self.global_batch, result.train_seconds, self.step_flops, self.peak_flops
+                )
                 if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
                     t0 = time.perf_counter()
                     entry["probe_acc"] = self.evaluate()
@@ -344,26 +366,40 @@ class BaseTrainer(abc.ABC):
                 result.history.append(entry)
                 if self.on_epoch is not None:
                     self.on_epoch(entry)
-                bars.update(epoch_task, advance=1, description=f"epoch {epoch + 1} acc {entry.get('test_acc', float('nan')):.3f}")
+                bars.update(
+                    epoch_task,
+                    advance=1,
+                    description=f"epoch {epoch + 1} acc {entry.get('test_acc', float('nan')):.3f}",
+                )
                 if self.checkpoint:
                     self._save(loop, epoch + 1, 0, None)
         return result
 
-    def _save(self, loop: "_Loop", epoch: int, step: int, partial: Optional[dict[str, Any]]) -> None:
+    def _save(self, loop: _Loop, epoch: int, step: int, partial: dict[str, Any] | None) -> None:
         """Checkpoint at batch ``step`` of ``epoch`` (rank 0 writes it, with every rank's states)."""
         rngs = distributed.gather_objects(rng_state())
         partials = distributed.gather_objects(partial) if partial is not None else None
         data = self._data_state(epoch_done=step == 0)
         if distributed.is_main():
-            save_checkpoint(self.checkpoint, {
-                "fingerprint": self.fingerprint, "epoch": epoch, "step": step, "partial": partials,
-                "model": self.model.state_dict(), "optimizer": loop.optimizer.state_dict(),
-                "scheduler": loop.scheduler.state_dict(), "scaler": loop.scaler.state_dict(), "data": data,
-                "rng": rngs, "result": dataclasses.asdict(loop.result),
-            })
+            save_checkpoint(
+                self.checkpoint,
+                {
+                    "fingerprint": self.fingerprint,
+                    "epoch": epoch,
+                    "step": step,
+                    "partial": partials,
+                    "model": self.model.state_dict(),
+                    "optimizer": loop.optimizer.state_dict(),
+                    "scheduler": loop.scheduler.state_dict(),
+                    "scaler": loop.scaler.state_dict(),
+                    "data": data,
+                    "rng": rngs,
+                    "result": dataclasses.asdict(loop.result),
+                },
+            )
         distributed.barrier()
 
-    def _train_epoch(self, epoch: int, start_step: int, partial: Optional[dict[str, Any]], loop: "_Loop") -> dict[str, Any]:
+    def _train_epoch(self, epoch: int, start_step: int, partial: dict[str, Any] | None, loop: _Loop) -> dict[str, Any]:
         """Train ``epoch`` from batch ``start_step`` (continuing ``partial`` sums) and return its history entry."""
         cfg = self.config
         self.model.train()
@@ -394,12 +430,22 @@ class BaseTrainer(abc.ABC):
                 self.on_step(global_step)
             loss_sum += loss.detach()
             loop.bars.advance(loop.step_task)
-            if self.checkpoint and cfg.checkpoint_every and global_step % cfg.checkpoint_every == 0 \
-                    and step + 1 < self.steps_per_epoch:
-                self._save(loop, epoch, step + 1, {
-                    "loss_sum": loss_sum.item(), "seconds": seconds_before + time.perf_counter() - start,
-                    "norm_sum": norm_sum.tolist() if norm_sum is not None else None,
-                })
+            if (
+                self.checkpoint
+                and cfg.checkpoint_every
+                and global_step % cfg.checkpoint_every == 0
+                and step + 1 < self.steps_per_epoch
+            ):
+                self._save(
+                    loop,
+                    epoch,
+                    step + 1,
+                    {
+                        "loss_sum": loss_sum.item(),
+                        "seconds": seconds_before + time.perf_counter() - start,
+                        "norm_sum": norm_sum.tolist() if norm_sum is not None else None,
+                    },
+                )
         seconds = seconds_before + time.perf_counter() - start
         entry = {
             "epoch": epoch + 1,
@@ -407,15 +453,21 @@ class BaseTrainer(abc.ABC):
             "train_loss": (distributed.all_reduce_sum(loss_sum) / (self.steps_per_epoch * self.world)).item(),
             "seconds": seconds,
         }
-        entry.update(throughput_stats(self.steps_per_epoch * self.global_batch, seconds, self.step_flops, self.peak_flops))
+        entry.update(
+            throughput_stats(self.steps_per_epoch * self.global_batch, seconds, self.step_flops, self.peak_flops)
+        )
         if norm_sum is not None:
             entry["grad_norms"] = (norm_sum / self.steps_per_epoch).tolist()
         return entry
 
     def _progress_bars(self) -> Progress:
         return Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            transient=True, disable=not self.progress or not distributed.is_main(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+            disable=not self.progress or not distributed.is_main(),
         )
 
 
@@ -426,7 +478,7 @@ class _Loop:
     optimizer: torch.optim.Optimizer
     scheduler: Any
     scaler: torch.amp.GradScaler
-    mixup: Optional[Mixup]
+    mixup: Mixup | None
     criterion: Callable[..., torch.Tensor]
     result: TrainResult
     bars: Progress
@@ -478,8 +530,9 @@ class Trainer(BaseTrainer):
         n = self.train_images.shape[0]
         return min(self.config.batch_size, n - n % 2)
 
-    def _sample_input(self) -> torch.Tensor:
-        return self.normalizer(self.train_images[:1])
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.train_images.shape[1:])
 
     def _reset_data_state(self) -> None:
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -487,7 +540,7 @@ class Trainer(BaseTrainer):
         if self.world > 1:  # shuffling stays identical on every rank; augmentation differs per rank
             self.augment_generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.rank)
         self._epoch_start = self.generator.get_state()
-        self._pending_augment_state: Optional[torch.Tensor] = None
+        self._pending_augment_state: torch.Tensor | None = None
 
     def _data_state(self, epoch_done: bool) -> dict[str, Any]:
         return {
@@ -523,6 +576,12 @@ class Trainer(BaseTrainer):
     def evaluate(self) -> list[float]:
         """Test accuracy at every depth 0..L (each rank tests its share; the counts are summed)."""
         share = slice(self.rank, None, self.world)
-        correct = probe_counts(self.model, self.test_images[share], self.test_labels[share], self.normalizer,
-                               self.config.eval_batch_size, self.amp_dtype)
+        correct = probe_counts(
+            self.model,
+            self.test_images[share],
+            self.test_labels[share],
+            self.normalizer,
+            self.config.eval_batch_size,
+            self.amp_dtype,
+        )
         return (distributed.all_reduce_sum(correct).double() / max(self.test_images.shape[0], 1)).tolist()

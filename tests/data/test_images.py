@@ -115,12 +115,18 @@ def cifar100_files() -> tuple[dict[str, bytes], Expected]:
     for split, n, seed in (("train", 12, 1), ("test", 8, 2)):
         data = random_images(n, seed).reshape(n, 3072)
         fine = [int(v) for v in np.random.default_rng(seed + 10).integers(0, 100, n)]
-        content = {b"filenames": [f"{i}.png".encode() for i in range(n)], b"fine_labels": fine,
-                   b"coarse_labels": [f // 5 for f in fine], b"data": data}
+        content = {
+            b"filenames": [f"{i}.png".encode() for i in range(n)],
+            b"fine_labels": fine,
+            b"coarse_labels": [f // 5 for f in fine],
+            b"data": data,
+        }
         files[f"cifar-100-python/{split}"] = pickle.dumps(content, protocol=2)
         expected[split] = (data.reshape(n, 3, 32, 32), fine)
-    names = {b"fine_label_names": [f"fine{i:02d}".encode() for i in range(100)],
-             b"coarse_label_names": [f"coarse{i:02d}".encode() for i in range(20)]}
+    names = {
+        b"fine_label_names": [f"fine{i:02d}".encode() for i in range(100)],
+        b"coarse_label_names": [f"coarse{i:02d}".encode() for i in range(20)],
+    }
     files["cifar-100-python/meta"] = pickle.dumps(names, protocol=2)
     return files, expected
 
@@ -176,8 +182,10 @@ WNIDS = ["n03000000", "n01000000", "n02000000"]
 def tiny_imagenet_files() -> tuple[dict[str, bytes], dict[tuple[int, ...], str]]:
     """The Tiny-ImageNet layout with 2 train and 2 val one-colour JPEGs per wnid (one grey)."""
     p = "tiny-imagenet-200/"
-    files = {p + "wnids.txt": "\n".join(WNIDS).encode() + b"\n",
-             p + "words.txt": b"".join(f"{w}\tthing {w}\n".encode() for w in WNIDS)}
+    files = {
+        p + "wnids.txt": "\n".join(WNIDS).encode() + b"\n",
+        p + "words.txt": b"".join(f"{w}\tthing {w}\n".encode() for w in WNIDS),
+    }
     owner, notes = {}, []
     for c, wnid in enumerate(WNIDS):
         files[f"{p}train/{wnid}/{wnid}_boxes.txt"] = f"{wnid}_0.JPEG\t0\t0\t5\t5\n".encode()
@@ -329,8 +337,10 @@ def test_folder_order_is_fixed_and_mixes_classes(tmp_path: Path) -> None:
 
 
 def test_mixed_image_sizes_need_image_size(tmp_path: Path) -> None:
-    files = {"train/a/small.png": encode(random_images(1, 0, 8)[0], "PNG"),
-             "train/b/large.png": encode(random_images(1, 1, 12)[0], "PNG")}
+    files = {
+        "train/a/small.png": encode(random_images(1, 0, 8)[0], "PNG"),
+        "train/b/large.png": encode(random_images(1, 1, 12)[0], "PNG"),
+    }
     folder = write_dir(tmp_path / "mixed", files)
     with pytest.raises(UserError, match="image_size") as error:
         load_images(f"imagefolder:{folder}")
@@ -339,8 +349,12 @@ def test_mixed_image_sizes_need_image_size(tmp_path: Path) -> None:
 
 
 def test_imagenet_class_folders_from_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = {f"{split}/{wnid}/{wnid}_{i}.JPEG": encode(flat_image((i * 50, 90, 9), 10 + 4 * i), "JPEG")
-             for split in ("train", "val") for wnid in WNIDS for i in range(2)}
+    files = {
+        f"{split}/{wnid}/{wnid}_{i}.JPEG": encode(flat_image((i * 50, 90, 9), 10 + 4 * i), "JPEG")
+        for split in ("train", "val")
+        for wnid in WNIDS
+        for i in range(2)
+    }
     monkeypatch.setenv("ACN_BENCH_IMAGENET", str(write_dir(tmp_path / "ilsvrc", files)))
     with pytest.raises(UserError, match="image_size"):
         load_images("imagenet", "train")
@@ -462,9 +476,15 @@ def test_missing_cifar10_lists_every_place_looked(root: Path) -> None:
     with pytest.raises(UserError) as error:
         load_images("cifar10")
     message = str(error.value)
-    for expected in ("ACN_BENCH_CIFAR10", "ACN_BENCH_DATA", str(root / "cifar-10-python.tar.gz"),
-                     str(root / "cifar-10-batches-py"), str(root / "cifar10-jpg.tar.gz"), str(root / "cifar10-jpg"),
-                     "pass --download to fetch the official archive with torchvision"):
+    for expected in (
+        "ACN_BENCH_CIFAR10",
+        "ACN_BENCH_DATA",
+        str(root / "cifar-10-python.tar.gz"),
+        str(root / "cifar-10-batches-py"),
+        str(root / "cifar10-jpg.tar.gz"),
+        str(root / "cifar10-jpg"),
+        "pass --download to fetch the official archive with torchvision",
+    ):
         assert expected in message
 
 
@@ -515,8 +535,10 @@ def test_pickle_cannot_run_code(root: Path) -> None:
 
 
 def test_undecodable_image_is_named(tmp_path: Path) -> None:
-    folder = write_dir(tmp_path / "bad", {"train/a/fine.png": encode(random_images(1, 0, 4)[0], "PNG"),
-                                         "train/a/broken.jpg": b"not a jpeg"})
+    folder = write_dir(
+        tmp_path / "bad",
+        {"train/a/fine.png": encode(random_images(1, 0, 4)[0], "PNG"), "train/a/broken.jpg": b"not a jpeg"},
+    )
     with pytest.raises(UserError, match="broken.jpg"):
         load_images(f"imagefolder:{folder}")
 

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
 from acn_bench.backbones.base import Backbone
 from acn_bench.backbones.registry import backbone_options, create_backbone
 from acn_bench.errors import UserError
+from acn_bench.io import torch_save_atomic
 
 # Config entries that describe the architecture (and must match for weights to be meaningful).
 ARCHITECTURE_KEYS = ("name", "connectivity", "depth", "dim", "img_size", "in_chans", "patch_size", "num_classes")
 
 
-def save_backbone(path: Path, model: Backbone, extra: Optional[dict[str, Any]] = None) -> Path:
+def save_backbone(path: Path, model: Backbone, extra: dict[str, Any] | None = None) -> Path:
     """Write the model's config and weights (plus ``extra`` plain data) to ``path`` atomically."""
-    from acn_bench.training.checkpoint import save_checkpoint
-
-    save_checkpoint(Path(path), {"config": dict(model.config), "state_dict": model.state_dict(), "extra": extra or {}})
-    return Path(path)
+    payload = {"config": dict(model.config), "state_dict": model.state_dict(), "extra": extra or {}}
+    return torch_save_atomic(path, payload)
 
 
-def load_backbone(path: Path, expected: Optional[dict[str, Any]] = None) -> tuple[Backbone, dict[str, Any]]:
+def load_backbone(path: Path, expected: dict[str, Any] | None = None) -> tuple[Backbone, dict[str, Any]]:
     """Rebuild a saved backbone; return it and the ``extra`` data saved with it.
 
     Args:
@@ -43,7 +42,8 @@ def load_backbone(path: Path, expected: Optional[dict[str, Any]] = None) -> tupl
     except Exception as exc:
         raise UserError(f"checkpoint {str(path)!r} is not a saved acn-bench backbone ({exc}).") from exc
     mismatched = {
-        key: (config.get(key), value) for key, value in (expected or {}).items()
+        key: (config.get(key), value)
+        for key, value in (expected or {}).items()
         if key in ARCHITECTURE_KEYS and config.get(key) != value
     }
     if mismatched:

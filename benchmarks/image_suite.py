@@ -1,0 +1,222 @@
+"""The skeleton of every suite that trains twins of one backbone on an in-memory image set.
+
+:class:`ImageSuite` implements the four steps of :meth:`acn_bench.suite.Suite.run_one` for image
+twins: ``load_data`` (the recipe's train / test sets), ``train`` (build the twin, train it with
+the one :class:`~acn_bench.training.Trainer`, resumable), ``make_record`` (dataset, backbone,
+recipe, probe, history, timings, environment). A suite adds its grid keys (:meth:`axes`) and its
+measurement (:meth:`measure`), and overrides a step only where its protocol differs. A complete
+suite fits in about 30 lines: see ``examples/calibration_suite.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from acn_bench.analysis import measure_cost
+from acn_bench.backbones import Backbone
+from acn_bench.data import ImageSet
+from acn_bench.data.augment import Normalizer
+from acn_bench.results import Record, environment
+from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.training import Trainer, TrainResult, seed_everything
+from acn_bench.training.trainer import Objective
+from benchmarks.common import Recipe, backbone_for, backbone_info, dataset_info, load_dataset
+
+
+@dataclass
+class ImageData:
+    """The images of one run."""
+
+    train: ImageSet
+    test: ImageSet
+
+
+@dataclass
+class Trained:
+    """A trained (or loaded) model and everything the record says about how it came to be.
+
+    Attributes:
+        config: the run's configuration as trained (a suite may adjust it, e.g. a parameter-matched depth).
+        model: the model.
+        normalizer: the input normalisation it was trained with.
+        data: what it was trained and tested on (after any resizing).
+        recipe: the recipe it was trained with (the record's ``config.train``).
+        result: the training result (``None`` for a model loaded from disk).
+        extra: what a suite's ``train`` step passes on to its ``measure`` step.
+    """
+
+    config: dict[str, Any]
+    model: Backbone
+    normalizer: Normalizer
+    data: ImageData
+    recipe: Recipe
+    result: TrainResult | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def test_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Test images (uint8) and labels on the model's device."""
+        device = next(self.model.parameters()).device
+        return self.data.test.images.to(device), self.data.test.labels.to(device)
+
+
+@dataclass
+class Measured:
+    """What a suite's ``measure`` step found.
+
+    Attributes:
+        metrics: the record's metrics (the training result's accuracy and best epoch are added).
+        probe: per-depth accuracy, when not the training result's.
+        history, timings: merged into the record's ``history`` and ``timings``.
+        model: the model the record describes, when not the trained one (e.g. a truncated model).
+    """
+
+    metrics: dict[str, Any]
+    probe: list[float] | None = None
+    history: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    model: Backbone | None = None
+
+
+def truncation_metrics(model: Backbone, cutoff: int, batch: Any, repeats: int) -> dict[str, Any]:
+    """Cutoff layer, removable fraction, and the measured cost of the full and the truncated model."""
+    full, truncated = measure_cost(model, batch, repeats), measure_cost(model.truncate(cutoff), batch, repeats)
+    return {
+        "cutoff_layer": cutoff,
+        "removable_fraction": 1 - cutoff / model.depth,
+        **full.as_metrics(),
+        **truncated.as_metrics("truncated_"),
+    }
+
+
+class ImageSuite(Suite):
+    """A suite that trains twins of one backbone on an image set: the shared grid and run steps.
+
+    Subclasses set ``recipes`` (profile -> dataset or ``*`` -> recipe) and implement
+    :meth:`measure`; they add grid keys in :meth:`axes`, and name the :class:`Recipe` inside a
+    nested recipe in :meth:`model_recipe`.
+    """
+
+    def model_recipe(self, recipe: Any) -> Recipe:
+        """The :class:`Recipe` inside the suite's ``recipe`` that names backbone, twins and depth."""
+        return recipe
+
+    def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
+        """The suite's own grid keys, after dataset, backbone, connectivity and depth."""
+        return {}
+
+    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
+        recipe = self.model_recipe(self.recipe(profile, dataset))
+        return expand_grid(
+            {
+                "dataset": [dataset],
+                "backbone": [recipe.backbone],
+                "connectivity": list(recipe.connectivities),
+                "depth": [recipe.grid_depth()],
+                **self.axes(profile, dataset),
+            }
+        )
+
+    def load_data(self, config: dict[str, Any], recipe: Any, context: RunContext) -> ImageData:
+        """The dataset's train and test sets, cut to the recipe's ``max_train`` / ``max_test``."""
+        model = self.model_recipe(recipe)
+        return ImageData(*load_dataset(config["dataset"], context, model.max_train, model.max_test))
+
+    def training_recipe(self, config: dict[str, Any], recipe: Any, data: ImageData) -> Recipe:
+        """The recipe this run trains with (default: the suite's model recipe)."""
+        return self.model_recipe(recipe)
+
+    def build_model(self, config: dict[str, Any], recipe: Recipe, data: ImageData) -> Backbone:
+        """The untrained model of ``config``, shaped for ``data``."""
+        return backbone_for(
+            config["backbone"], data.train, config["connectivity"], depth=config["depth"], **recipe.overrides
+        )
+
+    def objective(self, config: dict[str, Any]) -> Objective | None:
+        """The training loss (default ``None``: the trainer's cross-entropy of the final output)."""
+        return None
+
+    def train(self, config: dict[str, Any], recipe: Any, data: ImageData, context: RunContext) -> Trained:
+        """Build and train the run's model, resumable from its checkpoint."""
+        checkpoint = context.checkpoint_path(self.name, self.identity(config))
+        return self.train_model(config, self.training_recipe(config, recipe, data), data, context, checkpoint)
+
+    def train_model(
+        self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext, checkpoint: Path
+    ) -> Trained:
+        """Seed, build ``config``'s model and train it with ``recipe`` on ``data``, resumable from ``checkpoint``."""
+        seed_everything(config["seed"])
+        model = self.build_model(config, recipe, data)
+        trainer, result = fit_trainer(
+            model,
+            recipe,
+            data,
+            config["seed"],
+            context,
+            checkpoint=checkpoint,
+            identity=config,
+            on_epoch=context.log_epoch,
+            objective=self.objective(config),
+        )
+        return Trained(config, model, trainer.normalizer, data, recipe, result)
+
+    def make_record(self, config: dict[str, Any], recipe: Any, trained: Trained, measured: Measured) -> Record:
+        """The record of one image run: dataset, backbone, recipe, probe, history, timings, environment.
+
+        With a training result, its accuracy, best epoch, steps, probe, epoch history and timings
+        are included; a run that evaluated a loaded model gives its own probe in ``measured``.
+        """
+        model = measured.model or trained.model
+        metrics, timings, history = dict(measured.metrics), dict(measured.timings), dict(measured.history)
+        run_config = {**trained.config, "normalization": trained.normalizer.as_dict()}
+        probe = measured.probe
+        result = trained.result
+        if result is not None:
+            metrics = {
+                "accuracy": result.accuracy,
+                "best_accuracy": result.best_acc,
+                "best_epoch": result.best_epoch,
+                "steps": result.steps,
+                **metrics,
+            }
+            timings = {"train_s": result.train_seconds, "eval_s": result.eval_seconds, **result.throughput, **timings}
+            history = {"epochs": result.history, **history}
+            run_config["train"] = dataclasses.asdict(trained.recipe.train)
+            probe = result.probe_acc
+        return Record(
+            suite=self.name,
+            profile=trained.config["profile"],
+            dataset=dataset_info(trained.data.train, trained.data.test),
+            backbone=backbone_info(model),
+            seed=trained.config["seed"],
+            config=run_config,
+            metrics=metrics,
+            run_id="",
+            probe=list(probe or []),
+            timings=timings,
+            environment={**environment(), "device": str(next(model.parameters()).device)},
+            history=history,
+        )
+
+
+def fit_trainer(
+    model: Backbone, recipe: Recipe, data: ImageData, seed: int, context: RunContext, **options: Any
+) -> tuple[Trainer, TrainResult]:
+    """Train ``model`` with ``recipe`` on ``data`` (``options`` go to :class:`Trainer`); the trainer and its result."""
+    trainer = Trainer(
+        model,
+        recipe.train,
+        data.train.images,
+        data.train.labels,
+        data.test.images,
+        data.test.labels,
+        seed=seed,
+        device=context.device,
+        progress=context.progress,
+        **options,
+    )
+    return trainer, trainer.fit()

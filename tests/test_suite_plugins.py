@@ -1,0 +1,194 @@
+"""Suites as plugins: the example suite through --plugin, entry points, broken plugins, the one run skeleton."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from acn_bench import UserError
+from acn_bench import suite_registry as registry
+from acn_bench.cli import main
+from acn_bench.plugins import load_plugin
+from acn_bench.suite import RunContext, plan_runs, run_suite
+from acn_bench.suite_registry import get_suite, list_suites, register_suite
+from acn_bench.training import TrainConfig
+from benchmarks.common import Recipe
+from benchmarks.compression import CompressionSuite
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "calibration_suite.py"
+
+SUITE_SOURCE = """
+from benchmarks.image_suite import ImageSuite, Measured
+from benchmarks.compression import RECIPES
+
+
+class {cls}(ImageSuite):
+    name = "{name}"
+    description = "accuracy only"
+    metrics = ("accuracy",)
+    datasets = ("digits",)
+    recipes = RECIPES
+{measure}
+"""
+MEASURE = """
+    def measure(self, config, recipe, trained, context):
+        return Measured({})
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    before, instances = dict(registry._REGISTRY), dict(registry._instances)
+    yield
+    for table, saved in ((registry._REGISTRY, before), (registry._instances, instances)):
+        table.clear()
+        table.update(saved)
+
+
+def write_plugin(folder: Path, name: str, body: str) -> Path:
+    path = folder / f"{name}.py"
+    path.write_text(body)
+    return path
+
+
+def test_the_example_suite_runs_through_plugin_without_installing(tmp_path, capsys):
+    assert len(EXAMPLE.read_text().splitlines()) <= 45
+    out = tmp_path / "results"
+    assert (
+        main(
+            [
+                "run",
+                "calibration",
+                "--plugin",
+                str(EXAMPLE),
+                "--profile",
+                "smoke",
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    records = [json.loads(p.read_text()) for p in sorted((out / "calibration").glob("*.json"))]
+    assert {r["backbone"]["connectivity"] for r in records} == {"residual", "acn"}
+    for record in records:
+        by_depth = record["history"]["calibration_error_by_depth"]
+        assert len(by_depth) == record["backbone"]["depth"]
+        assert all(0 <= value <= 1 for value in by_depth)
+        assert record["metrics"]["calibration_error"] == by_depth[-1]
+        assert record["config"]["train"]["epochs"] == 2  # the plugin's own recipe
+    assert "suites: calibration" in capsys.readouterr().out
+    assert main(["list", "--plugin", str(EXAMPLE)]) == 0
+    assert "expected calibration error" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("raise RuntimeError('boom')\n", "raised on import: RuntimeError: boom"),
+        (
+            SUITE_SOURCE.format(cls="Again", name="compression", measure=MEASURE)
+            .replace("class Again", "@register_suite\nclass Again")
+            .replace(
+                "from benchmarks.image_suite",
+                "from acn_bench.suite_registry import register_suite\nfrom benchmarks.image_suite",
+            ),
+            "suite 'compression' is already registered",
+        ),
+        (
+            SUITE_SOURCE.format(cls="NoMeasure", name="no-measure", measure="")
+            .replace("class NoMeasure", "@register_suite\nclass NoMeasure")
+            .replace(
+                "from benchmarks.image_suite",
+                "from acn_bench.suite_registry import register_suite\nfrom benchmarks.image_suite",
+            ),
+            "suite class NoMeasure does not implement measure",
+        ),
+    ],
+    ids=["raises-on-import", "name-taken", "missing-measure"],
+)
+def test_a_broken_suite_plugin_exits_2_naming_the_file_and_writes_nothing(tmp_path, capsys, body, message):
+    plugin = write_plugin(tmp_path, "broken_suite", body)
+    out = tmp_path / "results"
+    assert main(["run", "compression", "--plugin", str(plugin), "--profile", "smoke", "--out", str(out)]) == 2
+    error = " ".join(capsys.readouterr().err.split())
+    assert str(plugin) in error and message in error
+    assert not out.exists()
+    assert "no-measure" not in list_suites()
+
+
+def test_a_plugin_that_fails_halfway_takes_back_what_it_registered(tmp_path):
+    body = (
+        SUITE_SOURCE.format(cls="First", name="first-half", measure=MEASURE)
+        + "\nfrom acn_bench.suite_registry import register_suite\nregister_suite(First)\nraise ValueError('later')\n"
+    )
+    with pytest.raises(UserError, match="later"):
+        load_plugin(write_plugin(tmp_path, "half", body))
+    assert "first_half" not in list_suites()
+
+
+def test_register_suite_refuses_what_is_not_a_complete_suite():
+    with pytest.raises(UserError, match="not a subclass of acn_bench.Suite"):
+        register_suite(dict)
+
+    class Nameless(CompressionSuite):
+        name = ""
+
+    with pytest.raises(UserError, match="sets no name"):
+        register_suite(Nameless)
+
+
+def test_entry_point_group_finds_a_third_party_suite(tmp_path, monkeypatch):
+    (tmp_path / "thirdparty_suites.py").write_text(
+        SUITE_SOURCE.format(cls="AccuracyOnly", name="accuracy-only", measure=MEASURE)
+    )
+    dist = tmp_path / "thirdparty_suites-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty-suites\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[acn_bench.suites]\naccuracy_only = thirdparty_suites:AccuracyOnly\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "accuracy_only" in list_suites()
+    assert type(get_suite("accuracy-only")).__name__ == "AccuracyOnly"
+    assert set(list_suites()) >= {
+        "compression",
+        "continual",
+        "early_exit",
+        "glue",
+        "imagenet",
+        "low_data",
+        "pruning",
+        "robustness",
+        "transfer",
+    }
+
+
+def test_a_subclass_with_its_own_recipes_runs_them_in_every_step(tmp_path):
+    """The grid and the run both read ``self.recipe``: no step falls back on the module's recipes."""
+
+    class OneEpochCompression(CompressionSuite):
+        recipes = {
+            "smoke": {
+                "*": Recipe(
+                    "mixer_tiny",
+                    TrainConfig(epochs=1, batch_size=64, warmup_epochs=0),
+                    depth=3,
+                    max_train=128,
+                    max_test=64,
+                )
+            }
+        }
+
+    suite = OneEpochCompression()
+    plan = plan_runs(suite, "smoke", only={"connectivity": ["acn"]})
+    assert plan[0]["depth"] == 3
+    context = RunContext(out_dir=tmp_path, device=torch.device("cpu"), log=lambda _: None)
+    record = run_suite(suite, plan, context).records[0]
+    assert record.config["train"]["epochs"] == 1 and len(record.history["epochs"]) == 1
+    assert record.dataset["train_size"] == 128 and record.dataset["test_size"] == 64
+    assert record.backbone["depth"] == 3
