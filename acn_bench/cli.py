@@ -2,7 +2,8 @@
 
 ``run`` (a suite's grid), ``leaderboard`` (tables and figures from records), ``plot`` (a suite's
 figures), ``validate`` (re-check records), ``submit`` (a new backbone onto the leaderboards),
-``paper-records`` (the paper's numbers as records) and ``list`` (suites, backbones, datasets,
+``paper-records`` (the paper's numbers as records), ``claims`` (each claim of the paper tested on
+ACN − residual differences paired by seed) and ``list`` (suites, backbones, datasets,
 profiles). Every user mistake (unknown name, bad value, missing data, a broken plugin) ends with a
 one-paragraph message and exit status 2, before anything is written.
 """
@@ -141,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("validate", help="re-check every record: schema, hash, fields, duplicates")
     check.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
 
+    claims = sub.add_parser("claims", help="the paper's claims on paired seeds: ACN - residual, 95% CI, verdict")
+    claims.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
+    claims.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"markdown report (default {LEADERBOARDS / 'claims.md'}; with --records DIR, DIR/claims.md)",
+    )
+
     submit = sub.add_parser("submit", help="check a new backbone, run a suite for it, add its records to leaderboards/")
     add_plugin_argument(submit, required=True, what="the backbone")
     submit.add_argument("--backbone", required=True, help="the registered name")
@@ -247,6 +257,8 @@ def show_leaderboard(
         filters or {},
         rank_by=suite.metrics[0],
         higher_is_better=suite.higher_is_better,
+        baseline=suite.baseline,
+        baseline_metrics=suite.baseline_metrics,
     )
     title = f"{suite.name}: {suite.description}"
     if fmt == "table":
@@ -322,6 +334,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_claims(args: argparse.Namespace) -> int:
+    from acn_bench.results.claims import build_claims
+
+    records_dir = args.records or LEADERBOARD_RECORDS
+    default_out = LEADERBOARDS if records_dir.resolve() == LEADERBOARD_RECORDS.resolve() else records_dir
+    report = build_claims(records_dir)
+    console.print(report.rich())
+    console.print(f"wrote {report.write(args.out or default_out / 'claims.md')}")
+    return 0
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     from acn_bench.submit import submit
 
@@ -386,6 +409,7 @@ COMMANDS = {
     "list": cmd_list,
     "plot": cmd_plot,
     "validate": cmd_validate,
+    "claims": cmd_claims,
     "submit": cmd_submit,
     "paper-records": cmd_paper_records,
 }

@@ -90,8 +90,8 @@ class RunContext:
             text += f", {entry['samples_per_s']:.0f} img/s, {entry['model_tflops']:.3g} TFLOP/s"
         if "mfu" in entry:
             text += f", MFU {entry['mfu']:.1%}"
-        if "test_acc" in entry:
-            text += f", test acc {entry['test_acc']:.4f}"
+        if "val_acc" in entry:
+            text += f", val acc {entry['val_acc']:.4f}"
         self.log(text)
 
     def checkpoint_path(self, suite: str, rid: str) -> Path:
@@ -122,6 +122,8 @@ class Suite(abc.ABC):
     default_datasets: dict[str, str] = {}  # profile -> dataset used when the user names none
     group_by: tuple[str, ...] = ()  # grid keys that make separate leaderboard rows (e.g. per_class)
     higher_is_better: bool = True  # for the leaderboard rank by the first metric
+    baseline: dict[str, Any] = {}  # e.g. {"method": "random"}: the row every other row must beat
+    baseline_metrics: tuple[str, ...] = ()  # ... on these metrics, beyond the seed spread
 
     def paper_records(self) -> list[Record]:
         """The paper's reported numbers for this suite, as ``source="paper"`` records (default: none)."""

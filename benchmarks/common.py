@@ -9,6 +9,7 @@ from typing import Any, Callable
 from acn_bench.backbones import Backbone, backbone_options, create_backbone
 from acn_bench.backbones.saving import load_backbone, save_backbone
 from acn_bench.data import ImageSet, load_images
+from acn_bench.data.splits import validation_split
 from acn_bench.errors import UserError
 from acn_bench.suite import RunContext
 from acn_bench.training import TrainConfig
@@ -16,12 +17,19 @@ from acn_bench.training import TrainConfig
 TWINS = ("residual", "acn")
 
 
+VALIDATION_SEED = 0  # one validation split per (dataset, size): every run of a row is validated alike
+
+
 def load_dataset(
-    name: str, context: RunContext, max_train: int | None = None, max_test: int | None = None
+    name: str,
+    context: RunContext,
+    max_train: int | None = None,
+    max_test: int | None = None,
+    image_size: int | None = None,
 ) -> tuple[ImageSet, ImageSet]:
-    """Train and test sets of ``name`` (optionally only their first ``max_*`` images)."""
-    train = load_images(name, "train", context.data_root, download=context.download)
-    test = load_images(name, "test", context.data_root, download=context.download)
+    """Train and test sets of ``name`` (optionally only their first ``max_*`` images, decoded at ``image_size``)."""
+    train = load_images(name, "train", context.data_root, download=context.download, image_size=image_size)
+    test = load_images(name, "test", context.data_root, download=context.download, image_size=image_size)
     if max_train is not None and max_train < len(train):
         train = train.subset(range(max_train))
     if max_test is not None and max_test < len(test):
@@ -29,9 +37,21 @@ def load_dataset(
     return train, test
 
 
-def dataset_info(train: ImageSet, test: ImageSet) -> dict[str, Any]:
-    """The record's ``dataset`` field."""
-    return {
+def load_splits(name: str, context: RunContext, recipe: Recipe) -> tuple[ImageSet, ImageSet, ImageSet]:
+    """Train, validation and test sets of ``name`` for ``recipe``: the validation split (``val_size``
+    images or a fraction) is carved from the whole training set first, then ``max_train`` keeps the
+    first of the remaining training images and ``max_test`` the first test images."""
+    train, test = load_dataset(name, context, None, recipe.max_test, recipe.image_size)
+    max_train = recipe.max_train
+    train, val = validation_split(train, recipe.val_size, VALIDATION_SEED)
+    if max_train is not None and max_train < len(train):
+        train = train.subset(range(max_train))
+    return train, val, test
+
+
+def dataset_info(train: ImageSet, test: ImageSet, val: ImageSet | None = None) -> dict[str, Any]:
+    """The record's ``dataset`` field (with the validation split's size and seed when there is one)."""
+    info = {
         "name": train.name,
         "source": train.source,
         "train_size": len(train),
@@ -39,6 +59,9 @@ def dataset_info(train: ImageSet, test: ImageSet) -> dict[str, Any]:
         "num_classes": train.num_classes,
         "image_shape": list(train.images.shape[1:]),
     }
+    if val is not None:
+        info.update(val_size=len(val), val_seed=VALIDATION_SEED)
+    return info
 
 
 def fit_patch_size(backbone: str, img_size: int) -> int | None:
@@ -104,8 +127,12 @@ class Recipe:
         train: the training recipe.
         connectivities: the twins compared.
         depth: depth override (None: the preset's).
-        max_train, max_test: keep only the first images of each split (None: all).
+        max_train, max_test: keep only the first images of each split (None: all); ``max_train``
+            applies after the validation split is carved out.
         overrides: further backbone arguments (e.g. a patch size for tiny images).
+        val_size: the validation split carved from the training set (images, or a fraction < 1):
+            every choice is made on it, the test split is evaluated once.
+        image_size: decode the images at this size (None: their own).
     """
 
     backbone: str
@@ -115,6 +142,8 @@ class Recipe:
     max_train: int | None = None
     max_test: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    val_size: int | float = 0.1
+    image_size: int | None = None
 
     def grid_depth(self) -> int:
         """The depth the grid uses by default."""

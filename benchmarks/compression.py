@@ -1,9 +1,10 @@
 """Compression: train twins with equal budgets, probe every depth, cut the model at its cutoff layer.
 
-For every (backbone, connectivity, seed): train, measure shared-head test accuracy at depths
-0..L, find the cutoff layer (earliest depth within ``cutoff_delta`` of the full model, SPEC.md §1),
-truncate the model there, and report accuracy, parameters, GFLOPs (torch's FLOP counter), size
-and measured latency of the full and the truncated model.
+For every (backbone, connectivity, seed): train, measure shared-head accuracy at depths 0..L on
+the validation split, find the cutoff layer there (earliest depth within ``cutoff_delta`` of the
+full model, SPEC.md §1), truncate the model, and report test accuracy of the full and the truncated
+model (the test split is evaluated once), parameters, GFLOPs (torch's FLOP counter), size and the
+latency of the full and the truncated model timed interleaved (a paired speedup ratio).
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class CompressionSuite(ImageSuite):
         "truncated_size_mb",
         "latency_ms",
         "truncated_latency_ms",
+        "latency_speedup",
         "best_epoch",
     )
     datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
@@ -121,10 +123,11 @@ class CompressionSuite(ImageSuite):
         return self.train_model(config, recipe, data, context, checkpoint)
 
     def measure(self, config: dict[str, Any], recipe: Recipe, trained: Trained, context: RunContext) -> Measured:
-        """Cutoff layer, the truncated model's accuracy, and the cost of the full and the truncated model."""
+        """Cutoff layer (chosen on validation), the truncated model's test accuracy, and the cost of the full
+        and the truncated model."""
         start = time.perf_counter()
         model = trained.model
-        cutoff = cutoff_layer(trained.result.probe_acc, config["cutoff_delta"])
+        cutoff = cutoff_layer(trained.val_probe, config["cutoff_delta"])
         images, labels = trained.test_tensors()
         truncated_acc = probe_accuracy(
             model.truncate(cutoff), images, labels, trained.normalizer, recipe.train.eval_batch_size
@@ -133,6 +136,7 @@ class CompressionSuite(ImageSuite):
         batch = trained.normalizer(images[:latency_batch])
         metrics = {
             "truncated_accuracy": truncated_acc,
+            "truncated_val_accuracy": trained.val_probe[cutoff],
             **truncation_metrics(model, cutoff, batch, repeats),
             "latency_batch": batch.shape[0],
         }

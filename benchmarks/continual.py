@@ -31,14 +31,14 @@ from torch.utils.data import TensorDataset
 
 from acn_bench.data import ImageSet
 from acn_bench.data.augment import Normalizer, resize_bilinear
-from acn_bench.data.splits import per_class_subset
+from acn_bench.data.splits import per_class_subset, validation_split
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record, environment, run_id
 from acn_bench.results.plots import new_series, plot_heatmaps, plot_series
 from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import distributed, seed_everything
-from benchmarks.common import TWINS, backbone_for, backbone_info, dataset_info, load_dataset
+from benchmarks.common import TWINS, VALIDATION_SEED, backbone_for, backbone_info, dataset_info, load_dataset
 from benchmarks.paper import paper_record
 from strategies import all_strategy_params, make_strategy, strategy_entry, strategy_params
 from strategies.evaluation import continual_summary, probe_tasks, run_stream, silent_evaluator
@@ -79,6 +79,9 @@ class ContinualRecipe:
         train_per_class, test_per_class: keep the first N images of every class (None: all).
         image_size: resize images to this size first (None: keep).
         overrides: further backbone arguments (width, patch size, ...).
+        val_size: the validation split carved from the training images before the per-class cut
+            (images or a fraction); the suite chooses nothing, but every record reports its
+            validation accuracy so hyperparameters (e.g. a ``--set ewc_lambda`` sweep) are chosen on it.
     """
 
     backbone: str
@@ -92,6 +95,7 @@ class ContinualRecipe:
     test_per_class: int | None = None
     image_size: int | None = None
     overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    val_size: int | float = 0.1
 
 
 RECIPES: dict[str, dict[str, ContinualRecipe]] = {
@@ -162,42 +166,41 @@ def class_order(num_classes: int, seed: int) -> list[int]:
     return torch.randperm(num_classes, generator=torch.Generator().manual_seed(seed)).tolist()
 
 
-def load_split_data(dataset: str, recipe: ContinualRecipe, context: RunContext) -> tuple[ImageSet, ImageSet]:
-    """Train and test sets of ``dataset`` cut to the recipe's images per class and image size."""
+def load_split_data(dataset: str, recipe: ContinualRecipe, context: RunContext) -> tuple[ImageSet, ImageSet, ImageSet]:
+    """Train, validation and test sets of ``dataset``, cut to the recipe's images per class and size."""
     train, test = load_dataset(dataset, context)
+    train, val = validation_split(train, recipe.val_size, VALIDATION_SEED)
     if recipe.train_per_class is not None:
         train = per_class_subset(train, recipe.train_per_class)
     if recipe.test_per_class is not None:
-        test = per_class_subset(test, recipe.test_per_class)
+        val, test = per_class_subset(val, recipe.test_per_class), per_class_subset(test, recipe.test_per_class)
     if recipe.image_size is not None:
-        train, test = (
-            dataclasses.replace(s, images=resize_bilinear(s.images, recipe.image_size)) for s in (train, test)
+        train, val, test = (
+            dataclasses.replace(s, images=resize_bilinear(s.images, recipe.image_size)) for s in (train, val, test)
         )
-    return train, test
+    return train, val, test
 
 
 def build_scenario(
-    train: ImageSet, test: ImageSet, n_tasks: int, setting: str, order: list[int]
-) -> tuple[Any, Normalizer]:
-    """The Avalanche split scenario of ``train``/``test`` (normalised by ``train``'s statistics).
+    train: ImageSet, held_out: ImageSet, n_tasks: int, setting: str, order: list[int], normalizer: Normalizer
+) -> Any:
+    """The Avalanche split scenario of ``train``/``held_out`` (normalised with ``normalizer``).
 
     ``task``: task labels, class ids from 0 in each task (one head per task); ``class``: no task
     labels, class ids in order of appearance (one growing head).
     """
     from avalanche.benchmarks import nc_benchmark
 
-    normalizer = Normalizer.from_images(train.images)
     task = setting == "task"
-    scenario = nc_benchmark(
+    return nc_benchmark(
         TensorDataset(normalizer(train.images), train.labels),
-        TensorDataset(normalizer(test.images), test.labels),
+        TensorDataset(normalizer(held_out.images), held_out.labels),
         n_tasks,
         task_labels=task,
         fixed_class_order=order,
         class_ids_from_zero_in_each_exp=task,
         class_ids_from_zero_from_first_exp=not task,
     )
-    return scenario, normalizer
 
 
 def hparams_text(strategy: str, params: dict[str, Any]) -> str:
@@ -219,11 +222,14 @@ def own_config(config: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class SplitScenario:
-    """The data of one continual run: the (cut) sets, Avalanche's split scenario and how it was made."""
+    """The data of one continual run: the (cut) sets, Avalanche's split scenario (trained on, tested on
+    the test split), the same tasks' validation stream, and how it was made."""
 
     train: ImageSet
+    val: ImageSet
     test: ImageSet
     scenario: Any
+    val_stream: Any
     normalizer: Normalizer
     order: list[int]
     per_task: int
@@ -293,12 +299,14 @@ class ContinualSuite(Suite):
 
     def load_data(self, config: dict[str, Any], recipe: ContinualRecipe, context: RunContext) -> SplitScenario:
         """The split scenario of the dataset in the seed's class order."""
-        train, test = load_split_data(config["dataset"], recipe, context)
+        train, val, test = load_split_data(config["dataset"], recipe, context)
         per_task = check_split(train.num_classes, config["n_tasks"], config["dataset"])
         order = class_order(train.num_classes, config["seed"])
-        scenario, normalizer = build_scenario(train, test, config["n_tasks"], config["setting"], order)
+        normalizer = Normalizer.from_images(train.images)
+        scenario = build_scenario(train, test, config["n_tasks"], config["setting"], order, normalizer)
+        val_stream = build_scenario(train, val, config["n_tasks"], config["setting"], order, normalizer).test_stream
         name = scenario_name(config["dataset"], config["n_tasks"], per_task, config["setting"])
-        return SplitScenario(train, test, scenario, normalizer, order, per_task, name)
+        return SplitScenario(train, val, test, scenario, val_stream, normalizer, order, per_task, name)
 
     def train(
         self, config: dict[str, Any], recipe: ContinualRecipe, data: SplitScenario, context: RunContext
@@ -339,15 +347,24 @@ class ContinualSuite(Suite):
     def measure(
         self, config: dict[str, Any], recipe: ContinualRecipe, trained: ContinualRun, context: RunContext
     ) -> dict[str, Any]:
-        """Average accuracy, forgetting, BWT and learning accuracy; every task's head probed at every depth."""
+        """Average accuracy, forgetting, BWT and learning accuracy (test stream); every task's head probed at
+        every depth; the final model's average accuracy over the tasks' validation splits."""
         start = time.perf_counter()
         probe_by_task = probe_tasks(
             trained.model, trained.data.scenario.test_stream, recipe.eval_batch_size, context.device
         )
+        val_by_task = probe_tasks(trained.model, trained.data.val_stream, recipe.eval_batch_size, context.device)
         seconds = trained.result.train_seconds
+        chance = 1 / (trained.data.per_task if config["setting"] == "task" else trained.data.train.num_classes)
         return {
-            "metrics": {**continual_summary(trained.result.matrix), "seconds_per_task": sum(seconds) / len(seconds)},
+            "metrics": {
+                **continual_summary(trained.result.matrix),
+                "val_accuracy": sum(task[-1] for task in val_by_task) / len(val_by_task),
+                "chance_accuracy": chance,
+                "seconds_per_task": sum(seconds) / len(seconds),
+            },
             "probe_by_task": probe_by_task,
+            "val_probe_by_task": val_by_task,
             "probe_s": time.perf_counter() - start,
         }
 
@@ -361,7 +378,7 @@ class ContinualSuite(Suite):
             suite=self.name,
             profile=config["profile"],
             dataset={
-                **dataset_info(data.train, data.test),
+                **dataset_info(data.train, data.test, data.val),
                 "n_tasks": config["n_tasks"],
                 "classes_per_task": data.per_task,
             },
@@ -397,6 +414,7 @@ class ContinualSuite(Suite):
                 "eval_seconds": result.eval_seconds,
                 "class_order": data.order,
                 "probe_by_task": probe_by_task,
+                "val_probe_by_task": measured["val_probe_by_task"],
                 "avalanche": result.avalanche,
             },
         )

@@ -43,7 +43,7 @@ from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig, TrainResult, distributed, seed_everything
 from acn_bench.training.text import TextTrainer
 from benchmarks import paper
-from benchmarks.common import TWINS, backbone_info, cached_model
+from benchmarks.common import TWINS, VALIDATION_SEED, backbone_info, cached_model
 from benchmarks.image_suite import truncation_metrics
 
 
@@ -58,6 +58,8 @@ class GlueRecipe:
         seq_len: pre-training sequence length and fine-tuning maximum length.
         max_corpus_lines, max_train, max_test: keep only the first lines / examples (None: all).
         heldout_fraction: share of the packed corpus kept out of pre-training to measure MLM accuracy.
+        val_size: the validation split carved from the task's training examples (every choice is
+            made on it; GLUE's own validation split is the test split, evaluated once).
     """
 
     backbone: str
@@ -69,6 +71,7 @@ class GlueRecipe:
     max_train: int | None = None
     max_test: int | None = None
     heldout_fraction: float = 0.01
+    val_size: int | float = 0.1
 
 
 # SPEC.md §2: MLM 15%, sequence 128, vocabulary 32,768, AdamW lr 1e-3 betas (0.9, 0.98) eps 1e-9
@@ -129,9 +132,11 @@ RECIPES: dict[str, GlueRecipe] = {
 
 @dataclass
 class GlueData:
-    """The task's examples (encoded) and the corpus the twin is pre-trained on."""
+    """The task's examples (encoded: train, validation carved from train, GLUE's validation split as
+    test) and the corpus the twin is pre-trained on."""
 
     train: TextSet
+    val: TextSet
     test: TextSet
     tokenizer: Any
     tokenizer_file: Path
@@ -147,6 +152,7 @@ class GlueRun:
     data: GlueData
     trainer: TextTrainer
     result: TrainResult
+    test_probe: list[float]
     pretrained: dict[str, Any]
     pretrain_seconds: float
 
@@ -207,8 +213,9 @@ class GlueSuite(Suite):
         tokenizer = train_tokenizer(lines, recipe.vocab_size, tokenizer_file)
         packed = pack_corpus(tokenizer, lines, recipe.seq_len, packed_file)
         train = encode_glue(tokenizer, data, config["dataset"], "train", recipe.seq_len, recipe.max_train)
+        train, val = train.split_validation(recipe.val_size, VALIDATION_SEED)
         test = encode_glue(tokenizer, data, config["dataset"], task.eval_split, recipe.seq_len, recipe.max_test)
-        return GlueData(train, test, tokenizer, tokenizer_file, packed, corpus, len(lines))
+        return GlueData(train, val, test, tokenizer, tokenizer_file, packed, corpus, len(lines))
 
     def train(self, config: dict[str, Any], recipe: GlueRecipe, data: GlueData, context: RunContext) -> GlueRun:
         """The MLM-pre-trained twin (trained once, then reused) fine-tuned on the task with a fresh head."""
@@ -222,7 +229,7 @@ class GlueSuite(Suite):
             model,
             recipe.finetune,
             data.train,
-            data.test,
+            data.val,
             mode="regress" if task.num_outputs == 1 else "classify",
             metric=task.metric,
             seed=config["seed"],
@@ -232,24 +239,29 @@ class GlueSuite(Suite):
             identity=config,
             on_epoch=context.log_epoch,
         )
-        return GlueRun(data, trainer, trainer.fit(), pretrained, pretrain_seconds)
+        result = trainer.fit()
+        return GlueRun(data, trainer, result, trainer.evaluate(data.test), pretrained, pretrain_seconds)
 
     def measure(
         self, config: dict[str, Any], recipe: GlueRecipe, trained: GlueRun, context: RunContext
     ) -> dict[str, Any]:
-        """The task metric, cutoff layer, truncated score and cost, MLM accuracy and tokens per second."""
+        """The task metric on test, the cutoff layer (on validation), truncated score and cost, MLM accuracy and
+        tokens per second."""
         task = glue_task(config["dataset"])
-        trainer, result = trained.trainer, trained.result
-        cutoff = cutoff_layer(result.probe_acc, config["cutoff_delta"])
+        trainer, result, test = trained.trainer, trained.result, trained.test_probe
+        cutoff = cutoff_layer(result.val_probe_acc, config["cutoff_delta"])
         return {
-            "score": result.accuracy,
-            task.metric: result.accuracy,
+            "score": test[-1],
+            task.metric: test[-1],
             "metric": task.metric,
-            "best_score": result.best_acc,
+            "val_score": result.val_accuracy,
+            "chance_accuracy": 1 / task.num_outputs if task.num_outputs > 1 else 0.0,
             "best_epoch": result.best_epoch,
+            "best_val_score": result.best_val_acc,
             "steps": result.steps,
-            "truncated_score": result.probe_acc[cutoff],
-            **truncation_metrics(trainer.model, cutoff, trainer.test_set.ids[:32], 3),
+            "truncated_score": test[cutoff],
+            "truncated_val_score": result.val_probe_acc[cutoff],
+            **truncation_metrics(trainer.model, cutoff, trainer.eval_set.ids[:32], 3),
             "mlm_accuracy": trained.pretrained["mlm_probe"][-1],
             "tokens_per_s": result.throughput.get("samples_per_s", 0.0) * trainer.tokens_per_sample,
             **{k: v for k, v in result.throughput.items() if k != "samples_per_s"},
@@ -266,11 +278,13 @@ class GlueSuite(Suite):
             profile=config["profile"],
             seed=config["seed"],
             run_id="",
-            probe=result.probe_acc,
+            probe=trained.test_probe,
             dataset={
                 "name": f"glue-{config['dataset']}",
                 "source": "glue",
                 "train_size": len(data.train),
+                "val_size": len(data.val),
+                "val_seed": VALIDATION_SEED,
                 "test_size": len(data.test),
                 "num_classes": task.num_outputs,
                 "eval_split": task.eval_split,
@@ -298,6 +312,7 @@ class GlueSuite(Suite):
             environment={**environment(), "device": str(trainer.device)},
             history={
                 "epochs": result.history,
+                "val_probe": result.val_probe_acc,
                 "mlm_probe": pretrained["mlm_probe"],
                 "pretrain_epochs": pretrained["history"],
             },
@@ -368,7 +383,7 @@ class GlueSuite(Suite):
                 checkpoint.unlink(missing_ok=True)  # the finished model is saved below
             model.use_classifier_head(2)  # saved without the MLM head; every task puts its own head on
             extra = {
-                "mlm_probe": result.probe_acc,
+                "mlm_probe": result.val_probe_acc,  # the held-out corpus (no choice is made on it)
                 "history": result.history,
                 "sequences": len(packed),
                 "train_s": result.train_seconds,

@@ -17,22 +17,24 @@ from typing import Any
 
 import torch
 
-from acn_bench.analysis import measure_cost
+from acn_bench.analysis import truncation_costs
 from acn_bench.backbones import Backbone
 from acn_bench.data import ImageSet
 from acn_bench.data.augment import Normalizer
 from acn_bench.results import Record, environment
 from acn_bench.suite import RunContext, Suite, expand_grid
-from acn_bench.training import Trainer, TrainResult, seed_everything
+from acn_bench.training import Trainer, TrainResult, probe_accuracy, seed_everything
 from acn_bench.training.trainer import Objective
-from benchmarks.common import Recipe, backbone_for, backbone_info, dataset_info, load_dataset
+from benchmarks.common import Recipe, backbone_for, backbone_info, dataset_info, load_splits
 
 
 @dataclass
 class ImageData:
-    """The images of one run."""
+    """The images of one run: training, validation (carved from the training set; every choice is
+    made on it) and test (evaluated once, reported)."""
 
     train: ImageSet
+    val: ImageSet
     test: ImageSet
 
 
@@ -46,6 +48,8 @@ class Trained:
         normalizer: the input normalisation it was trained with.
         data: what it was trained and tested on (after any resizing).
         recipe: the recipe it was trained with (the record's ``config.train``).
+        val_probe, test_probe: accuracy at every depth 0..L on the validation and the test split
+            (the test split's is the run's one test evaluation).
         result: the training result (``None`` for a model loaded from disk).
         extra: what a suite's ``train`` step passes on to its ``measure`` step.
     """
@@ -55,13 +59,31 @@ class Trained:
     normalizer: Normalizer
     data: ImageData
     recipe: Recipe
+    val_probe: list[float]
+    test_probe: list[float]
     result: TrainResult | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def loaded(
+        cls, config: dict[str, Any], model: Backbone, normalizer: Normalizer, data: ImageData, recipe: Recipe, **extra
+    ) -> Trained:
+        """A model that was trained before (loaded from disk): probed on validation and, once, on test."""
+        val = probe_accuracy(model, data.val.images, data.val.labels, normalizer, recipe.train.eval_batch_size)
+        test = probe_accuracy(model, data.test.images, data.test.labels, normalizer, recipe.train.eval_batch_size)
+        return cls(config, model, normalizer, data, recipe, val, test, extra=extra)
+
+    def val_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Validation images (uint8) and labels on the model's device."""
+        return self._on_device(self.data.val)
+
     def test_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Test images (uint8) and labels on the model's device."""
+        return self._on_device(self.data.test)
+
+    def _on_device(self, images: ImageSet) -> tuple[torch.Tensor, torch.Tensor]:
         device = next(self.model.parameters()).device
-        return self.data.test.images.to(device), self.data.test.labels.to(device)
+        return images.images.to(device), images.labels.to(device)
 
 
 @dataclass
@@ -69,27 +91,29 @@ class Measured:
     """What a suite's ``measure`` step found.
 
     Attributes:
-        metrics: the record's metrics (the training result's accuracy and best epoch are added).
-        probe: per-depth accuracy, when not the training result's.
+        metrics: the record's metrics (test and validation accuracy, chance level and the training
+            result's best epoch are added).
         history, timings: merged into the record's ``history`` and ``timings``.
         model: the model the record describes, when not the trained one (e.g. a truncated model).
     """
 
     metrics: dict[str, Any]
-    probe: list[float] | None = None
     history: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     model: Backbone | None = None
 
 
 def truncation_metrics(model: Backbone, cutoff: int, batch: Any, repeats: int) -> dict[str, Any]:
-    """Cutoff layer, removable fraction, and the measured cost of the full and the truncated model."""
-    full, truncated = measure_cost(model, batch, repeats), measure_cost(model.truncate(cutoff), batch, repeats)
+    """Cutoff layer, removable fraction, and the cost of the full and the truncated model.
+
+    Latency is paired (:func:`~acn_bench.analysis.truncation_costs`): the two models are timed
+    interleaved over ``repeats`` rounds; ``latency_speedup`` is the geometric mean of the per-round
+    ratios full / truncated, with ``latency_speedup_std`` and ``latency_rounds``.
+    """
     return {
         "cutoff_layer": cutoff,
         "removable_fraction": 1 - cutoff / model.depth,
-        **full.as_metrics(),
-        **truncated.as_metrics("truncated_"),
+        **truncation_costs(model, model.truncate(cutoff), batch, repeats),
     }
 
 
@@ -122,9 +146,9 @@ class ImageSuite(Suite):
         )
 
     def load_data(self, config: dict[str, Any], recipe: Any, context: RunContext) -> ImageData:
-        """The dataset's train and test sets, cut to the recipe's ``max_train`` / ``max_test``."""
+        """The dataset's train, validation and test sets (the recipe's ``val_size``, ``max_train``, ``max_test``)."""
         model = self.model_recipe(recipe)
-        return ImageData(*load_dataset(config["dataset"], context, model.max_train, model.max_test))
+        return ImageData(*load_splits(config["dataset"], context, model))
 
     def training_recipe(self, config: dict[str, Any], recipe: Any, data: ImageData) -> Recipe:
         """The recipe this run trains with (default: the suite's model recipe)."""
@@ -162,41 +186,46 @@ class ImageSuite(Suite):
             on_epoch=context.log_epoch,
             objective=self.objective(config),
         )
-        return Trained(config, model, trainer.normalizer, data, recipe, result)
+        test_probe = trainer.evaluate((data.test.images, data.test.labels))
+        return Trained(config, model, trainer.normalizer, data, recipe, result.val_probe_acc, test_probe, result)
 
     def make_record(self, config: dict[str, Any], recipe: Any, trained: Trained, measured: Measured) -> Record:
-        """The record of one image run: dataset, backbone, recipe, probe, history, timings, environment.
+        """The record of one image run: dataset, backbone, recipe, probes, history, timings, environment.
 
-        With a training result, its accuracy, best epoch, steps, probe, epoch history and timings
-        are included; a run that evaluated a loaded model gives its own probe in ``measured``.
+        ``accuracy`` and ``probe`` are the test split's (evaluated once), ``val_accuracy`` and
+        ``history.val_probe`` the validation split's; with a training result, its best epoch (on
+        validation), steps, epoch history and timings are included.
         """
         model = measured.model or trained.model
-        metrics, timings, history = dict(measured.metrics), dict(measured.timings), dict(measured.history)
+        metrics = {
+            "accuracy": trained.test_probe[-1],
+            "val_accuracy": trained.val_probe[-1],
+            "chance_accuracy": 1 / trained.data.train.num_classes,
+            **measured.metrics,
+        }
+        timings, history = dict(measured.timings), {"val_probe": trained.val_probe, **measured.history}
         run_config = {**trained.config, "normalization": trained.normalizer.as_dict()}
-        probe = measured.probe
         result = trained.result
         if result is not None:
             metrics = {
-                "accuracy": result.accuracy,
-                "best_accuracy": result.best_acc,
                 "best_epoch": result.best_epoch,
+                "best_val_accuracy": result.best_val_acc,
                 "steps": result.steps,
                 **metrics,
             }
             timings = {"train_s": result.train_seconds, "eval_s": result.eval_seconds, **result.throughput, **timings}
             history = {"epochs": result.history, **history}
             run_config["train"] = dataclasses.asdict(trained.recipe.train)
-            probe = result.probe_acc
         return Record(
             suite=self.name,
             profile=trained.config["profile"],
-            dataset=dataset_info(trained.data.train, trained.data.test),
+            dataset=dataset_info(trained.data.train, trained.data.test, trained.data.val),
             backbone=backbone_info(model),
             seed=trained.config["seed"],
             config=run_config,
             metrics=metrics,
             run_id="",
-            probe=list(probe or []),
+            probe=list(trained.test_probe),
             timings=timings,
             environment={**environment(), "device": str(next(model.parameters()).device)},
             history=history,
@@ -212,8 +241,8 @@ def fit_trainer(
         recipe.train,
         data.train.images,
         data.train.labels,
-        data.test.images,
-        data.test.labels,
+        data.val.images,
+        data.val.labels,
         seed=seed,
         device=context.device,
         progress=context.progress,

@@ -103,7 +103,8 @@ RECIPES: dict[str, dict[str, ImageNetRecipe]] = {
             workers=2,
         )
     },
-    "paper": {"*": ImageNetRecipe(Recipe("vit_b16", PAPER_VIT_RECIPE), img_size=224, workers=10)},
+    # validation: 10 images per class carved from train/ (10,000 on ImageNet); val/ is the test split
+    "paper": {"*": ImageNetRecipe(Recipe("vit_b16", PAPER_VIT_RECIPE, val_size=10_000), img_size=224, workers=10)},
 }
 LATENCY = {"smoke": (4, 1), "quick": (64, 5), "paper": (64, 20)}  # (batch, repeats) of the latency timing
 
@@ -119,11 +120,12 @@ def worker_count(recipe: ImageNetRecipe) -> int:
 
 @dataclass
 class StreamedRun:
-    """A ViT twin trained on streamed folders: the folders, the finished trainer and its result."""
+    """A ViT twin trained on streamed folders: the folders, the finished trainer, its result and the test probe."""
 
     data: FolderSplits
     trainer: StreamingTrainer
     result: TrainResult
+    test_probe: list[float]
 
 
 @register_suite
@@ -160,8 +162,9 @@ class ImageNetSuite(ImageSuite):
         )
 
     def load_data(self, config: dict[str, Any], recipe: ImageNetRecipe, context: RunContext) -> FolderSplits:
-        """The class folders (opened, not read: the trainer streams them)."""
-        return open_folders(config["dataset"], context.data_root)
+        """The class folders (opened, not read: the trainer streams them), with the validation split carved
+        from ``train/``; ``val/`` (or ``test/``) is the test split, evaluated once."""
+        return open_folders(config["dataset"], context.data_root).split_validation(recipe.model.val_size)
 
     def train(
         self, config: dict[str, Any], recipe: ImageNetRecipe, data: FolderSplits, context: RunContext
@@ -189,23 +192,27 @@ class ImageNetSuite(ImageSuite):
             identity=config,
             on_epoch=context.log_epoch,
         )
-        return StreamedRun(data, trainer, trainer.fit())
+        result = trainer.fit()
+        return StreamedRun(data, trainer, result, trainer.evaluate(data.test))
 
     def measure(
         self, config: dict[str, Any], recipe: ImageNetRecipe, trained: StreamedRun, context: RunContext
     ) -> Measured:
-        """Cutoff layer, the truncated model's accuracy and cost, and the training throughput."""
+        """Cutoff layer (on validation), the truncated model's test accuracy and cost, the training throughput."""
         start = time.perf_counter()
         model, result = trained.trainer.model, trained.result
-        cutoff = cutoff_layer(result.probe_acc, config["cutoff_delta"])
+        cutoff = cutoff_layer(result.val_probe_acc, config["cutoff_delta"])
         batch_size, repeats = LATENCY[config["profile"]]
         metrics = {
-            "accuracy": result.accuracy,
-            "best_accuracy": result.best_acc,
+            "accuracy": trained.test_probe[-1],
+            "val_accuracy": result.val_accuracy,
+            "chance_accuracy": 1 / trained.data.num_classes,
             "best_epoch": result.best_epoch,
+            "best_val_accuracy": result.best_val_acc,
             "steps": result.steps,
-            "truncated_accuracy": result.probe_acc[cutoff],  # truncate(k) computes probe depth k
-            **truncation_metrics(model, cutoff, trained.trainer.test_batch(batch_size), repeats),
+            "truncated_accuracy": trained.test_probe[cutoff],  # truncate(k) computes probe depth k
+            "truncated_val_accuracy": result.val_probe_acc[cutoff],
+            **truncation_metrics(model, cutoff, trained.trainer.eval_batch(batch_size), repeats),
             **result.throughput,
         }
         return Measured(metrics, timings={"cost_s": time.perf_counter() - start})
@@ -222,7 +229,7 @@ class ImageNetSuite(ImageSuite):
             backbone=backbone_info(trainer.model),
             seed=config["seed"],
             run_id="",
-            probe=result.probe_acc,
+            probe=trained.test_probe,
             metrics=measured.metrics,
             config={
                 **config,
@@ -239,7 +246,7 @@ class ImageNetSuite(ImageSuite):
                 **result.throughput,
             },
             environment={**environment(), "device": str(trainer.device)},
-            history={"epochs": result.history},
+            history={"epochs": result.history, "val_probe": result.val_probe_acc},
         )
 
     def paper_records(self) -> list[Record]:

@@ -1,13 +1,15 @@
 """Low data: twins trained on N images per class, for a sweep of N (SPEC.md §4).
 
 The paper trains on the first 100 training images of each CIFAR-10 class (1,000 images) and
-tests on the full test set; this suite sweeps N (``per_class``; ``all`` = the whole set), with
-the first N in dataset order (``subset=first``, the paper's) or a seeded random choice
-(``subset=random``), and reports accuracy and the cutoff layer at each N: does an ACN use fewer
-layers when it has less data?
+tests on the full test set; this suite sweeps N (``per_class``; ``all`` = the whole set) drawn
+from the training set left after the validation split: a different seeded choice per seed
+(``subset=random``, the default, so the seed spread includes the choice of images) or the first N
+in dataset order for every seed (``subset=first``, the paper's fixed subset). It reports test
+accuracy and the cutoff layer (chosen on validation) at each N: does an ACN use fewer layers when
+it has less data?
 
-Each run gets the same budget of training samples (``sample_budget``), so small sets are seen
-for more epochs, as the paper's 150 epochs on 1,000 images.
+Every N trains for exactly the same number of optimiser steps (the recipe's ``steps``), so small
+sets are seen for more epochs, as the paper's 150 epochs on 1,000 images.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from acn_bench.results.plots import model_label, new_series, plot_series
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig
-from benchmarks.common import Recipe, load_dataset
+from benchmarks.common import Recipe
 from benchmarks.compression import PAPER_MIXER_RECIPE
 from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained
 
@@ -34,11 +36,18 @@ ALL = "all"
 
 @dataclasses.dataclass(frozen=True)
 class LowDataRecipe:
-    """A base recipe, the N sweep and the sample budget of one profile."""
+    """A base recipe, the N sweep and the step budget of one profile.
+
+    Attributes:
+        base: backbone and training recipe (its ``epochs`` are replaced by the step budget).
+        per_class: the sweep of images per class.
+        steps: optimiser steps of every run, whatever N.
+        evaluations: validation evaluations during training.
+    """
 
     base: Recipe
     per_class: tuple[Any, ...]
-    sample_budget: int
+    steps: int
     evaluations: int = 3
 
 
@@ -47,7 +56,7 @@ RECIPES: dict[str, dict[str, LowDataRecipe]] = {
         "*": LowDataRecipe(
             Recipe("mixer_tiny", TrainConfig(batch_size=32, warmup_epochs=0), max_test=128),
             per_class=(5, 20),
-            sample_budget=512,
+            steps=16,
             evaluations=1,
         )
     },
@@ -60,31 +69,24 @@ RECIPES: dict[str, dict[str, LowDataRecipe]] = {
                 overrides={"patch_size": 2},
             ),
             per_class=(5, 10, 50, 100),
-            sample_budget=40_000,
+            steps=625,  # 40,000 samples at batch 64
         ),
         "*": LowDataRecipe(
             Recipe(
                 "mixer_small", TrainConfig(batch_size=64, warmup_epochs=2, crop_padding=4, hflip=True), max_test=5_000
             ),
             per_class=(10, 50, 100),
-            sample_budget=15_000,
+            steps=234,  # 15,000 samples at batch 64
         ),
     },
     "paper": {
         "*": LowDataRecipe(
             Recipe("mixer_cifar", dataclasses.replace(PAPER_MIXER_RECIPE, epochs=150)),
             per_class=(10, 50, 100, 500, ALL),
-            sample_budget=150_000,
+            steps=2_250,  # the paper's 150 epochs of 1,000 images at batch 64 (15 full batches each)
         )
     },
 }
-
-
-def epochs_for(recipe: LowDataRecipe, train_size: int, profile: str) -> int:
-    """Epochs that spend the sample budget on ``train_size`` images (the paper profile keeps its 150)."""
-    if profile == "paper":
-        return recipe.base.train.epochs
-    return max(1, math.ceil(recipe.sample_budget / train_size))
 
 
 @register_suite
@@ -105,7 +107,7 @@ class LowDataSuite(ImageSuite):
     def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
         return {
             "per_class": list(self.recipe(profile, dataset).per_class),
-            "subset": ["first"],
+            "subset": ["random"],
             "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
         }
 
@@ -119,17 +121,19 @@ class LowDataSuite(ImageSuite):
             raise unknown_choice("subset mode", config["subset"], SUBSET_MODES)
 
     def load_data(self, config: dict[str, Any], recipe: LowDataRecipe, context: RunContext) -> ImageData:
-        """The first (or a seeded random) ``per_class`` training images of every class, and the test set."""
-        train, test = load_dataset(config["dataset"], context, None, recipe.base.max_test)
-        if config["per_class"] != ALL:
-            train = per_class_subset(train, config["per_class"], config["subset"], seed=config["seed"])
-        return ImageData(train, test)
+        """``per_class`` training images of every class (seeded by the run's seed), validation and test."""
+        data = super().load_data(config, recipe, context)
+        if config["per_class"] == ALL:
+            return data
+        train = per_class_subset(data.train, config["per_class"], config["subset"], seed=config["seed"])
+        return dataclasses.replace(data, train=train)
 
     def training_recipe(self, config: dict[str, Any], recipe: LowDataRecipe, data: ImageData) -> Recipe:
-        """The base recipe with the epochs that spend the sample budget on this training set."""
-        epochs = epochs_for(recipe, len(data.train), config["profile"])
+        """The base recipe trained for exactly ``recipe.steps`` optimiser steps on this training set."""
+        per_epoch = max(1, len(data.train) // recipe.base.train.batch_size)
+        epochs = math.ceil(recipe.steps / per_epoch)
         train_config = dataclasses.replace(
-            recipe.base.train, epochs=epochs, eval_every=max(1, epochs // recipe.evaluations)
+            recipe.base.train, epochs=epochs, steps=recipe.steps, eval_every=max(1, epochs // recipe.evaluations)
         )
         return dataclasses.replace(recipe.base, train=train_config)
 
@@ -137,7 +141,7 @@ class LowDataSuite(ImageSuite):
         """Cutoff layer, training-set size and epochs."""
         return Measured(
             {
-                "cutoff_layer": cutoff_layer(trained.result.probe_acc, config["cutoff_delta"]),
+                "cutoff_layer": cutoff_layer(trained.val_probe, config["cutoff_delta"]),
                 "train_size": len(trained.data.train),
                 "epochs": trained.recipe.train.epochs,
             }

@@ -1,13 +1,27 @@
-"""Pruning: sparsity–accuracy curves of AC vs residual twins (magnitude and movement pruning).
+"""Pruning: sparsity–accuracy curves of AC vs residual twins, magnitude pruning against a random baseline.
 
-For every (connectivity, method, seed): train the dense model once (shared by both methods),
-then for every sparsity of the sweep prune a copy and fine-tune it for ``finetune_epochs``:
+For every (connectivity, method, seed): the dense model of (dataset, backbone, connectivity, depth,
+seed) is trained once with the validation split held out, saved, and reused by every method
+(:func:`benchmarks.common.cached_model`); it is probed on validation and, once, on test. With
+``truncate=cutoff`` it is first cut at its cutoff layer, chosen on the validation probe (SPEC.md
+§1), so pruning stacks on the ACN's layer compression. Then, for every sparsity of the sweep, a
+copy is pruned and fine-tuned for ``finetune_epochs`` with the mask fixed and the validation split
+as the trainer's held-out set, and tested once:
 
-* ``magnitude``: global magnitude pruning, then fine-tuning with the mask fixed;
-* ``movement``: gradual movement pruning during fine-tuning (cubic schedule, per-layer ranking).
+* ``magnitude``: global magnitude pruning (smallest |w| over all blocks together);
+* ``random`` (the baseline): every layer pruned at random (seeded by the run's seed) at the
+  per-layer sparsity global magnitude pruning of the same model would give it at that sparsity.
 
-With ``truncate=cutoff`` the model is first cut at its cutoff layer (SPEC.md §1), so pruning
-stacks on the ACN's layer compression. Reported: accuracy and non-zero parameters per sparsity.
+What is pruned: the Linear / Conv2d weights of the blocks only; the embedding, the connectivity and
+the shared head stay dense (:mod:`acn_bench.analysis.pruning`). Non-zero parameters count the
+whole model.
+
+Movement pruning (Sanh et al., 2020) is not offered: its scores accumulate while a pre-trained
+model is fine-tuned on a new task, and here the model is already trained on the task it is
+pruned for, so the scores are noise (it fell below random pruning).
+
+Reported per sparsity ``s``: ``accuracy_at_<s>`` (test), ``val_accuracy_at_<s>`` and
+``nonzero_params_at_<s>``; ``history.curve`` keeps every point with its per-layer sparsities.
 """
 
 from __future__ import annotations
@@ -18,13 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
-from acn_bench.analysis.pruning import (
-    PRUNE_METHODS,
-    GradualMovementPruning,
-    check_sparsity,
-    magnitude_prune,
-    nonzero_params,
-)
+from acn_bench.analysis.pruning import PRUNE_METHODS, check_sparsity, nonzero_params, prunable, prune_model
 from acn_bench.backbones import Backbone
 from acn_bench.data.augment import Normalizer
 from acn_bench.errors import UserError, require, unknown_choice
@@ -32,9 +40,9 @@ from acn_bench.results import Record, run_id
 from acn_bench.results.plots import model_label, new_series, plot_series
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
-from acn_bench.training import distributed, probe_accuracy
+from acn_bench.training import TrainConfig, seed_everything
 from benchmarks import robustness
-from benchmarks.common import Recipe, cached_model
+from benchmarks.common import VALIDATION_SEED, Recipe, cached_model
 from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained, fit_trainer
 
 TRUNCATION = ("none", "cutoff")
@@ -57,10 +65,13 @@ def parse_sparsities(spec: Any) -> list[float]:
 
 @register_suite
 class PruningSuite(ImageSuite):
-    """Accuracy against sparsity for magnitude and movement pruning of both twins."""
+    """Accuracy against sparsity of both twins: global magnitude pruning against random pruning at its rates."""
 
     name = "pruning"
-    description = "magnitude / movement pruning sweep of AC vs residual twins; accuracy and non-zero params vs sparsity"
+    description = (
+        "magnitude vs random (same per-layer sparsity) pruning of the blocks of AC vs residual twins; "
+        "accuracy and non-zero params vs sparsity"
+    )
     metrics = (
         "accuracy",
         "cutoff_layer",
@@ -70,6 +81,8 @@ class PruningSuite(ImageSuite):
         "nonzero_params_at_0.9",
     )
     group_by = ("method", "truncate")
+    baseline = {"method": "random"}  # a method's row must beat the row differing only by method=random
+    baseline_metrics = ("accuracy_at_0.5", "accuracy_at_0.7", "accuracy_at_0.9")
     datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
     recipes = RECIPES
     default_datasets = {"paper": "cifar10"}
@@ -90,78 +103,98 @@ class PruningSuite(ImageSuite):
         )
         if config["method"] not in PRUNE_METHODS:
             raise unknown_choice("pruning method", config["method"], PRUNE_METHODS)
-        require(
-            config["method"] != "movement" or not distributed.launched_by_torchrun(),
-            "movement pruning ranks each process's own gradients, so it runs in one process only; "
-            "start it without torchrun (magnitude pruning runs under torchrun).",
-        )
         if config["truncate"] not in TRUNCATION:
             raise unknown_choice("truncate option", config["truncate"], TRUNCATION)
         parse_sparsities(config["sparsities"])
 
     def train(self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext) -> Trained:
-        """The dense model of (dataset, backbone, connectivity, depth, seed): trained once, shared by every method."""
+        """The dense model of (dataset, backbone, connectivity, depth, seed): trained once, shared by every method.
+
+        Loaded (or just trained), it is probed on validation and once on test (:meth:`Trained.loaded`).
+        The cache key holds the whole training recipe and the validation split, so a model trained
+        on other data is never reused.
+        """
         dense_key = {k: config[k] for k in ("dataset", "backbone", "connectivity", "depth", "seed", "profile")}
-        path = (
-            context.out_dir
-            / self.name
-            / "dense"
-            / f"{run_id({'train': dataclasses.asdict(recipe.train), **dense_key})}.pt"
-        )
+        recipe_key = {k: v for k, v in dataclasses.asdict(recipe).items() if k != "connectivities"}
+        key = {"recipe": recipe_key, "val_seed": VALIDATION_SEED, **dense_key}
+        path = context.out_dir / self.name / "dense" / f"{run_id(key)}.pt"
+        checkpoint = path.with_suffix(".ckpt")
 
         def train_dense() -> tuple[Backbone, dict[str, Any]]:
-            trained = self.train_model(dict(dense_key), recipe, data, context, path.with_suffix(".ckpt"))
-            path.with_suffix(".ckpt").unlink(missing_ok=True)
-            return trained.model, {"probe": trained.result.probe_acc, "history": trained.result.history}
+            trained = self.train_model(dict(dense_key), recipe, data, context, checkpoint)
+            checkpoint.unlink(missing_ok=True)
+            result = trained.result
+            return trained.model, {
+                "normalization": trained.normalizer.as_dict(),
+                "history": result.history,
+                "best_epoch": result.best_epoch,
+            }
 
         dense, info = cached_model(
             path, train_dense, context, {"name": config["backbone"], "connectivity": config["connectivity"]}
         )
-        finetune = dataclasses.replace(
-            recipe, train=dataclasses.replace(recipe.train, epochs=config["finetune_epochs"])
-        )
-        return Trained(config, dense, Normalizer.from_images(data.train.images), data, finetune, extra=info)
+        run_config = {**config, "train": dataclasses.asdict(recipe.train)}
+        normalizer = Normalizer.from_dict(info["normalization"])
+        return Trained.loaded(run_config, dense, normalizer, data, recipe, **info)
 
     def measure(self, config: dict[str, Any], recipe: Recipe, trained: Trained, context: RunContext) -> Measured:
-        """Accuracy and non-zero parameters at every sparsity (after the optional cut at the cutoff layer)."""
-        probe = trained.extra["probe"]
-        cutoff = cutoff_layer(probe, config["cutoff_delta"])
-        base = trained.model.truncate(cutoff) if config["truncate"] == "cutoff" else trained.model
+        """Test and validation accuracy and non-zero parameters at every sparsity (after the optional cut)."""
+        cutoff = cutoff_layer(trained.val_probe, config["cutoff_delta"])
+        depth = cutoff if config["truncate"] == "cutoff" else trained.model.depth
+        base = trained.model.truncate(depth) if depth < trained.model.depth else trained.model
+        # the dense model is trained already: fine-tuning starts at the full learning rate, no warm-up
+        finetune = dataclasses.replace(recipe.train, epochs=config["finetune_epochs"], warmup_epochs=0)
         curve = [
-            self.prune_and_measure(base, s, config, trained, context) for s in parse_sparsities(config["sparsities"])
+            self.prune_and_measure(base, s, config, trained, finetune, context)
+            for s in parse_sparsities(config["sparsities"])
         ]
-        metrics = {"accuracy": probe[-1], "cutoff_layer": cutoff, "dense_params": nonzero_params(base)}
+        metrics = {
+            "cutoff_layer": cutoff,
+            "base_accuracy": trained.test_probe[depth],
+            "base_val_accuracy": trained.val_probe[depth],
+            "dense_params": nonzero_params(base),
+            "dense_best_epoch": trained.extra["best_epoch"],
+        }
         for point in curve:
             metrics[f"accuracy_at_{point['sparsity']:g}"] = point["accuracy"]
+            metrics[f"val_accuracy_at_{point['sparsity']:g}"] = point["val_accuracy"]
             metrics[f"nonzero_params_at_{point['sparsity']:g}"] = point["nonzero_params"]
-        return Measured(
-            metrics, probe=probe, history={"curve": curve, "dense_epochs": trained.extra["history"]}, model=base
-        )
+        history = {
+            "curve": curve,
+            "pruned_layers": [name for name, _ in prunable(base)],
+            "finetune": dataclasses.asdict(finetune),
+            "dense_epochs": trained.extra["history"],
+        }
+        return Measured(metrics, history=history, model=base)
 
     def prune_and_measure(
-        self, base: Backbone, sparsity: float, config: dict[str, Any], trained: Trained, context: RunContext
-    ) -> dict[str, float]:
-        """Prune a copy of ``base`` to ``sparsity`` with the run's method, fine-tune, and measure it.
+        self,
+        base: Backbone,
+        sparsity: float,
+        config: dict[str, Any],
+        trained: Trained,
+        finetune: TrainConfig,
+        context: RunContext,
+    ) -> dict[str, Any]:
+        """Prune a copy of ``base`` to ``sparsity`` with the run's method, fine-tune it, and test it once.
 
-        Both methods spend ``finetune_epochs``: magnitude prunes first and fine-tunes with the mask;
-        movement prunes gradually while fine-tuning.
+        Fine-tuning is seeded alike for every method and sparsity (the same batches), holds the
+        validation split out, and keeps the mask fixed.
         """
         model = copy.deepcopy(base)
-        recipe = dataclasses.replace(trained.recipe, train=dataclasses.replace(trained.recipe.train, warmup_epochs=0))
-        pruner = None
-        if config["method"] == "movement":
-            steps = recipe.train.epochs * max(1, len(trained.data.train) // recipe.train.batch_size)
-            pruner = GradualMovementPruning(model, sparsity, steps)
-        else:
-            magnitude_prune(model, sparsity)
-        trainer, _ = fit_trainer(
-            model, recipe, trained.data, config["seed"], context, on_step=pruner.step if pruner else None
-        )
-        accuracy = probe_accuracy(
-            model, trainer.test_images, trainer.test_labels, trainer.normalizer, recipe.train.eval_batch_size
-        )[-1]
-        context.log(f"  sparsity {sparsity:g}: accuracy {accuracy:.4f}")
-        return {"sparsity": sparsity, "accuracy": accuracy, "nonzero_params": nonzero_params(model)}
+        layers = prune_model(model, config["method"], sparsity, seed=config["seed"])
+        seed_everything(config["seed"])
+        recipe = dataclasses.replace(trained.recipe, train=finetune)
+        trainer, result = fit_trainer(model, recipe, trained.data, config["seed"], context)
+        accuracy = trainer.evaluate(trained.test_tensors())[-1]
+        context.log(f"  sparsity {sparsity:g}: val accuracy {result.val_accuracy:.4f}, test accuracy {accuracy:.4f}")
+        return {
+            "sparsity": sparsity,
+            "accuracy": accuracy,
+            "val_accuracy": result.val_accuracy,
+            "nonzero_params": nonzero_params(model),
+            "layer_sparsity": layers,
+        }
 
     def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
         """Accuracy against sparsity, one line per model and method."""

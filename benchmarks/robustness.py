@@ -128,7 +128,7 @@ class RobustnessSuite(ImageSuite):
             if "normalization" in extra
             else Normalizer.from_images(data.train.images)
         )
-        return Trained(config, model.to(context.device), normalizer, data, recipe)
+        return Trained.loaded(config, model.to(context.device), normalizer, data, recipe)
 
     def measure(self, config: dict[str, Any], recipe: Recipe, trained: Trained, context: RunContext) -> Measured:
         """Accuracy at every depth, clean and under every corruption level."""
@@ -138,10 +138,7 @@ class RobustnessSuite(ImageSuite):
             trained.model, images, labels, trained.normalizer, config, recipe.train.eval_batch_size
         )
         return Measured(
-            metrics,
-            probe=probes["clean"],
-            history={"probe_under_noise": probes},
-            timings={"noise_eval_s": time.perf_counter() - start},
+            metrics, history={"probe_under_noise": probes}, timings={"noise_eval_s": time.perf_counter() - start}
         )
 
     def plot(self, records: list[Record], out_dir: Path) -> list[Path]:

@@ -1,11 +1,19 @@
 """Transfer: pre-train twins on a source set, fine-tune them on a target set with a fresh head.
 
-Pairs: CIFAR-100 -> CIFAR-10 and ImageNet -> CIFAR-10 (the paper's), Tiny-ImageNet -> CIFAR-10
-(offline here). Target images are resized to the source's resolution. ``mode`` is ``full``
-fine-tuning (the paper's) or ``linear`` probing (only the new classifier trains). A pre-trained
-source model is saved once under ``<out>/transfer/sources/`` and reused by every fine-tuning run
-of the same source configuration. Reported: target accuracy and cutoff layer after transfer,
-and the source model's accuracy and cutoff layer.
+Pairs: CIFAR-100 -> CIFAR-10 and ImageNet -> CIFAR-10 (the paper's; ImageNet and any
+``imagefolder:PATH`` source is streamed from class folders and pre-trained with the ``imagenet``
+suite's recipe, e.g. ViT-B/16), Tiny-ImageNet -> CIFAR-10 (offline here). Target images are resized
+to the source's resolution (grey targets repeat their channel for a colour source). ``mode`` is
+``full`` fine-tuning (the paper's), ``linear`` probing (only the new classifier trains), or
+``scratch``: the same architecture at the same resolution trained from random initialisation with
+the same fine-tuning recipe, the baseline that tells transfer from training on the target alone.
+
+A pre-trained source model is saved once under ``<out>/transfer/sources/`` and reused by every
+fine-tuning run of the same source configuration. Every choice is made on validation splits (the
+source's cutoff layer on the source's, the target's on the target's); test splits are evaluated
+once. Reported: target test accuracy and cutoff layer, and the source model's test accuracy, its
+chance level and cutoff layer (a source near chance makes "transfer" a from-scratch run: the
+leaderboard flags it).
 """
 
 from __future__ import annotations
@@ -15,32 +23,46 @@ from pathlib import Path
 from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
-from acn_bench.backbones import Backbone
+from acn_bench.backbones import Backbone, backbone_options, create_backbone
 from acn_bench.data import ImageSet
 from acn_bench.data.augment import resize_bilinear
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record, run_id
 from acn_bench.results.plots import model_label, plot_series, probe_series
 from acn_bench.suite import RunContext
-from acn_bench.suite_registry import register_suite
-from acn_bench.training import TrainConfig
+from acn_bench.suite_registry import get_suite, register_suite
+from acn_bench.training import TrainConfig, seed_everything
 from benchmarks import paper
-from benchmarks.common import Recipe, cached_model, load_dataset
+from benchmarks.common import Recipe, cached_model, load_splits
 from benchmarks.compression import PAPER_MIXER_RECIPE
 from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained, fit_trainer
 
-MODES = ("full", "linear")
+MODES = ("full", "linear", "scratch")
+STREAMED = "imagenet"  # and every imagefolder:PATH source: class folders streamed by the imagenet suite
 
 
 @dataclasses.dataclass(frozen=True)
 class TransferRecipe:
-    """Pre-training on the source and fine-tuning on the target."""
+    """Pre-training on the source and fine-tuning on the target.
+
+    Attributes:
+        source: the default source dataset.
+        pretrain: the source recipe (backbone, training, splits; for a streamed source the
+            ``imagenet`` suite's recipe of the profile is used instead).
+        finetune: the fine-tuning recipe (also the recipe of the ``scratch`` baseline).
+        target: the target's splits (``max_train``, ``max_test``, ``val_size``; its backbone and
+            training fields are unused).
+    """
 
     source: str
     pretrain: Recipe
     finetune: TrainConfig
-    max_target_train: int | None = None
-    max_target_test: int | None = None
+    target: Recipe
+
+
+def target_splits(**splits: Any) -> Recipe:
+    """A :class:`Recipe` that only says how to split the target (its backbone and training are unused)."""
+    return Recipe("", TrainConfig(), **splits)
 
 
 RECIPES: dict[str, dict[str, TransferRecipe]] = {
@@ -49,22 +71,23 @@ RECIPES: dict[str, dict[str, TransferRecipe]] = {
             "digits",
             Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128),
             TrainConfig(epochs=1, batch_size=32, warmup_epochs=0),
-            max_target_train=256,
-            max_target_test=128,
+            target_splits(max_train=256, max_test=128),
         )
     },
     "quick": {
         "*": TransferRecipe(
             "tiny-imagenet",
+            # Tiny-ImageNet decoded at 32 px (CIFAR's size), 6 epochs on the 90,000 training images left
+            # after the validation split: a source well above 5x chance (0.5%), so transfer is transfer.
             Recipe(
                 "mixer_small",
-                TrainConfig(epochs=2, batch_size=128, warmup_epochs=0.5, crop_padding=8, hflip=True),
-                max_train=20_000,
-                max_test=2_000,
+                TrainConfig(epochs=6, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
+                max_test=5_000,
+                val_size=5_000,
+                image_size=32,
             ),
-            TrainConfig(epochs=2, batch_size=128, lr=5e-4, warmup_epochs=0.2, crop_padding=8, hflip=True),
-            max_target_train=10_000,
-            max_target_test=5_000,
+            TrainConfig(epochs=2, batch_size=128, lr=5e-4, warmup_epochs=0.2, crop_padding=4, hflip=True),
+            target_splits(max_train=10_000, max_test=5_000),
         )
     },
     "paper": {
@@ -72,6 +95,7 @@ RECIPES: dict[str, dict[str, TransferRecipe]] = {
             "cifar100",
             Recipe("mixer_cifar", PAPER_MIXER_RECIPE),
             dataclasses.replace(PAPER_MIXER_RECIPE, epochs=10, lr=5e-4, warmup_epochs=1),
+            target_splits(),
         )
     },
 }
@@ -82,7 +106,7 @@ class TransferSuite(ImageSuite):
     """Target accuracy and cutoff layer of twins pre-trained on a source set."""
 
     name = "transfer"
-    description = "pre-train twins on a source set, fine-tune (full or linear) on a target; accuracy and cutoff"
+    description = "pre-train twins on a source, fine-tune (full, linear; scratch baseline) on a target; accuracy"
     metrics = ("accuracy", "cutoff_layer", "source_accuracy", "source_cutoff_layer")
     group_by = ("source_dataset", "mode")
     datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
@@ -93,29 +117,31 @@ class TransferSuite(ImageSuite):
     def model_recipe(self, recipe: TransferRecipe) -> Recipe:
         return recipe.pretrain
 
-    def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
-        return {
-            "source_dataset": [self.recipe(profile, dataset).source],
-            "mode": ["full"],
-            "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
-        }
-
     def check(self, config: dict[str, Any]) -> None:
         if config["mode"] not in MODES:
             raise unknown_choice("transfer mode", config["mode"], MODES)
-        if config["source_dataset"] not in self.sources and not str(config["source_dataset"]).startswith(
-            "imagefolder:"
-        ):
-            raise unknown_choice("source dataset", config["source_dataset"], [*self.sources, "imagefolder:PATH"])
+        source = str(config["source_dataset"])
+        if source not in self.sources and not source.startswith("imagefolder:"):
+            raise unknown_choice("source dataset", source, [*self.sources, "imagefolder:PATH"])
+
+    def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
+        return {
+            "source_dataset": [self.recipe(profile, dataset).source],
+            "mode": ["full", "scratch"],
+            "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
+        }
 
     def load_data(self, config: dict[str, Any], recipe: TransferRecipe, context: RunContext) -> ImageData:
-        """The target's train and test sets."""
-        return ImageData(*load_dataset(config["dataset"], context, recipe.max_target_train, recipe.max_target_test))
+        """The target's train, validation and test sets."""
+        return ImageData(*load_splits(config["dataset"], context, recipe.target))
 
     def train(self, config: dict[str, Any], recipe: TransferRecipe, data: ImageData, context: RunContext) -> Trained:
-        """The source model (pre-trained here or reused), fine-tuned with a fresh head on the target at its size."""
+        """The source model (pre-trained here or reused) with a fresh head, fine-tuned on the target at the
+        source's resolution; in ``scratch`` mode the same architecture from random initialisation."""
         model, source = self.source_model(config, recipe, context)
-        target = ImageData(*match_source(data.train, data.test, model))
+        target = ImageData(*match_source(data, model))
+        if config["mode"] == "scratch":
+            model = self.build_model(config, recipe.pretrain, target, like=model)
         model.reset_classifier(target.train.num_classes)
         if config["mode"] == "linear":
             for name, param in model.named_parameters():
@@ -131,16 +157,30 @@ class TransferSuite(ImageSuite):
             checkpoint=context.checkpoint_path(self.name, self.identity(config)),
             on_epoch=context.log_epoch,
         )
-        return Trained(config, model, trainer.normalizer, target, finetune, result, extra=source)
+        test_probe = trainer.evaluate((target.test.images, target.test.labels))
+        return Trained(
+            config, model, trainer.normalizer, target, finetune, result.val_probe_acc, test_probe, result, extra=source
+        )
+
+    def build_model(
+        self, config: dict[str, Any], recipe: Recipe, data: ImageData, like: Backbone | None = None
+    ) -> Backbone:
+        """A fresh model; ``like`` a source model: the same architecture at its resolution (the scratch baseline)."""
+        if like is None:
+            return super().build_model(config, recipe, data)
+        seed_everything(config["seed"])
+        options = backbone_options(config["backbone"])
+        architecture = {k: v for k, v in like.config.items() if k in options and k != "name"}
+        return create_backbone(config["backbone"], **architecture).to(next(like.parameters()).device)
 
     def measure(
         self, config: dict[str, Any], recipe: TransferRecipe, trained: Trained, context: RunContext
     ) -> Measured:
-        """The target's cutoff layer beside the source model's accuracy and cutoff layer."""
+        """The target's cutoff layer (on validation) beside the source model's accuracy, chance and cutoff."""
         source = trained.extra
         return Measured(
-            {"cutoff_layer": cutoff_layer(trained.result.probe_acc, config["cutoff_delta"]), **source["metrics"]},
-            history={"source_probe": source["probe"]},
+            {"cutoff_layer": cutoff_layer(trained.val_probe, config["cutoff_delta"]), **source["metrics"]},
+            history={"source_probe": source["probe"], "source_val_probe": source["val_probe"]},
             timings={"source_train_s": source["train_s"]},
         )
 
@@ -173,43 +213,84 @@ class TransferSuite(ImageSuite):
             k: config[k]
             for k in ("source_dataset", "backbone", "connectivity", "depth", "seed", "profile", "cutoff_delta")
         }
-        path = (
-            context.out_dir
-            / self.name
-            / "sources"
-            / f"{run_id({'pretrain': dataclasses.asdict(recipe.pretrain.train), **key})}.pt"
-        )
-
-        def pretrain() -> tuple[Backbone, dict[str, Any]]:
-            source = ImageData(
-                *load_dataset(config["source_dataset"], context, recipe.pretrain.max_train, recipe.pretrain.max_test)
-            )
-            source_config = dict(key, dataset=config["source_dataset"])
-            trained = self.train_model(source_config, recipe.pretrain, source, context, path.with_suffix(".ckpt"))
-            path.with_suffix(".ckpt").unlink(missing_ok=True)
-            result = trained.result
-            return trained.model, {
-                "metrics": {
-                    "source_accuracy": result.accuracy,
-                    "source_cutoff_layer": cutoff_layer(result.probe_acc, config["cutoff_delta"]),
-                },
-                "probe": result.probe_acc,
-                "train_s": result.train_seconds,
-            }
-
+        source_config = dict(key, dataset=config["source_dataset"])
+        streamed = is_streamed(config["source_dataset"])
+        pretrain = self.stream_pretrain if streamed else self.memory_pretrain
+        what = get_suite("imagenet").recipe(config["profile"], STREAMED) if streamed else recipe.pretrain
+        path = context.out_dir / self.name / "sources" / f"{run_id({'pretrain': repr(what), **key})}.pt"
         return cached_model(
-            path, pretrain, context, {"name": config["backbone"], "connectivity": config["connectivity"]}
+            path,
+            lambda: pretrain(source_config, what, context, path.with_suffix(".ckpt")),
+            context,
+            {"name": config["backbone"], "connectivity": config["connectivity"]},
+        )
+
+    def memory_pretrain(
+        self, config: dict[str, Any], recipe: Recipe, context: RunContext, checkpoint: Path
+    ) -> tuple[Backbone, dict[str, Any]]:
+        """Train the source model on an in-memory set: validation and test probes, chance level."""
+        trained = self.train_model(
+            config, recipe, ImageData(*load_splits(config["dataset"], context, recipe)), context, checkpoint
+        )
+        checkpoint.unlink(missing_ok=True)
+        return trained.model, source_facts(
+            trained.val_probe,
+            trained.test_probe,
+            trained.data.train.num_classes,
+            trained.result.train_seconds,
+            config["cutoff_delta"],
+        )
+
+    def stream_pretrain(
+        self, config: dict[str, Any], recipe: Any, context: RunContext, checkpoint: Path
+    ) -> tuple[Backbone, dict[str, Any]]:
+        """Train the source model on streamed class folders with the ``imagenet`` suite's recipe."""
+        suite = get_suite("imagenet")
+        folders = suite.load_data(config, recipe, context)
+        run = suite.train(config, recipe, folders, context)
+        test_probe = run.trainer.evaluate(folders.test)
+        return run.trainer.model, source_facts(
+            run.result.val_probe_acc, test_probe, folders.num_classes, run.result.train_seconds, config["cutoff_delta"]
         )
 
 
-def match_source(train: ImageSet, test: ImageSet, model: Backbone) -> tuple[ImageSet, ImageSet]:
-    """Resize target images to the source model's resolution; refuse a channel mismatch."""
+def is_streamed(source: str) -> bool:
+    """Whether ``source`` is read as class folders by the ``imagenet`` suite (ImageNet or imagefolder:PATH)."""
+    return source == STREAMED or source.startswith("imagefolder:")
+
+
+def source_facts(
+    val_probe: list[float], test_probe: list[float], classes: int, train_s: float, cutoff_delta: float
+) -> dict[str, Any]:
+    """What a target record says about its source model: test accuracy, chance, cutoff (on validation)."""
+    return {
+        "metrics": {
+            "source_accuracy": test_probe[-1],
+            "source_val_accuracy": val_probe[-1],
+            "source_chance_accuracy": 1 / classes,
+            "source_cutoff_layer": cutoff_layer(val_probe, cutoff_delta),
+        },
+        "probe": test_probe,
+        "val_probe": val_probe,
+        "train_s": train_s,
+    }
+
+
+def match_source(data: ImageData, model: Backbone) -> tuple[ImageSet, ImageSet, ImageSet]:
+    """The target's splits at the source model's resolution and channels (a grey target repeats its channel
+    for a colour source); other channel mismatches are refused."""
     channels, size = model.config.get("in_chans"), model.config.get("img_size")
+    have = data.train.images.shape[1]
     require(
-        train.images.shape[1] == channels,
-        f"target {train.name!r} has {train.images.shape[1]} channel(s) but the source model takes {channels}; "
+        have == channels or (have == 1 and channels == 3),
+        f"target {data.train.name!r} has {have} channel(s) but the source model takes {channels}; "
         "pick a source and target with the same number of channels.",
     )
-    if size is None or train.images.shape[-1] == size:
-        return train, test
-    return tuple(dataclasses.replace(s, images=resize_bilinear(s.images, size)) for s in (train, test))  # type: ignore[return-value]
+
+    def fit(split: ImageSet) -> ImageSet:
+        images = split.images.expand(-1, channels, -1, -1).contiguous() if have != channels else split.images
+        if size is not None and images.shape[-1] != size:
+            images = resize_bilinear(images, size)
+        return dataclasses.replace(split, images=images)
+
+    return fit(data.train), fit(data.val), fit(data.test)

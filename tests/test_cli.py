@@ -46,7 +46,7 @@ def test_smoke_run_writes_records_and_leaderboard(tmp_path, capsys):
     assert data["dataset"]["name"] == "digits" and data["dataset"]["source"] == "sklearn"
     assert len(data["probe"]) == data["backbone"]["depth"] + 1
     printed = capsys.readouterr().out
-    assert "4 record(s) written" in printed and "cutoff_layer" in printed
+    assert "4 record(s) written" in printed and "compression" in printed
 
     assert main(["run", "compression", "--profile", "smoke", "--seeds", "2", "--out", str(out), "--resume"]) == 0
     assert "0 record(s) written" in capsys.readouterr().out

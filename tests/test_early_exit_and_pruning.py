@@ -1,4 +1,7 @@
-"""Early exit (exit rule, FLOPs accounting, real batched stopping), pruning and the connectivity comparison."""
+"""Early exit (exit rule, FLOPs accounting, real batched stopping) and the connectivity comparison.
+
+Pruning is tested in ``test_pruning.py``.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,6 @@ from acn_bench.analysis.early_exit import (
     multi_exit_objective,
     sweep_thresholds,
 )
-from acn_bench.analysis.pruning import GradualMovementPruning, magnitude_prune, nonzero_params, sparsity_of
 from acn_bench.cli import main
 
 
@@ -83,28 +85,8 @@ def test_multi_exit_objectives_train_branches_and_the_shared_head(model):
         multi_exit_objective("layerdrop")
 
 
-def test_magnitude_pruning_hits_the_sparsity_and_movement_pruning_ramps_up(model):
-    pruned = create_backbone("mixer_tiny", connectivity="acn", depth=2)
-    dense = nonzero_params(pruned)
-    magnitude_prune(pruned, 0.6)
-    assert sparsity_of(pruned) == pytest.approx(0.6, abs=1e-3) and nonzero_params(pruned) < dense
-    moving = create_backbone("mixer_tiny", connectivity="acn", depth=2)
-    pruner = GradualMovementPruning(moving, 0.8, total_steps=10, updates=5)
-    opt = torch.optim.SGD(moving.parameters(), lr=0.1)
-    seen = []
-    for step in range(1, 11):
-        opt.zero_grad()
-        moving(torch.randn(4, 3, 32, 32)).pow(2).mean().backward()
-        opt.step()
-        pruner.step(step)
-        seen.append(sparsity_of(moving))
-    assert seen == sorted(seen) and seen[-1] == pytest.approx(0.8, abs=0.01) and 0 < seen[4] < 0.8
-    with pytest.raises(UserError, match=r"sparsity must be in \[0, 1\), got 1.0"):
-        magnitude_prune(model, 1.0)
-
-
 @pytest.mark.slow
-def test_early_exit_and_pruning_suites_run_end_to_end(tmp_path, capsys):
+def test_early_exit_suite_runs_end_to_end(tmp_path):
     out = tmp_path / "out"
     assert (
         main(
@@ -126,32 +108,8 @@ def test_early_exit_and_pruning_suites_run_end_to_end(tmp_path, capsys):
     assert {r["config"]["exit_mode"] for r in recs} == {"inherent", "branches", "shared"}
     for rec in recs:
         assert len(rec["history"]["threshold_sweep"]) == 25 and rec["metrics"]["wall_speedup"] > 0
-    assert (
-        main(
-            [
-                "run",
-                "pruning",
-                "--profile",
-                "smoke",
-                "--out",
-                str(out),
-                "--only",
-                "connectivity=acn",
-                "--set",
-                "sparsities=0,0.8",
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
-    assert capsys.readouterr().out.count("reusing the trained model") == 1  # both methods share one dense model
-    for rec in (json.loads(p.read_text()) for p in (out / "pruning").glob("*.json")):
-        assert [p["sparsity"] for p in rec["history"]["curve"]] == [0.0, 0.8]
-        assert rec["metrics"]["nonzero_params_at_0.8"] < rec["metrics"]["nonzero_params_at_0"]
     assert main(["leaderboard", "--records", str(out)]) == 0
-    assert (out / "early_exit_accuracy_vs_speedup.png").is_file() and (
-        out / "pruning_accuracy_vs_sparsity.png"
-    ).is_file()
+    assert (out / "early_exit_accuracy_vs_speedup.png").is_file()
 
 
 @pytest.mark.parametrize(
@@ -159,7 +117,6 @@ def test_early_exit_and_pruning_suites_run_end_to_end(tmp_path, capsys):
     [
         (["early-exit", "--set", "thresholds=-1"], "exit thresholds must be >= 0"),
         (["early-exit", "--set", "branch_layers=0,2"], "branch positions must lie in 1..3"),
-        (["pruning", "--set", "sparsities=0.5,1.2"], "sparsity must be in [0, 1), got 1.2"),
         (["compression", "--connectivities", "acn,highway"], "unknown connectivity 'highway'"),
     ],
 )

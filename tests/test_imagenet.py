@@ -15,10 +15,15 @@ from acn_bench.training import TrainConfig
 from acn_bench.training.streaming import StreamingTrainer
 
 
-def test_open_folders_reads_the_imagenet_layout(digit_folders):
+def test_open_folders_reads_the_imagenet_layout_and_carves_a_balanced_validation_split(digit_folders):
     data = open_folders(f"imagefolder:{digit_folders}")
-    assert data.num_classes == 10 and len(data.train) == 80 and len(data.test) == 30
+    assert data.num_classes == 10 and len(data.train) == 80 and len(data.test) == 30 and data.val is None
     assert data.classes == [f"digit{i}" for i in range(10)]
+    split = data.split_validation(20, seed=3)
+    assert len(split.train) == 60 and len(split.val) == 20 and split.classes == data.classes
+    assert sorted(split.val.targets) == sorted(list(range(10)) * 2)  # two images of every class
+    assert not {path for path, _ in split.val.samples} & {path for path, _ in split.train.samples}
+    assert split.val.samples == data.split_validation(20, seed=3).val.samples  # seeded
 
 
 def test_imagenet_name_is_found_through_its_environment_variable(digit_folders, monkeypatch):
@@ -86,21 +91,21 @@ def folder_trainer(data, checkpoint=None, on_step=None, workers=0):
 
 
 def test_streaming_run_killed_mid_epoch_resumes_exactly_and_workers_do_not_change_results(digit_folders, tmp_path):
-    data = open_folders(f"imagefolder:{digit_folders}")
+    data = open_folders(f"imagefolder:{digit_folders}").split_validation(10)
     reference = folder_trainer(data).fit()
-    assert len(reference.probe_acc) == 3 and reference.steps == 10 and reference.throughput["samples_per_s"] > 0
+    assert len(reference.val_probe_acc) == 3 and reference.steps == 8 and reference.throughput["samples_per_s"] > 0
     checkpoint = tmp_path / "run.pt"
 
-    def killed_at_step_8(step):
-        if step == 8:
+    def killed_at_step_7(step):
+        if step == 7:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):  # 5 steps per epoch: last checkpoint after step 6 (epoch 2, batch 1)
-        folder_trainer(data, checkpoint, on_step=killed_at_step_8).fit()
+    with pytest.raises(KeyboardInterrupt):  # 4 steps per epoch: last checkpoint after step 6 (epoch 2, batch 2)
+        folder_trainer(data, checkpoint, on_step=killed_at_step_7).fit()
     state = torch.load(checkpoint, weights_only=False)
-    assert (state["epoch"], state["step"]) == (1, 1)
+    assert (state["epoch"], state["step"]) == (1, 2)
     resumed = folder_trainer(data, checkpoint, workers=2).fit()
-    assert resumed.probe_acc == reference.probe_acc
+    assert resumed.val_probe_acc == reference.val_probe_acc
     assert [h["train_loss"] for h in resumed.history] == pytest.approx(
         [h["train_loss"] for h in reference.history], rel=1e-6
     )
@@ -127,7 +132,12 @@ def test_imagenet_suite_smoke_run_writes_records(digit_folders, tmp_path):
     records = [json.loads(p.read_text()) for p in sorted((out / "imagenet").glob("*.json"))]
     assert sorted(r["backbone"]["connectivity"] for r in records) == ["acn", "residual"]
     for record in records:
-        assert len(record["probe"]) == 4 and record["dataset"]["train_size"] == 80
+        assert len(record["probe"]) == 4 and len(record["history"]["val_probe"]) == 4
+        assert (record["dataset"]["train_size"], record["dataset"]["val_size"], record["dataset"]["test_size"]) == (
+            72,
+            8,
+            30,
+        )  # 10% of train/ carved out for validation; val/ is the test split
         assert record["dataset"]["name"] == record["config"]["dataset"] == f"imagefolder:{digit_folders.name}"
         assert str(digit_folders.parent) not in json.dumps(record)  # no path of the machine that made it
         assert 0 <= record["metrics"]["cutoff_layer"] <= 3

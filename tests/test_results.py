@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
 import pytest
 
 from acn_bench.results import Record, load_records, read_record, run_id, write_record
 from acn_bench.results.leaderboard import build_table, format_value, records_frame, reproduction_status, summarize
+from acn_bench.results.record import environment, git_dirty
 
 
 def make_record(seed=0, connectivity="acn", accuracy=0.9, cutoff=5):
@@ -135,3 +138,102 @@ def test_records_are_sealed_and_an_edited_metric_is_detected(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="content_hash does not match"):
         read_record(path)
+
+
+def test_seeds_average_only_over_one_recipe_and_rows_show_their_commits(tmp_path):
+    runs = [make_record(seed=seed, accuracy=acc) for seed, acc in enumerate([0.90, 0.92, 0.94])]
+    for run, (commit, created) in zip(
+        runs,
+        [
+            ("c" * 40, "2026-12-03T00:00:00+00:00"),
+            ("a" * 40, "2026-12-01T00:00:00+00:00"),
+            ("b" * 40, "2026-12-02T00:00:00+00:00"),
+        ],
+    ):
+        run.environment, run.created = {"git_commit": commit, "git_dirty": False}, created
+    runs[2].config = {**runs[2].config, "epochs": 99}  # another recipe: never averaged with the others
+    table = build_table(runs, ["accuracy"])
+    summary = table.summary
+    assert list(summary["n"]) == [2, 1] and summary["recipe"].nunique() == 2
+    assert list(summary["commits"]) == ["aaaaaaa..ccccccc", "bbbbbbb"]  # ordered by when the records were made
+    assert list(summary["dirty"]) == ["no", "no"]
+    assert "recipe" in table.display().columns  # the two rows differ only in their recipe
+    assert "recipe" not in build_table(runs[:2], ["accuracy"]).display().columns
+
+    runs[1].environment = {"git_commit": "a" * 40}  # an older record: dirty state unknown, never guessed
+    assert list(build_table(runs, ["accuracy"]).summary["dirty"]) == ["?", "no"]
+    runs[0].environment["git_dirty"] = True
+    assert list(build_table(runs, ["accuracy"]).summary["dirty"]) == ["yes", "no"]
+    runs[0].environment, runs[1].environment = {}, {}
+    assert build_table(runs, ["accuracy"]).summary.iloc[0]["commits"] == "?"
+
+
+def test_records_state_their_git_commit_and_dirty_state():
+    env = environment()
+    assert env["git_dirty"] in (True, False, None) and env["git_dirty"] == git_dirty()
+    if env["git_commit"] is None:
+        assert env["git_dirty"] is None  # no git: unknown
+
+
+def test_a_tree_is_dirty_with_uncommitted_tracked_changes_outside_leaderboards(tmp_path):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    assert git_dirty(tmp_path) is None  # not a repository: unknown
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "leaderboards").mkdir()
+    (tmp_path / "pkg" / "code.py").write_text("a = 1\n")
+    (tmp_path / "leaderboards" / "table.md").write_text("| a |\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    where = tmp_path / "pkg"
+    assert git_dirty(where) is False
+    (tmp_path / "scratch.txt").write_text("untracked files never count")
+    (tmp_path / "leaderboards" / "table.md").write_text("| b |\n")  # results, not code
+    assert git_dirty(where) is False
+    (tmp_path / "pkg" / "code.py").write_text("a = 2\n")
+    assert git_dirty(where) is True
+
+
+def pruning_record(seed, method, at_05, at_09):
+    config = {"dataset": "digits", "connectivity": "acn", "seed": seed, "method": method}
+    return Record(
+        suite="pruning",
+        profile="quick",
+        dataset={"name": "digits", "source": "sklearn", "num_classes": 10},
+        backbone={"name": "mixer_small", "connectivity": "acn", "depth": 8, "params": 100, "config": {}},
+        seed=seed,
+        config=config,
+        metrics={"accuracy": 0.97, "accuracy_at_0.5": at_05, "accuracy_at_0.9": at_09},
+        run_id=run_id(config),
+        probe=[0.1, 0.97],
+    )
+
+
+def test_a_method_that_does_not_beat_the_random_baseline_beyond_the_spread_is_marked():
+    records = [
+        *(pruning_record(s, "random", 0.80 + 0.01 * s, 0.30 + 0.01 * s) for s in range(3)),
+        *(pruning_record(s, "magnitude", 0.95 + 0.01 * s, 0.31 + 0.01 * s) for s in range(3)),
+    ]
+    table = build_table(
+        records,
+        ("accuracy", "accuracy_at_0.5", "accuracy_at_0.9"),
+        ("method",),
+        baseline={"method": "random"},
+        baseline_metrics=("accuracy_at_0.5", "accuracy_at_0.9"),
+    )
+    verdicts = dict(zip(table.summary["method"], table.summary["vs random"]))
+    assert verdicts == {"random": "", "magnitude": "not beyond spread: accuracy_at_0.9"}
+    assert "vs random" in table.display().columns
+    better = [r for r in records if r.config["method"] == "random"] + [
+        pruning_record(s, "magnitude", 0.95 + 0.01 * s, 0.60 + 0.01 * s) for s in range(3)
+    ]
+    table = build_table(
+        better,
+        ("accuracy_at_0.5",),
+        ("method",),
+        baseline={"method": "random"},
+        baseline_metrics=("accuracy_at_0.5", "accuracy_at_0.9"),
+    )
+    assert dict(zip(table.summary["method"], table.summary["vs random"]))["magnitude"] == "beats"

@@ -11,8 +11,18 @@ import pytest
 from acn_bench.backbones import registry
 from acn_bench.backbones.contract import contract_problems
 from acn_bench.cli import main
+from acn_bench.results import Record, run_id, write_record
+from acn_bench.results import record as record_module
+from acn_bench.results.validate import PROVENANCE_SINCE, validate_records
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "conv_mixer_plugin.py"
+
+
+@pytest.fixture(autouse=True)
+def clean_tree(monkeypatch):
+    """Records made here state a clean tree, whatever the developer's working tree holds: validation
+    refuses records made from a dirty one (tested on hand-made records below)."""
+    monkeypatch.setattr(record_module, "git_dirty", lambda where=None: False)
 
 
 @pytest.fixture(autouse=True)
@@ -142,6 +152,58 @@ def test_validate_finds_duplicate_runs(records_copy, capsys):
     shutil.copy(path, records_copy / "compression" / "copy.json")
     assert main(["validate", "--records", str(records_copy)]) == 2
     assert "duplicate" in capsys.readouterr().err
+
+
+def provenance_record(created, **environment):
+    return Record(
+        suite="compression",
+        profile="quick",
+        dataset={"name": "digits"},
+        backbone={"name": "mixer_tiny", "connectivity": "acn", "depth": 2},
+        seed=0,
+        config={"seed": 0},
+        metrics={"accuracy": 0.9},
+        run_id=run_id({"created": created, **environment}),
+        environment={"git_commit": "0" * 40, **environment},
+        created=created,
+    )
+
+
+@pytest.mark.parametrize(
+    "created, environment, problem",
+    [
+        ("2027-01-01T00:00:00+00:00", {"git_dirty": True}, "uncommitted changes"),
+        (
+            "2027-01-01T00:00:00+00:00",
+            {},
+            f"no environment.git_dirty, which measured records made since {PROVENANCE_SINCE}",
+        ),
+        (PROVENANCE_SINCE, {}, "no environment.git_dirty"),
+        ("2026-11-30T12:00:00", {"git_dirty": True}, "uncommitted changes"),  # never valid, whenever made
+        ("yesterday", {}, "not an ISO-8601 timestamp"),
+    ],
+)
+def test_validate_refuses_records_from_a_dirty_or_unstated_tree(tmp_path, created, environment, problem):
+    path = write_record(tmp_path, provenance_record(created, **environment))
+    count, problems = validate_records(tmp_path)
+    assert count == 1 and len(problems) == 1 and problems[0].startswith(str(path)) and problem in problems[0]
+
+
+@pytest.mark.parametrize(
+    "created, environment",
+    [
+        ("2027-01-01T00:00:00+00:00", {"git_dirty": False}),
+        ("2027-01-01T00:00:00+00:00", {"git_dirty": None}),  # no git where it ran: unknown, allowed
+        ("2026-11-30T12:00:00+00:00", {}),  # made before records stated it: valid, dirty state unknown
+    ],
+)
+def test_validate_accepts_clean_unknown_and_older_records(tmp_path, created, environment):
+    write_record(tmp_path, provenance_record(created, **environment))
+    assert validate_records(tmp_path) == (1, [])
+    dirty_paper = provenance_record("2027-01-01T00:00:00+00:00", git_dirty=True)
+    dirty_paper.source, dirty_paper.run_id = "paper", "paper-row"
+    write_record(tmp_path, dirty_paper)
+    assert validate_records(tmp_path) == (2, [])  # paper records quote the paper: no provenance to check
 
 
 def test_committed_leaderboard_records_are_valid(capsys):

@@ -24,8 +24,8 @@ def train(data, seed=0, checkpoint=None, **overrides):
 
 def test_training_learns_real_digits(digits_tensors):
     result = train(digits_tensors, epochs=6, lr=3e-3)
-    assert result.accuracy > 0.7  # ten classes: chance is 0.1
-    assert len(result.probe_acc) == 5
+    assert result.val_accuracy > 0.7  # ten classes: chance is 0.1
+    assert len(result.val_probe_acc) == 5
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     assert result.best_epoch in range(1, 7) and result.steps == 6 * (512 // 64)
 
@@ -35,7 +35,7 @@ def test_same_seed_gives_same_metrics_and_other_seed_differs(digits_tensors):
     a = train(digits_tensors, cutmix_prob=0.5, crop_padding=1)
     b = train(digits_tensors, cutmix_prob=0.5, crop_padding=1)
     c = train(digits_tensors, seed=1, cutmix_prob=0.5, crop_padding=1)
-    assert a.probe_acc == b.probe_acc
+    assert a.val_probe_acc == b.val_probe_acc
     assert [h["train_loss"] for h in a.history] == [h["train_loss"] for h in b.history]
     assert [h["train_loss"] for h in a.history] != [h["train_loss"] for h in c.history]
 
@@ -57,7 +57,7 @@ def test_killed_run_resumes_exactly_from_its_epoch_checkpoint(digits_tensors, tm
     assert checkpoint.is_file() and not list(tmp_path.glob(".*tmp"))
     monkeypatch.setattr(Trainer, "_train_epoch", original)
     resumed = train(digits_tensors, checkpoint=checkpoint, **augment)
-    assert resumed.probe_acc == reference.probe_acc
+    assert resumed.val_probe_acc == reference.val_probe_acc
     assert [h["train_loss"] for h in resumed.history] == pytest.approx(
         [h["train_loss"] for h in reference.history], rel=1e-6
     )
@@ -174,7 +174,7 @@ def test_run_killed_mid_epoch_resumes_from_its_step_checkpoint(digits_tensors, t
     state = torch.load(checkpoint, weights_only=False)
     assert (state["epoch"], state["step"]) == (1, 4)
     resumed = Trainer(digits_model(), cfg, *digits_tensors, checkpoint=checkpoint).fit()
-    assert resumed.probe_acc == reference.probe_acc
+    assert resumed.val_probe_acc == reference.val_probe_acc
     assert [h["train_loss"] for h in resumed.history] == pytest.approx(
         [h["train_loss"] for h in reference.history], rel=1e-6
     )

@@ -15,8 +15,6 @@ really stops computing for the samples that exited, used to measure wall-clock s
 
 from __future__ import annotations
 
-import statistics
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -24,6 +22,7 @@ import torch
 from torch import nn
 
 from acn_bench.analysis.compression import flops_per_sample
+from acn_bench.analysis.latency import LatencyComparison, Speedup, evaluating, time_interleaved
 from acn_bench.backbones.base import Backbone
 from acn_bench.errors import require, unknown_choice
 
@@ -231,23 +230,28 @@ def early_exit_forward(
     return logits_out, depth_out
 
 
-@torch.no_grad()
 def wall_clock_speedup(
-    model: Backbone, plan: ExitPlan, batches: Sequence[torch.Tensor], threshold: float, repeats: int = 3
-) -> float:
-    """Median time of the plain forward over ``batches`` divided by that of :func:`early_exit_forward`."""
-    model.eval()
+    model: Backbone,
+    plan: ExitPlan,
+    batches: Sequence[torch.Tensor],
+    threshold: float,
+    repeats: int = 3,
+    warmup: int = 1,
+) -> Speedup:
+    """Paired speedup of :func:`early_exit_forward` over the plain forward, both run over all ``batches``.
 
-    def timed(fn: Callable[[torch.Tensor], Any]) -> float:
-        runs = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for batch in batches:
-                fn(batch)
-            if batches and batches[0].is_cuda:
-                torch.cuda.synchronize()
-            runs.append(time.perf_counter() - start)
-        return statistics.median(runs)
+    The two are timed interleaved (:func:`acn_bench.analysis.latency.time_interleaved`: each round
+    runs both, in alternating order), in eval mode without gradients; the result is the geometric
+    mean and spread over ``repeats`` rounds of plain time / early-exit time in the same round.
 
-    timed(model)  # warm-up
-    return timed(model) / timed(lambda b: early_exit_forward(model, plan, b, threshold))
+    Raises:
+        UserError: no batches, or fewer than one round.
+    """
+    require(len(batches) > 0, "wall-clock speedup needs at least one batch.")
+    calls = {
+        "full": lambda: [model(batch) for batch in batches],
+        "early_exit": lambda: [early_exit_forward(model, plan, batch, threshold) for batch in batches],
+    }
+    with evaluating([model]):
+        times = time_interleaved(calls, repeats, warmup, cuda=batches[0].is_cuda)
+    return LatencyComparison(reference="full", times_ms=times).speedup("early_exit")

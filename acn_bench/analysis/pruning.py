@@ -1,28 +1,42 @@
-"""Unstructured pruning of a backbone with ``torch.nn.utils.prune``: global magnitude and movement.
+"""Unstructured pruning of a backbone's blocks with ``torch.nn.utils.prune``: global magnitude and random.
 
-* magnitude: remove the fraction ``sparsity`` of all prunable weights with the smallest |w|;
-* movement (Sanh et al.): accumulate ``S = -sum_t w * dL/dw`` while fine-tuning and mask, in every
-  layer, the weights with the lowest scores (weights that moved towards zero), gradually.
+* ``magnitude``: remove the fraction ``sparsity`` of all prunable weights with the smallest |w|,
+  ranked globally (so layers end up with different sparsities);
+* ``random``: the baseline. Every layer loses, at random (seeded), exactly as many weights as
+  global magnitude pruning of the same model at the same sparsity removes from it: the same
+  per-layer sparsities, but weights chosen regardless of their value. A method that does not beat
+  it has not shown that it picks the right weights.
 
-Prunable weights are those of every ``Linear`` and ``Conv2d`` layer of the model.
+What is pruned: the weights of every ``Linear`` and ``Conv2d`` layer inside the backbone's blocks
+(``model.blocks``). The embedding (patch / token embedding), the connectivity's own parameters and
+the shared head (norm and classifier) stay dense: they are small and pruning them hurts
+disproportionately, and the twins differ only in how the blocks are combined, so the blocks are
+what is compared. Biases and norms are never pruned. :func:`nonzero_params` still counts every
+parameter of the model.
+
+Masks stay attached (``weight = weight_orig * weight_mask``), so fine-tuning keeps pruned weights
+at zero.
 """
 
 from __future__ import annotations
-
-from typing import Iterator
 
 import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from acn_bench.errors import require
+from acn_bench.backbones import Backbone
+from acn_bench.errors import require, unknown_choice
 
-PRUNE_METHODS = ("magnitude", "movement")
+PRUNE_METHODS = ("magnitude", "random")
 
 
-def prunable(model: nn.Module) -> list[tuple[nn.Module, str]]:
-    """``(module, "weight")`` for every Linear and Conv2d layer."""
-    return [(m, "weight") for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+def prunable(model: Backbone) -> list[tuple[str, nn.Module]]:
+    """``(qualified name, module)`` of every Linear and Conv2d layer inside ``model.blocks``, in order."""
+    return [
+        (f"blocks.{name}", module)
+        for name, module in model.blocks.named_modules()
+        if isinstance(module, (nn.Linear, nn.Conv2d))
+    ]
 
 
 def check_sparsity(sparsity: float) -> None:
@@ -30,90 +44,72 @@ def check_sparsity(sparsity: float) -> None:
     require(isinstance(sparsity, (int, float)) and 0 <= sparsity < 1, f"sparsity must be in [0, 1), got {sparsity!r}.")
 
 
-def magnitude_prune(model: nn.Module, sparsity: float) -> None:
-    """Global L1 (magnitude) pruning of ``sparsity`` of the prunable weights, in place (masks stay attached)."""
-    check_sparsity(sparsity)
-    prune.global_unstructured(prunable(model), pruning_method=prune.L1Unstructured, amount=float(sparsity))
+def magnitude_masks(model: Backbone, sparsity: float) -> list[torch.Tensor]:
+    """The masks (1 keep, 0 prune) of global magnitude pruning of ``sparsity``, one per prunable layer.
 
-
-class MovementScores:
-    """Accumulates movement scores ``-w * grad`` of every prunable weight through gradient hooks."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.scores = {}
-        self._handles = []
-        for module, name in prunable(model):
-            weight = getattr(module, name)
-            self.scores[(module, name)] = torch.zeros_like(weight, dtype=torch.float32)
-            self._handles.append(weight.register_hook(self._accumulate(module, name, weight)))
-
-    def _accumulate(self, module: nn.Module, name: str, weight: torch.Tensor):
-        def hook(grad: torch.Tensor) -> None:
-            self.scores[(module, name)] -= (weight.detach() * grad).float()
-
-        return hook
-
-    def close(self) -> None:
-        """Stop collecting."""
-        for handle in self._handles:
-            handle.remove()
-
-
-class GradualMovementPruning:
-    """Movement pruning during fine-tuning with a cubic sparsity schedule (Sanh et al., 2020).
-
-    Call :meth:`step` after every optimiser step (``Trainer(on_step=...)``). Every
-    ``update_every`` steps the target sparsity ``s_f * (1 - (1 - t / T)^3)`` is applied: in every
-    layer the weights with the lowest accumulated scores are masked (movement scores scale with
-    each layer's gradients, so they are ranked within each layer; a global ranking would empty
-    whole layers). Masks only grow, and the remaining weights keep training.
+    Exactly ``round(sparsity * n)`` of the ``n`` prunable weights are removed: those with the
+    smallest |w| over all blocks together (ties broken by ``torch.topk``). The model is not changed.
     """
-
-    def __init__(self, model: nn.Module, sparsity: float, total_steps: int, updates: int = 20) -> None:
-        check_sparsity(sparsity)
-        self.model = model
-        self.sparsity = float(sparsity)
-        self.total_steps = max(1, total_steps)
-        self.update_every = max(1, self.total_steps // updates)
-        self.scores = MovementScores(model)
-
-    def target(self, step: int) -> float:
-        """Sparsity the schedule asks for after ``step`` steps."""
-        return self.sparsity * (1 - (1 - min(step, self.total_steps) / self.total_steps) ** 3)
-
-    def step(self, step: int) -> None:
-        """Apply the schedule's sparsity when an update is due (always at the last step)."""
-        if step % self.update_every and step < self.total_steps:
-            return
-        target = self.target(step)
-        for (module, name), score in self.scores.scores.items():
-            count = int(round(target * score.numel()))
-            if count == 0:
-                continue
-            mask = getattr(module, f"{name}_mask", None)
-            ranked = score if mask is None else score.masked_fill(mask == 0, float("-inf"))  # pruned stay pruned
-            keep = torch.ones(score.numel(), dtype=score.dtype, device=score.device)
-            keep[ranked.flatten().argsort()[:count]] = 0  # exactly `count` lowest, ties included
-            prune.custom_from_mask(module, name, mask=keep.view_as(score))
-        if step >= self.total_steps:
-            self.scores.close()
+    check_sparsity(sparsity)
+    weights = [module.weight.detach() for _, module in prunable(model)]
+    if not weights:  # a model truncated to 0 blocks
+        return []
+    scores = torch.cat([w.abs().flatten().float() for w in weights])
+    keep = torch.ones_like(scores)
+    count = round(float(sparsity) * scores.numel())
+    if count:
+        keep[torch.topk(scores, count, largest=False).indices] = 0
+    return [mask.view_as(w).to(w.dtype) for mask, w in zip(keep.split([w.numel() for w in weights]), weights)]
 
 
-def _weights(model: nn.Module) -> Iterator[torch.Tensor]:
-    for module, name in prunable(model):
-        yield getattr(module, name)
+def random_masks(model: Backbone, sparsity: float, seed: int) -> list[torch.Tensor]:
+    """Random masks with the per-layer sparsities of :func:`magnitude_masks` (``seed``: same seed, same masks).
+
+    Layer by layer, a permutation drawn from one CPU generator seeded with ``seed`` picks the pruned
+    weights, so the masks do not depend on the device, and at a higher sparsity every weight pruned
+    at a lower one stays pruned.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    masks = []
+    for magnitude in magnitude_masks(model, sparsity):
+        keep = torch.ones(magnitude.numel(), dtype=magnitude.dtype)
+        keep[torch.randperm(magnitude.numel(), generator=generator)[: int((magnitude == 0).sum())]] = 0
+        masks.append(keep.view_as(magnitude).to(magnitude.device))
+    return masks
 
 
-def sparsity_of(model: nn.Module) -> float:
-    """Fraction of prunable weights that are exactly zero."""
-    total = zeros = 0
-    for weight in _weights(model):
-        total += weight.numel()
-        zeros += int((weight == 0).sum())
-    return zeros / max(total, 1)
+def prune_model(model: Backbone, method: str, sparsity: float, seed: int = 0) -> list[float]:
+    """Prune ``model``'s blocks in place with ``method`` (:data:`PRUNE_METHODS`); the per-layer sparsities.
+
+    ``seed`` draws the random masks (unused by magnitude pruning).
+    """
+    if method not in PRUNE_METHODS:
+        raise unknown_choice("pruning method", method, PRUNE_METHODS)
+    masks = magnitude_masks(model, sparsity) if method == "magnitude" else random_masks(model, sparsity, seed)
+    for (_, module), mask in zip(prunable(model), masks):
+        prune.custom_from_mask(module, "weight", mask=mask)
+    return layer_sparsities(model)
+
+
+def layer_sparsities(model: Backbone) -> list[float]:
+    """Fraction of exactly-zero weights in every prunable layer, in :func:`prunable` order."""
+    return [float((module.weight == 0).sum()) / module.weight.numel() for _, module in prunable(model)]
+
+
+def sparsity_of(model: Backbone) -> float:
+    """Fraction of the blocks' prunable weights that are exactly zero."""
+    weights = [module.weight for _, module in prunable(model)]
+    zeros = sum(int((w == 0).sum()) for w in weights)
+    return zeros / max(sum(w.numel() for w in weights), 1)
 
 
 def nonzero_params(model: nn.Module) -> int:
-    """Number of non-zero parameter values (pruned weights count as zero)."""
-    count = sum(int((p != 0).sum()) for name, p in model.named_parameters() if not name.endswith("weight_orig"))
-    return count + sum(int((w != 0).sum()) for w in _weights(model) if not isinstance(w, nn.Parameter))
+    """Number of non-zero parameter values of the whole model (a pruned weight counts with its mask applied)."""
+    count = 0
+    for name, param in model.named_parameters():
+        owner, _, attr = name.rpartition(".")
+        module = model.get_submodule(owner)
+        base = attr.removesuffix("_orig")
+        value = getattr(module, base) if attr != base and hasattr(module, f"{base}_mask") else param
+        count += int((value != 0).sum())
+    return count

@@ -1,10 +1,16 @@
 """Vision Transformer with residual-free blocks ``MLP(LN2(MHA(LN1(x))))`` (SPEC.md §2).
 
 Blocks use timm's ``Attention`` and ``Mlp`` with timm's naming; the residual twin adds the usual
-pre-LN residual around each sub-layer through ``Block(residual=True)``.
+pre-LN residual around each sub-layer through ``Block(residual=True)``. With the same weights the
+residual twin computes what timm's ``VisionTransformer`` does when that is built with
+``no_embed_class=True`` and ``fc_norm=False`` (``tests/test_parity.py``); :func:`load_timm_state_dict`
+loads a timm ``VisionTransformer.state_dict()`` (either class-token layout) into any twin.
 """
 
 from __future__ import annotations
+
+import re
+from typing import Mapping
 
 import torch
 from timm.layers import Attention, Mlp, PatchEmbed, build_sincos2d_pos_embed, trunc_normal_
@@ -13,7 +19,9 @@ from torch import nn
 from acn_bench.backbones.base import Backbone, Block, Head, PreNorm
 from acn_bench.backbones.connectivity import make_connectivity
 from acn_bench.backbones.validation import check_architecture
-from acn_bench.errors import require
+from acn_bench.errors import UserError, require
+
+LN_EPS = 1e-6  # every LayerNorm of timm's and the original ViT, the final one included
 
 
 class ViTEmbed(nn.Module):
@@ -42,8 +50,8 @@ class ViTEmbed(nn.Module):
 
 def vit_block(dim: int, num_heads: int, mlp_ratio: float) -> Block:
     """One transformer layer: attention then MLP, each behind its own LayerNorm."""
-    attn = PreNorm(nn.LayerNorm(dim, eps=1e-6), Attention(dim, num_heads=num_heads, qkv_bias=True))
-    mlp = PreNorm(nn.LayerNorm(dim, eps=1e-6), Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU))
+    attn = PreNorm(nn.LayerNorm(dim, eps=LN_EPS), Attention(dim, num_heads=num_heads, qkv_bias=True))
+    mlp = PreNorm(nn.LayerNorm(dim, eps=LN_EPS), Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU))
     return Block([attn, mlp])
 
 
@@ -92,4 +100,111 @@ def build_vit(
         pos_embed=pos_embed,
     )
     head = Head(dim, num_classes, pool, zero_init=zero_init_head)
+    head.norm.eps = LN_EPS  # Head's norm has torch's default eps (1e-5); ViT's final norm has 1e-6 (no new parameters)
     return Backbone(embed, blocks, make_connectivity(connectivity, depth, dim), head, config)
+
+
+# timm's names -> ours. Block parts: norm1/attn are the first sub-layer's norm/fn, norm2/mlp the second's.
+_TIMM_TOP = {
+    "cls_token": "embed.cls_token",
+    "pos_embed": "embed.pos_embed",
+    "patch_embed.": "embed.patch.",
+    "norm.": "head.norm.",
+    "head.": "head.fc.",
+}
+_TIMM_BLOCK = {
+    "norm1": "sublayers.0.norm",
+    "attn": "sublayers.0.fn",
+    "norm2": "sublayers.1.norm",
+    "mlp": "sublayers.1.fn",
+}
+_TIMM_HINTS = {
+    "fc_norm.": "timm's fc_norm (its default with global_pool='avg') normalises after pooling, this model before: "
+    "build the timm model with fc_norm=False",
+    ".ls1.": "layer scale (init_values) has no counterpart here",
+    ".ls2.": "layer scale (init_values) has no counterpart here",
+    "q_norm.": "qk_norm has no counterpart here",
+    "k_norm.": "qk_norm has no counterpart here",
+    "reg_token": "register tokens have no counterpart here",
+    "norm_pre.": "a pre-norm (pre_norm=True) has no counterpart here",
+    "attn_pool.": "attention pooling (global_pool='map') has no counterpart here",
+    "cls_token": "this model pools by averaging and has no class token (pool='avg')",
+}
+
+
+def _timm_key(key: str) -> str | None:
+    """Our name for timm's ``key``, or None when it has no counterpart."""
+    block = re.fullmatch(r"blocks\.(\d+)\.([a-z0-9_]+)\.(.+)", key)
+    if block:
+        index, part, rest = block.groups()
+        return f"blocks.{index}.{_TIMM_BLOCK[part]}.{rest}" if part in _TIMM_BLOCK else None
+    for prefix, ours in _TIMM_TOP.items():
+        if key == prefix or (prefix.endswith(".") and key.startswith(prefix)):
+            return ours + key[len(prefix) :]
+    return None
+
+
+def timm_to_acn_state_dict(
+    timm_state: Mapping[str, torch.Tensor], model: Backbone, *, classifier: bool = True
+) -> dict[str, torch.Tensor]:
+    """Map a timm ``VisionTransformer.state_dict()`` onto ``model``'s parameter names (any connectivity).
+
+    Renames ``patch_embed``, ``cls_token``, ``pos_embed``, ``blocks.i.{norm1,attn,norm2,mlp}``,
+    ``norm`` and ``head``. timm's original layout (``no_embed_class=False``) keeps a position for the
+    class token, to which this model adds nothing: that position is added into the class token, which
+    computes exactly the same. A model with a fixed sin-cos embedding accepts a ``pos_embed`` only if
+    it equals its own. The connectivity's own parameters (``dense``, ``denseformer``) have no timm
+    counterpart and are left out; ``classifier=False`` leaves the classifier out too (other classes).
+
+    Raises:
+        UserError: naming every missing or unexpected key and every shape that does not match.
+    """
+    require(model.config.get("family") == "vit", f"{model.config.get('name')!r} is not a ViT backbone.")
+    own = model.state_dict()
+    mapped: dict[str, torch.Tensor] = {}
+    origin: dict[str, str] = {}
+    unexpected = []
+    for key, value in timm_state.items():
+        ours = _timm_key(key)
+        if ours is None or (ours not in own and ours != "embed.pos_embed"):
+            unexpected.append(key)
+        elif classifier or not ours.startswith("head.fc."):
+            mapped[ours], origin[ours] = value, key
+    problems = []
+    pos = mapped.get("embed.pos_embed")
+    own_pos = model.embed.pos_embed
+    if pos is not None and pos.dim() == 3 and "embed.cls_token" in mapped and pos.shape[1] == own_pos.shape[1] + 1:
+        mapped["embed.cls_token"] = mapped["embed.cls_token"] + pos[:, :1]  # no_embed_class=False: fold it in
+        mapped["embed.pos_embed"] = pos = pos[:, 1:]
+    if "embed.pos_embed" not in own:  # fixed sin-cos position embedding: a buffer, not a parameter
+        if pos is None:
+            problems.append("no pos_embed, but this model adds a fixed sin-cos position embedding")
+        elif pos.shape != own_pos.shape or not torch.allclose(pos.to(own_pos), own_pos, atol=1e-6):
+            problems.append(f"pos_embed {tuple(pos.shape)} is not this model's fixed sin-cos embedding")
+        mapped.pop("embed.pos_embed", None)
+    wanted = [k for k in own if not k.startswith("connectivity.") and (classifier or not k.startswith("head.fc."))]
+    missing = [k for k in wanted if k not in mapped]
+    shapes = [
+        f"{origin[k]} {tuple(v.shape)} -> {k} {tuple(own[k].shape)}"
+        for k, v in mapped.items()
+        if v.shape != own[k].shape
+    ]
+    if missing:
+        problems.append(f"missing keys (ours): {', '.join(missing)}")
+    if unexpected:
+        hints = sorted({hint for key in unexpected for pattern, hint in _TIMM_HINTS.items() if pattern in key})
+        problems.append(f"unexpected keys (timm): {', '.join(unexpected)}" + "".join(f"; {h}" for h in hints))
+    if shapes:
+        problems.append(f"shape mismatches: {', '.join(shapes)}")
+    if problems:
+        raise UserError(f"the timm state dict does not fit {model.config.get('name')!r}: " + "; ".join(problems) + ".")
+    return mapped
+
+
+def load_timm_state_dict(
+    model: Backbone, timm_state: Mapping[str, torch.Tensor], *, classifier: bool = True
+) -> Backbone:
+    """Load a timm ``VisionTransformer.state_dict()`` into ``model`` (see :func:`timm_to_acn_state_dict`)
+    and return the model. The residual twin then computes what the timm model computes."""
+    model.load_state_dict(timm_to_acn_state_dict(timm_state, model, classifier=classifier), strict=False)
+    return model

@@ -15,6 +15,8 @@ depends on worker state: :class:`EpochBatchSampler` derives each epoch's order f
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from torchvision.datasets import ImageFolder
 
 from acn_bench.data.augment import Normalizer
 from acn_bench.data.images import dataset_location
+from acn_bench.data.splits import balanced_holdout, validation_count
 from acn_bench.errors import UserError, require
 
 IMAGENET_NORMALIZER = Normalizer(torch.tensor(IMAGENET_DEFAULT_MEAN), torch.tensor(IMAGENET_DEFAULT_STD))
@@ -43,27 +46,39 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
 
 @dataclass(frozen=True)
 class FolderSplits:
-    """The two splits of a class-folder set, sharing one class order.
+    """The splits of a class-folder set, sharing one class order.
 
     Attributes:
         name: the name records carry: ``imagenet``, or ``imagefolder:<folder name>`` (never the
             machine's path the user gave).
         root: the folder holding ``train/`` and ``val/`` (or ``test/``).
-        train, test: ``ImageFolder`` sets without transforms (PIL images, int labels).
+        train: the training images (``ImageFolder`` without transforms, or a subset of it).
+        test: the folder ``val/`` (or ``test/``), reported once.
+        val: the validation split carved from ``train/`` (None until :meth:`split_validation`).
     """
 
     name: str
     root: Path
     train: ImageFolder
     test: ImageFolder
+    val: ImageFolder | None = None
 
     @property
     def classes(self) -> list[str]:
-        return list(self.train.classes)
+        return list(self.test.classes)
 
     @property
     def num_classes(self) -> int:
-        return len(self.train.classes)
+        return len(self.test.classes)
+
+    def split_validation(self, size: int | float, seed: int = 0) -> FolderSplits:
+        """These folders with a seeded, class-balanced validation split carved from the training images."""
+        targets = torch.as_tensor(self.train.targets)
+        held = balanced_holdout(targets, validation_count(size, len(targets)), self.num_classes, seed)
+        keep = torch.ones(len(targets), dtype=torch.bool)
+        keep[held] = False
+        rest = torch.nonzero(keep).flatten().tolist()
+        return dataclasses.replace(self, train=_part(self.train, rest), val=_part(self.train, held.tolist()))
 
     def info(self) -> dict[str, object]:
         """The record's ``dataset`` field."""
@@ -71,9 +86,19 @@ class FolderSplits:
             "name": self.name,
             "source": "imagefolder-stream",
             "train_size": len(self.train),
+            "val_size": len(self.val) if self.val is not None else 0,
             "test_size": len(self.test),
             "num_classes": self.num_classes,
         }
+
+
+def _part(folder: ImageFolder, indices: list[int]) -> ImageFolder:
+    """The images ``indices`` of ``folder``, as an ``ImageFolder`` of the same classes and loader."""
+    part = copy.copy(folder)
+    part.samples = [folder.samples[i] for i in indices]
+    part.imgs = part.samples
+    part.targets = [label for _, label in part.samples]
+    return part
 
 
 def open_folders(name: str, root: str | Path | None = None) -> FolderSplits:

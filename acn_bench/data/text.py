@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from acn_bench.data.images import DATA_ENV, DEFAULT_DATA_ROOT
+from acn_bench.data.splits import balanced_holdout, validation_count
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.io import atomic_write, write_text_atomic
 
@@ -67,6 +68,22 @@ class TextSet:
 
     def __len__(self) -> int:
         return self.ids.shape[0]
+
+    def split_validation(self, size: int | float, seed: int = 0) -> tuple[TextSet, TextSet]:
+        """``(train, validation)``: a seeded validation split, class-balanced for class targets
+        (random for scores, e.g. STS-B)."""
+        count = validation_count(size, len(self))
+        if self.targets.is_floating_point():
+            held = torch.sort(torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:count]).values
+        else:
+            held = balanced_holdout(self.targets, count, int(self.targets.max()) + 1, seed)
+        keep = torch.ones(len(self), dtype=torch.bool)
+        keep[held] = False
+        rest = torch.nonzero(keep).flatten()
+        return (
+            TextSet(self.ids[rest], self.targets[rest], self.name),
+            TextSet(self.ids[held], self.targets[held], f"{self.name}-val"),
+        )
 
 
 def _located(env: str, folder: str, root: str | Path | None, what: str, how: str) -> Path:

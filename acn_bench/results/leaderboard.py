@@ -1,18 +1,34 @@
-"""Leaderboard tables: records grouped over seeds (mean ± std, n), as markdown, CSV and rich."""
+"""Leaderboard tables: records grouped over seeds (mean ± std, n), as markdown, CSV and rich.
+
+Three rules make a row trustworthy to read:
+
+- **Seeds average only over one recipe.** Records are grouped by the generic keys, the suite's
+  ``group_by`` keys and :func:`recipe_hash` (the record's whole ``config`` minus the seed), so runs
+  that differ in anything but their seed (epochs, learning rate, a recipe field added later) are
+  separate rows; each row shows the commits it was made over (``commits``) and whether any of its
+  runs came from a working tree with uncommitted changes (``dirty``: ``yes``, ``no``, ``?`` unknown).
+- **A paper value stands only beside its own setup** (:func:`paper_matches`): same suite, dataset,
+  backbone preset, depth, connectivity, strategy and every ``group_by`` key the paper record states.
+  The table and ``acn-bench leaderboard --paper`` (:func:`reproduction_status`) use this one rule.
+- **Near-chance rows are flagged** (``regime``, :mod:`acn_bench.results.regime`): they get no rank
+  and are listed after the ranked rows.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 from rich.table import Table
 
 from acn_bench.errors import UserError
 from acn_bench.io import write_text_atomic
-from acn_bench.results.record import Record
+from acn_bench.results import regime
+from acn_bench.results.record import Record, run_id
+from acn_bench.results.regime import as_number
 
 GROUP_KEYS = [
     "suite",
@@ -27,11 +43,28 @@ GROUP_KEYS = [
     "hardware",
 ]
 PERCENT_HINTS = ("acc", "accuracy", "forgetting")
+# Config keys that are not part of a run's recipe: what differs between the seeds of one row.
+# (``normalization`` stays: it is computed from the training images, which are the same for every
+# seed of a row; the validation split is carved with a fixed seed.)
+NOT_RECIPE = ("seed",)
+# Per-record columns that summarize aggregates into a row's provenance and regime.
+PROVENANCE = ["created", "commit", "git_dirty"]
+REGIME = ["judged_accuracy", "chance_accuracy", "source_accuracy", "source_chance_accuracy"]
+
+
+def recipe_hash(record: Record) -> str:
+    """8 hex digits identifying the record's full recipe: its ``config`` without :data:`NOT_RECIPE`.
+
+    Seeds of a row are averaged only when this is equal: a later run with other epochs, another
+    learning rate, or a recipe that names a field the earlier one did not, makes a row of its own.
+    """
+    return run_id({key: value for key, value in record.config.items() if key not in NOT_RECIPE})[:8]
 
 
 def records_frame(records: Iterable[Record], config_keys: Sequence[str] = ()) -> pd.DataFrame:
-    """One row per record: the grouping keys, ``config_keys`` from each run's config, the seed and
-    every scalar metric."""
+    """One row per record: the grouping keys, ``config_keys`` from each run's config, its
+    :func:`recipe_hash`, the seed, every scalar metric, and its provenance (``created``, short
+    ``commit``, ``git_dirty``) and regime inputs (:data:`REGIME`)."""
     rows = []
     for rec in records:
         row = {
@@ -47,10 +80,22 @@ def records_frame(records: Iterable[Record], config_keys: Sequence[str] = ()) ->
             "hardware": hardware(rec),
             "seed": rec.seed,
             **{key: _cell(rec.config.get(key)) for key in config_keys},
+            "recipe": recipe_hash(rec),
         }
         row.update({k: v for k, v in rec.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        commit = rec.environment.get("git_commit")
+        row.update(
+            created=rec.created,
+            commit=commit[:7] if isinstance(commit, str) and commit else None,
+            git_dirty=rec.environment.get("git_dirty"),
+            judged_accuracy=regime.judged_accuracy(rec),
+            chance_accuracy=regime.chance_level(rec),
+            source_accuracy=as_number(rec.metrics.get("source_accuracy")),
+            source_chance_accuracy=regime.source_chance_level(rec),
+        )
         rows.append(row)
-    return pd.DataFrame(rows, columns=None if rows else GROUP_KEYS + list(config_keys) + ["seed"])
+    columns = GROUP_KEYS + list(config_keys) + ["recipe", "seed", *PROVENANCE, *REGIME]
+    return pd.DataFrame(rows, columns=None if rows else columns)
 
 
 def hardware(rec: Record) -> str:
@@ -72,21 +117,65 @@ def _cell(value: object) -> object:
 
 
 def summarize(frame: pd.DataFrame, metrics: Sequence[str], config_keys: Sequence[str] = ()) -> pd.DataFrame:
-    """Group rows over seeds: ``n`` and ``<metric>_mean`` / ``<metric>_std`` for each metric.
+    """Group rows over seeds: ``n``, ``<metric>_mean`` / ``<metric>_std`` for each metric, and the
+    row's ``regime``, ``commits`` and ``dirty``.
 
     Rows are grouped by the generic keys (suite, dataset, backbone, connectivity, depth, strategy,
-    profile, source, hardware) and the suite's own ``config_keys`` (e.g. ``per_class``).
+    profile, source, hardware), the suite's own ``config_keys`` (e.g. ``per_class``) and the
+    ``recipe`` hash, so only seeds of one recipe share a mean. ``regime``: the regime flags of the
+    row's mean judged accuracy against its chance level (:func:`acn_bench.results.regime.flags`),
+    comma-separated, empty when none. ``commits``: the short commit of the row's runs, or
+    ``first..last`` over several (ordered by when their first record was made), ``?`` when none is
+    known. ``dirty``: ``yes`` when a run had uncommitted changes, else ``?`` when a run's state is
+    unknown, else ``no``. Paper rows leave these three empty.
     """
     keys = GROUP_KEYS + [k for k in config_keys if k in frame.columns]
+    recipe = ["recipe"] if "recipe" in frame.columns else []
     metrics = [m for m in metrics if m in frame.columns]
     if frame.empty:
-        return pd.DataFrame(columns=keys + ["n"])
-    grouped = frame.groupby(keys, dropna=False, sort=False)
+        return pd.DataFrame(columns=keys + recipe + ["n"])
+    frame = frame.copy()
+    for column in [*PROVENANCE, *REGIME]:
+        if column not in frame.columns:
+            frame[column] = None
+    frame[REGIME] = frame[REGIME].apply(pd.to_numeric, errors="coerce")
+    frame = frame.sort_values("created", kind="stable")  # oldest first: the commit span's order
+    grouped = frame.groupby(keys + recipe, dropna=False, sort=False)
     out = grouped.size().rename("n").to_frame()
     for metric in metrics:
         out[f"{metric}_mean"] = grouped[metric].mean()
         out[f"{metric}_std"] = grouped[metric].std(ddof=1).fillna(0.0)
-    return out.reset_index().sort_values(keys, key=lambda column: column.map(_sort_key)).reset_index(drop=True)
+    means = [f"mean_{column}" for column in REGIME]
+    for column, mean in zip(REGIME, means):
+        out[mean] = grouped[column].mean()
+    out["regime"] = [", ".join(regime.flags(*row)) for row in out[means].itertuples(index=False)]
+    out = out.drop(columns=means)
+    out["commits"] = grouped["commit"].agg(_commit_span)
+    out["dirty"] = grouped["git_dirty"].agg(_dirty_state)
+    out["first_created"] = grouped["created"].min()
+    out = out.reset_index()
+    out.loc[out["source"] != "measured", ["regime", "commits", "dirty"]] = ""
+    # A row split by recipe sits beside its sibling, the older recipe first.
+    out = out.sort_values(keys + ["first_created"] + recipe, key=lambda column: column.map(_sort_key))
+    return out.drop(columns="first_created").reset_index(drop=True)
+
+
+def _commit_span(commits: pd.Series) -> str:
+    """``abc1234``, or ``abc1234..def5678`` from the first to the last distinct commit (in the order
+    of the records, oldest first); ``?`` when no record names its commit."""
+    distinct = list(dict.fromkeys(c for c in commits if isinstance(c, str) and c))
+    if not distinct:
+        return "?"
+    return distinct[0] if len(distinct) == 1 else f"{distinct[0]}..{distinct[-1]}"
+
+
+def _dirty_state(states: pd.Series) -> str:
+    """``yes`` when a record says its tree was dirty, else ``?`` when one does not know (no
+    ``git_dirty``: older records, or no git where it ran), else ``no``."""
+    known = [None if state is None or state != state else bool(state) for state in states]  # NaN: unknown
+    if True in known:
+        return "yes"
+    return "?" if None in known else "no"
 
 
 def _sort_key(value: object) -> str:
@@ -125,10 +214,17 @@ def format_value(mean: float, std: float | None, metric: str, n: int) -> str:
 
 
 def display_frame(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """Human-readable table: grouping keys that vary, ``n`` and one ``mean ± std`` column per metric."""
+    """Human-readable table: grouping keys that vary, ``n`` and one ``mean ± std`` column per metric.
+
+    The ``recipe`` hash is shown only when two rows differ by nothing else (seeds of different
+    recipes that were kept apart).
+    """
     metrics = [m for m in metrics if f"{m}_mean" in summary.columns]
-    identity = summary.columns[: list(summary.columns).index("n")] if "n" in summary.columns else []
-    keys = [k for k in identity if summary[k].nunique(dropna=False) > 1]
+    identity = list(summary.columns[: list(summary.columns).index("n")]) if "n" in summary.columns else []
+    others = [k for k in identity if k != "recipe"]
+    keys = [k for k in others if summary[k].nunique(dropna=False) > 1]
+    if "recipe" in identity and summary.duplicated(subset=others).any():
+        keys.append("recipe")
     keys = keys or ["backbone", "connectivity"]
     table = summary[keys + ["n"]].copy()
     for metric in metrics:
@@ -139,15 +235,42 @@ def display_frame(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame
     return table
 
 
-def _matches_paper(row: pd.Series, paper: pd.DataFrame, group_by: Sequence[str]) -> pd.DataFrame:
-    """Paper rows comparable to ``row``: same connectivity, strategy and suite keys; same depth if any."""
-    keys = ["connectivity", "strategy", *[k for k in group_by if k in paper.columns and row.get(k) != "-"]]
-    same = paper
-    for key in keys:
-        if key in row and key in same.columns:
-            same = same[same[key].astype(str) == str(row[key])]
-    same_depth = same[same["depth"] == row["depth"]] if "depth" in same.columns else same
-    return same_depth if len(same_depth) else same
+def paper_matches(row: Mapping[str, Any], paper: Record, group_by: Sequence[str]) -> bool:
+    """Whether the paper record ``paper`` reports the setup of the measured row ``row``.
+
+    The one rule of both the table's ``paper`` column and ``acn-bench leaderboard --paper``: the
+    same suite, dataset name, backbone preset, depth, connectivity and strategy, and the same value
+    of every ``group_by`` key that the paper record's config states (scenario, hparams, exit mode,
+    source dataset, ...; a key the paper does not state, e.g. robustness's ``corruptions``, is not
+    compared). Nothing falls back to another depth, dataset or backbone.
+
+    Args:
+        row: a measured row of :func:`records_frame` or :func:`summarize`.
+        paper: a ``source="paper"`` record.
+        group_by: the suite's ``group_by`` keys.
+    """
+    wanted = {
+        "suite": paper.suite,
+        "dataset": paper.dataset.get("name", ""),
+        "backbone": paper.backbone.get("name", ""),
+        "depth": paper.backbone.get("depth", -1),
+        "connectivity": paper.backbone.get("connectivity", ""),
+        "strategy": paper.strategy or "-",
+        **{key: _cell(paper.config[key]) for key in group_by if key in paper.config},
+    }
+    return all(key in row and _same(row[key], value) for key, value in wanted.items())
+
+
+def _same(cell: Any, value: Any) -> bool:
+    """Equal as numbers when both are (16 and 16.0), else as text."""
+    a, b = as_number(cell), as_number(value)
+    return a == b if a is not None and b is not None else str(cell) == str(value)
+
+
+def paper_match(row: Mapping[str, Any], paper_records: Sequence[Record], group_by: Sequence[str]) -> list[Record]:
+    """The paper records that report the measured row's setup (:func:`paper_matches`); the paper's
+    rows differ in at least one of those keys, so there is at most one."""
+    return [paper for paper in paper_records if paper_matches(row, paper, group_by)]
 
 
 @dataclass
@@ -159,14 +282,14 @@ class Leaderboard:
     rank_by: str
 
     def display(self) -> pd.DataFrame:
-        """The human-readable table (rank first, then the keys that vary, n, metrics, paper, Δ)."""
+        """The human-readable table: rank, the keys that vary, n, metrics, regime, paper, Δ, commits, dirty."""
         frame = display_frame(self.summary, self.metrics)
-        for column in ("paper", "Δ vs paper", "rank"):
+        if "rank" in self.summary.columns:
+            frame.insert(0, "rank", self.summary["rank"])
+        baseline = [c for c in self.summary.columns if str(c).startswith("vs ")]
+        for column in ("regime", *baseline, "paper", "Δ vs paper", "commits", "dirty"):
             if column in self.summary.columns:
-                values = self.summary[column]
-                frame.insert(0, column, values) if column == "rank" else frame.insert(
-                    len(frame.columns), column, values
-                )
+                frame.insert(len(frame.columns), column, self.summary[column])
         return frame
 
     def rich(self, title: str) -> Table:
@@ -184,10 +307,17 @@ class Leaderboard:
         body = self.display().to_markdown(index=False) if len(self.summary) else "_No records yet._"
         links = "".join(f"\n![{p.stem}]({p.name})\n" for p in figures)
         note = (
-            f"\n\nAccuracies in percent; mean ± sample std over seeds (n = number of seeds); rank by {self.rank_by} "
-            "among measured rows of the same dataset and profile; `source: paper` rows quote the paper, and "
-            f"`paper` / `Δ vs paper` put its {self.rank_by} beside each measured row (setups may differ: "
-            "compare the dataset and profile columns). Rendered by `acn-bench leaderboard` from the JSON records.\n"
+            "\n\nAccuracies in percent; mean ± sample std over seeds (n = number of seeds), averaged only over "
+            "runs of one recipe (the whole config but the seed; `recipe` tells apart rows that differ in nothing "
+            f"else); rank by {self.rank_by} among measured rows of the same dataset and profile; `regime`: "
+            "`near chance` when the accuracy (continual: the learning accuracy) is below 2x chance, `near-chance "
+            "source` when a transfer source is below 5x its chance (either bar at most halfway from chance to "
+            "100%); such rows get no rank (`–`) and come last. "
+            f"`source: paper` rows quote the paper; `paper` / `Δ vs paper` put its {self.rank_by} beside a "
+            "measured row only when suite, dataset, backbone, depth, connectivity, strategy and the suite's keys "
+            "all match. `commits`: the commit(s) the row's runs were made at (first..last); `dirty`: `yes` when a "
+            "run had uncommitted changes, `?` when unknown (older records). Rendered by `acn-bench leaderboard` "
+            "from the JSON records.\n"
         )
         return f"# {title}\n\n{body}{note}{links}"
 
@@ -206,11 +336,19 @@ def build_table(
     filters: dict[str, Any] | None = None,
     rank_by: str | None = None,
     higher_is_better: bool = True,
+    baseline: Mapping[str, Any] | None = None,
+    baseline_metrics: Sequence[str] = (),
 ) -> Leaderboard:
     """Group, filter, rank and set paper values beside measured rows.
 
+    ``baseline`` (e.g. ``{"method": "random"}``): every measured row is compared with the row that
+    differs from it only by that key's value on ``baseline_metrics`` (:func:`beats_baseline`), in a
+    ``vs <value>`` column.
+
     ``filters``: ``profile`` and ``dataset`` (measured rows only; paper rows stay) and any other
-    column with a list of accepted values (``--only``).
+    column with a list of accepted values (``--only``). Measured rows with a ``regime`` flag are
+    not ranked (rank ``–``) and are listed after the others; a paper value stands beside a measured
+    row only when :func:`paper_matches`.
     """
     frame = records_frame(records, group_by)
     for key, value in (filters or {}).items():
@@ -227,25 +365,63 @@ def build_table(
     if summary.empty or mean not in summary.columns:
         return Leaderboard(summary, list(metrics), rank_by)
     measured = summary["source"] == "measured"
+    flagged = measured & (summary["regime"] != "")
     ranks = (
-        summary[measured]
+        summary[measured & ~flagged]
         .groupby(["dataset", "dataset_source", "profile"])[mean]
         .rank(ascending=not higher_is_better, method="min")
     )
     summary["rank"] = ranks.reindex(summary.index).map(lambda r: "" if pd.isna(r) else str(int(r)))
-    paper = summary[~measured]
+    summary.loc[flagged, "rank"] = "–"
+    paper_records = [r for r in records if r.source == "paper"]
     values, deltas = [], []
     for _, row in summary.iterrows():
-        match = _matches_paper(row, paper, group_by) if row["source"] == "measured" and len(paper) else paper.iloc[0:0]
-        if len(match) and not pd.isna(match.iloc[0][mean]):
-            reported = match.iloc[0][mean]
+        match = paper_match(row, paper_records, group_by) if row["source"] == "measured" else []
+        reported = as_number(match[0].metrics.get(rank_by)) if match else None
+        if reported is not None and not pd.isna(row[mean]):
             values.append(format_value(reported, None, rank_by, 1))
             deltas.append(format_value(row[mean] - reported, None, rank_by, 1))
         else:
             values.append("")
             deltas.append("")
     summary["paper"], summary["Δ vs paper"] = values, deltas
+    if baseline:
+        ((key, value),) = baseline.items()
+        summary[f"vs {value}"] = beats_baseline(summary, key, value, baseline_metrics, higher_is_better)
+    summary = pd.concat([summary[~flagged], summary[flagged]]).reset_index(drop=True)
     return Leaderboard(summary, list(metrics), rank_by)
+
+
+def beats_baseline(
+    summary: pd.DataFrame, key: str, value: Any, metrics: Sequence[str], higher_is_better: bool = True
+) -> list[str]:
+    """For each measured row, whether it beats its baseline row (the row with ``key == value`` and every
+    other grouping key equal) beyond the seed spread on every metric both have: ``beats``, or
+    ``not beyond spread: <metrics>`` where ``|mean - baseline mean| <= std + baseline std`` or worse;
+    empty for the baseline rows themselves and rows that are not measured; ``no baseline row``."""
+    identity = [c for c in summary.columns[: list(summary.columns).index("n")] if c not in (key, "recipe")]
+    compared = [m for m in metrics if f"{m}_mean" in summary.columns]
+    out = []
+    for _, row in summary.iterrows():
+        if row["source"] != "measured" or str(row[key]) == str(value):
+            out.append("")
+            continue
+        same = summary[(summary[key].astype(str) == str(value)) & (summary["source"] == "measured")]
+        for column in identity:
+            same = same[same[column].astype(str) == str(row[column])]
+        if same.empty:
+            out.append("no baseline row")
+            continue
+        base, sign = same.iloc[0], 1 if higher_is_better else -1
+        losing = [
+            metric
+            for metric in compared
+            if not pd.isna(row[f"{metric}_mean"])
+            and not pd.isna(base[f"{metric}_mean"])
+            and sign * (row[f"{metric}_mean"] - base[f"{metric}_mean"]) <= row[f"{metric}_std"] + base[f"{metric}_std"]
+        ]
+        out.append(f"not beyond spread: {', '.join(losing)}" if losing else "beats")
+    return out
 
 
 def render(table: Leaderboard, fmt: str, title: str) -> str:
@@ -264,38 +440,68 @@ def _paper_row_label(rec: Record, row: pd.Series, distinguishing: Sequence[str])
     return " ".join([label, *(f"{key}={row[key]}" for key in distinguishing)])
 
 
-def reproduction_status(records: Sequence[Record], group_by: Sequence[str], title: str) -> Table:
-    """Every paper number next to the matching measured value and whether it lies within the seed spread.
+@dataclass
+class Reproduction:
+    """One paper number and one measured row that reports its setup (``row`` None: not measured).
 
-    Only like is compared with like: measured runs on the paper row's dataset at its depth (with
-    the same connectivity, strategy and suite keys); anything else reads "not measured".
+    ``within``: ``|measured mean - paper| <= 2 * max(measured std, paper std)`` (None: not measured).
+    """
+
+    paper: Record
+    label: str
+    metric: str
+    value: float
+    paper_std: float
+    row: pd.Series | None = None
+    within: bool | None = None
+
+
+def reproductions(records: Sequence[Record], group_by: Sequence[str]) -> list[Reproduction]:
+    """Every paper number beside each measured row that :func:`paper_matches` it (the rows of the
+    table, grouped the same way: one recipe, hardware and profile per row), or alone when none does."""
+    paper_records = [r for r in records if r.source == "paper"]
+    measured = [r for r in records if r.source == "measured"]
+    names = list(dict.fromkeys(m for r in paper_records for m, v in r.metrics.items() if as_number(v) is not None))
+    summary = summarize(records_frame(measured, group_by), names, group_by)
+    paper_frame = records_frame(paper_records, group_by)  # one row per record, in the records' order
+    distinguishing = [key for key in ("dataset", *group_by) if key in paper_frame and paper_frame[key].nunique() > 1]
+    found = []
+    for rec, (_, paper_row) in zip(paper_records, paper_frame.iterrows()):
+        label = _paper_row_label(rec, paper_row, distinguishing)
+        rows = [row for _, row in summary.iterrows() if paper_matches(row, rec, group_by)]
+        for metric, value in rec.metrics.items():
+            if as_number(value) is None:
+                continue
+            paper_std = rec.config.get("reported_std", {}).get(metric, 0.0)
+            measured_rows = [row for row in rows if not pd.isna(row.get(f"{metric}_mean"))]
+            if not measured_rows:
+                found.append(Reproduction(rec, label, metric, value, paper_std))
+            for row in measured_rows:
+                spread = max(row[f"{metric}_std"], paper_std, 1e-12)
+                within = bool(abs(row[f"{metric}_mean"] - value) <= 2 * spread)
+                found.append(Reproduction(rec, label, metric, value, paper_std, row, within))
+    return found
+
+
+def reproduction_status(records: Sequence[Record], group_by: Sequence[str], title: str) -> Table:
+    """Every paper number next to the matching measured rows and whether each lies within the seed spread.
+
+    Only like is compared with like (:func:`paper_matches`, the rule of the table's ``paper``
+    column); a paper number no measured row matches reads "not measured". One line per matching
+    measured row (seeds of one recipe, hardware and profile, as in the table).
     Within the spread: ``|measured mean - paper| <= 2 * max(measured std, paper std)``.
     """
-    frame = records_frame(records, group_by)
     table = Table(title=title)
     for column in ("metric", "paper row", "paper", "measured (profile, dataset, n)", "within spread"):
         table.add_column(column)
-    paper_records = [r for r in records if r.source == "paper"]
-    measured = frame[frame["source"] == "measured"] if not frame.empty else frame
-    paper_frame = frame[frame["source"] == "paper"]  # one row per record, in the records' order
-    distinguishing = [key for key in ("dataset", *group_by) if key in paper_frame and paper_frame[key].nunique() > 1]
-    for rec, (_, row) in zip(paper_records, paper_frame.iterrows()):
-        label = _paper_row_label(rec, row, distinguishing)
-        match = _matches_paper(row, measured, group_by) if len(measured) else measured
-        if len(match):
-            match = match[(match["dataset"] == row["dataset"]) & (match["depth"] == row["depth"])]
-        for metric, value in rec.metrics.items():
-            if not isinstance(value, (int, float)):
-                continue
-            paper_std = rec.config.get("reported_std", {}).get(metric, 0.0)
-            if metric not in match.columns or match[metric].dropna().empty:
-                table.add_row(metric, label, format_value(value, paper_std, metric, 2), "not measured", "–")
-                continue
-            values = match[metric].dropna()
-            mean, std = values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0
-            within = abs(mean - value) <= 2 * max(std, paper_std, 1e-12)
-            first = match.iloc[0]
-            observed = format_value(mean, std, metric, len(values))
-            where = f"{observed} ({first['profile']}, {first['dataset']}, n={len(values)})"
-            table.add_row(metric, label, format_value(value, paper_std, metric, 2), where, "yes" if within else "no")
+    for item in reproductions(records, group_by):
+        paper = format_value(item.value, item.paper_std, item.metric, 2)
+        if item.row is None:
+            table.add_row(item.metric, item.label, paper, "not measured", "–")
+            continue
+        row, metric = item.row, item.metric
+        observed = format_value(row[f"{metric}_mean"], row[f"{metric}_std"], metric, int(row["n"]))
+        flag = f", {row['regime']}" if row.get("regime") else ""
+        where = f"{observed} ({row['profile']}, {row['dataset']}, n={int(row['n'])}{flag})"
+        table.add_row(metric, item.label, paper, where, "yes" if item.within else "no")
     return table

@@ -108,7 +108,10 @@ def record_problems(data: Any) -> list[str]:
 
 
 def environment() -> dict[str, Any]:
-    """Versions, device, number of training processes and git commit of the current process, for the record."""
+    """Versions, device, number of training processes, git commit and git dirty state of the current process.
+
+    ``git_dirty`` is :func:`git_dirty`'s answer: ``True``, ``False`` or ``None`` (unknown).
+    """
     import torch
 
     env = {
@@ -119,6 +122,7 @@ def environment() -> dict[str, Any]:
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "world_size": torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1,
         "git_commit": _git_commit(),
+        "git_dirty": git_dirty(),
     }
     try:
         from importlib.metadata import version
@@ -130,13 +134,45 @@ def environment() -> dict[str, Any]:
     return env
 
 
-def _git_commit() -> str | None:
+# Tracked paths whose changes do not make a run's code dirty: the committed records and the
+# tables rendered from them (a run that adds a record there must not mark the next one dirty).
+DIRTY_IGNORED = ("leaderboards",)
+
+
+def _git(*args: str, where: Path | None = None) -> str | None:
+    """``git args`` run in ``where`` (default: this package's folder): its standard output, or ``None``
+    (no git, not a repository). Never takes the index lock: records are written while others work."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+            ["git", "--no-optional-locks", *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=where or Path(__file__).parent,
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() or None
+    return out.stdout if out.returncode == 0 else None
+
+
+def _git_commit() -> str | None:
+    out = _git("rev-parse", "HEAD")
+    return (out or "").strip() or None
+
+
+def git_dirty(where: Path | None = None) -> bool | None:
+    """Whether the code that runs differs from its commit: ``True`` when a tracked file has uncommitted
+    changes (staged or not), ``False`` when the tree is clean, ``None`` when unknown (no git, not a
+    repository).
+
+    The rule: ``git status --porcelain --untracked-files=no`` over the whole repository except the
+    folders in :data:`DIRTY_IGNORED` (``leaderboards/``: records being added there and the tables
+    re-rendered from them are results, not code) is non-empty. Untracked files never count (a
+    scratch file, or a plugin file not yet added, is not the benchmark's code).
+
+    Args:
+        where: a folder inside the repository (default: this package's folder, the code that runs).
+    """
+    excluded = [f":(top,exclude){folder}" for folder in DIRTY_IGNORED]
+    out = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top)", *excluded, where=where)
+    return None if out is None else bool(out.strip())

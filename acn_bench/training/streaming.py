@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import torch
+from torchvision.datasets import ImageFolder
 
 from acn_bench.backbones.base import Backbone
 from acn_bench.data.folders import (
@@ -38,7 +39,8 @@ class StreamingTrainer(BaseTrainer):
         model, config: as :class:`~acn_bench.training.trainer.BaseTrainer` (the config's in-memory
             augmentation fields ``crop_padding``, ``hflip``, ``autoaugment`` do not apply: the
             transform below does the augmenting).
-        data: the train and test folders (:func:`acn_bench.data.folders.open_folders`).
+        data: the folders (:func:`acn_bench.data.folders.open_folders`) with a validation split
+            (:meth:`~acn_bench.data.folders.FolderSplits.split_validation`), evaluated during training.
         img_size: training and evaluation resolution.
         randaugment: timm RandAugment policy string (e.g. ``rand-m9-mstd0.5-inc1``); None disables.
         workers: decoding processes per rank (0: decode in the training process).
@@ -62,7 +64,8 @@ class StreamingTrainer(BaseTrainer):
         self.img_size = img_size
         self.normalizer = IMAGENET_NORMALIZER
         self.train_set = SeededTransform(data.train, train_transform(img_size, randaugment))
-        self.test_set = SeededTransform(data.test, eval_transform(img_size))
+        require(data.val is not None, "the streaming trainer evaluates a validation split: split_validation() first.")
+        self.eval_set = SeededTransform(data.val, eval_transform(img_size))
         self.sampler = EpochBatchSampler(
             len(data.train), config.batch_size, options.get("seed", 0), distributed.rank(), distributed.world_size()
         )
@@ -80,27 +83,26 @@ class StreamingTrainer(BaseTrainer):
     def sample_shape(self) -> tuple[int, ...]:
         return (3, self.img_size, self.img_size)  # class folders decode to RGB
 
-    def test_batch(self, size: int) -> torch.Tensor:
-        """The first ``size`` test images as one model-input batch on the device (e.g. to time the model)."""
-        images = torch.stack([self.test_set[(i, 0, 0)][0] for i in range(min(size, len(self.test_set)))])
+    def eval_batch(self, size: int) -> torch.Tensor:
+        """The first ``size`` validation images as one model-input batch on the device (e.g. to time the model)."""
+        images = torch.stack([self.eval_set[(i, 0, 0)][0] for i in range(min(size, len(self.eval_set)))])
         return self.normalizer(images.to(self.device))
 
-    def _loader(self, sampler: torch.utils.data.Sampler) -> torch.utils.data.DataLoader:
-        return make_loader(
-            self.train_set if sampler is self.sampler else self.test_set,
-            sampler,
-            self.workers,
-            pin_memory=self.device.type == "cuda",
-        )
+    def _loader(self, dataset: SeededTransform, sampler: torch.utils.data.Sampler) -> torch.utils.data.DataLoader:
+        return make_loader(dataset, sampler, self.workers, pin_memory=self.device.type == "cuda")
 
     def _epoch_batches(self, epoch: int, start_step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         self.sampler.set_position(epoch, start_step)
-        for x, y in self._loader(self.sampler):
+        for x, y in self._loader(self.train_set, self.sampler):
             yield self.normalizer(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)
 
-    def evaluate(self) -> list[float]:
-        """Test accuracy at every depth 0..L (each rank tests every world-th image; counts are summed)."""
-        sampler = ShardBatchSampler(len(self.test_set), self.config.eval_batch_size, self.rank, self.world)
-        batches = ((self.normalizer(x.to(self.device, non_blocking=True)), y) for x, y in self._loader(sampler))
+    def evaluate(self, data: ImageFolder | None = None) -> list[float]:
+        """Accuracy at every depth 0..L of the validation split, or of the folder set ``data`` (e.g. the test
+        split); each rank evaluates every world-th image and the counts are summed."""
+        dataset = self.eval_set if data is None else SeededTransform(data, eval_transform(self.img_size))
+        sampler = ShardBatchSampler(len(dataset), self.config.eval_batch_size, self.rank, self.world)
+        batches = (
+            (self.normalizer(x.to(self.device, non_blocking=True)), y) for x, y in self._loader(dataset, sampler)
+        )
         correct = probe_counts_batches(self.model, batches, self.amp_dtype)
-        return (distributed.all_reduce_sum(correct).double() / max(len(self.test_set), 1)).tolist()
+        return (distributed.all_reduce_sum(correct).double() / max(len(dataset), 1)).tolist()

@@ -55,8 +55,9 @@ class TextTrainer(BaseTrainer):
     Args:
         model: the backbone with the head the mode needs (MLM head for ``mlm``, pooler otherwise).
         config: the recipe (mixing and image augmentation fields do not apply).
-        train, test: token ids and targets (for ``mlm`` the targets are unused: masks are drawn per
-            batch); ids may be a memory-mapped numpy array (a packed corpus), read per batch.
+        train, held_out: token ids and targets (for ``mlm`` the targets are unused: masks are drawn
+            per batch); ids may be a memory-mapped numpy array (a packed corpus), read per batch.
+            ``held_out`` is evaluated during training (a validation split, or held-out corpus).
         mode: ``mlm`` (pre-training; evaluated as masked-token accuracy at every depth),
             ``classify`` or ``regress`` (GLUE; evaluated with ``metric`` at every depth).
         metric: ``accuracy``, ``mcc`` or ``pearson`` for the fine-tuning modes.
@@ -68,7 +69,7 @@ class TextTrainer(BaseTrainer):
         model: TextBackbone,
         config: TrainConfig,
         train: TextSet,
-        test: TextSet,
+        held_out: TextSet,
         *,
         mode: str,
         metric: str = "accuracy",
@@ -85,7 +86,7 @@ class TextTrainer(BaseTrainer):
         )
         device = options.get("device") or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.train_set = _placed(train, device)
-        self.test_set = _placed(test, device)
+        self.eval_set = _placed(held_out, device)
         self.mode, self.metric = mode, metric
         self.vocab_size = int(model.config["vocab_size"])
         super().__init__(model, config, **options)
@@ -136,12 +137,14 @@ class TextTrainer(BaseTrainer):
                 yield ids, self.train_set.targets[index.to(self.device)]
 
     @torch.no_grad()
-    def evaluate(self) -> list[float]:
-        """The mode's metric at every depth 0..L (each rank evaluates every world-th sequence)."""
+    def evaluate(self, data: TextSet | None = None) -> list[float]:
+        """The mode's metric at every depth 0..L of the held-out set, or of ``data`` (e.g. the test split);
+        each rank evaluates every world-th sequence."""
+        data = self.eval_set if data is None else _placed(data, self.device)
         self.model.eval()
-        ids = self._rows(self.test_set.ids, torch.arange(self.rank, len(self.test_set), self.world))
+        ids = self._rows(data.ids, torch.arange(self.rank, len(data), self.world))
         if self.mode == "mlm":  # fixed test masks, drawn over the whole held-out set so any world size sees the same
-            every = self._rows(self.test_set.ids, torch.arange(len(self.test_set)))
+            every = self._rows(data.ids, torch.arange(len(data)))
             inputs, labels = (
                 t[self.rank :: self.world]
                 for t in mask_tokens(every, self.vocab_size, torch.Generator().manual_seed(0))
@@ -167,7 +170,7 @@ class TextTrainer(BaseTrainer):
             outputs.append(logits.squeeze(-1) if self.mode == "regress" else logits.argmax(-1))
         self.model.train()
         predictions = torch.cat(outputs, dim=1).cpu()
-        targets = self.test_set.targets[self.rank :: self.world].cpu()
+        targets = data.targets[self.rank :: self.world].cpu()
         predictions = torch.cat(distributed.gather_objects(predictions), dim=1)
         targets = torch.cat(distributed.gather_objects(targets))
         return [task_metric(self.metric, row, targets) for row in predictions]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import math
 import random
 import time
 from dataclasses import dataclass, field
@@ -76,6 +77,8 @@ class TrainConfig:
         compile: run the forward/backward through ``torch.compile``.
         eps: AdamW's epsilon (BERT pre-training 1e-9).
         schedule: ``cosine`` or ``linear`` decay after the warm-up.
+        steps: train exactly this many optimiser steps (the last epoch cut short; ``epochs`` is then
+            ignored): equal budgets across training sets of different sizes.
     """
 
     epochs: int = 10
@@ -101,6 +104,11 @@ class TrainConfig:
     compile: bool = False
     eps: float = 1e-8
     schedule: str = "cosine"
+    steps: int | None = None
+
+    def total_steps(self, steps_per_epoch: int) -> int:
+        """Optimiser steps of the whole run: ``steps`` when set, else ``epochs`` full epochs."""
+        return self.steps or self.epochs * steps_per_epoch
 
     def validate(self) -> None:
         """Reject values no run can use, naming the value."""
@@ -111,6 +119,7 @@ class TrainConfig:
         require(self.eval_every >= 1, f"eval_every must be >= 1, got {self.eval_every}.")
         require(self.mixup_alpha >= 0, f"mixup_alpha must be >= 0, got {self.mixup_alpha}.")
         require(self.checkpoint_every >= 0, f"checkpoint_every must be >= 0 steps, got {self.checkpoint_every}.")
+        require(self.steps is None or self.steps >= 1, f"steps must be None or >= 1, got {self.steps}.")
         if self.schedule not in SCHEDULES:
             raise unknown_choice("schedule", self.schedule, SCHEDULES)
         if self.amp not in AMP_CHOICES:
@@ -124,29 +133,35 @@ class TrainConfig:
 class TrainResult:
     """What a training run produced.
 
+    The trainer never sees the test split: it evaluates the held-out set it was given (the
+    validation split carved from the training data), and the suite tests the final model once.
+
     Attributes:
-        probe_acc: final test accuracy at every depth 0..L (``probe_acc[-1]`` is the model's).
+        val_probe_acc: final validation accuracy at every depth 0..L (``[-1]`` is the model's).
         history: one entry per epoch (``epoch``, ``lr``, ``train_loss``, ``seconds`` and, on
-            evaluated epochs, ``test_acc`` and ``probe_acc``; ``grad_norms`` when logged).
-        best_epoch: the evaluated epoch with the highest test accuracy (1-based).
+            evaluated epochs, ``val_acc`` and ``val_probe_acc``; ``grad_norms`` when logged).
+        best_epoch: the evaluated epoch with the highest validation accuracy (1-based; reported,
+            the final model is kept: budgets are fixed).
+        best_val_acc: the validation accuracy at ``best_epoch``.
         train_seconds: wall-clock seconds spent in training steps (excluding evaluation).
         steps: optimiser steps taken.
         throughput: over all epochs, ``samples_per_s`` (global), ``model_tflops`` achieved and, on a
             device with a known peak, ``mfu`` (see :mod:`acn_bench.training.throughput`).
     """
 
-    probe_acc: list[float]
+    val_probe_acc: list[float]
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int = 0
-    best_acc: float = 0.0
+    best_val_acc: float = 0.0
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
     steps: int = 0
     throughput: dict[str, float] = field(default_factory=dict)
 
     @property
-    def accuracy(self) -> float:
-        return self.probe_acc[-1]
+    def val_accuracy(self) -> float:
+        """The final model's validation accuracy."""
+        return self.val_probe_acc[-1]
 
 
 def seed_everything(seed: int) -> None:
@@ -194,7 +209,7 @@ class BaseTrainer(abc.ABC):
         objective: ``objective(model, x, y, criterion) -> loss`` replacing ``criterion(model(x), y)``
             (e.g. a loss at several exits); extra modules it trains must be submodules of ``model``.
             Single-process only: under ``torchrun`` the default objective runs through DDP.
-        on_step: called with the global step number after every optimiser step (e.g. gradual pruning).
+        on_step: called with the global step number after every optimiser step (e.g. a schedule to apply).
     """
 
     def __init__(
@@ -252,7 +267,7 @@ class BaseTrainer(abc.ABC):
         peak = peak_flops(self.device)
         self.peak_flops = peak * self.world if peak else None  # throughput is global, so is the peak
         world = {"world_size": self.world} if self.world > 1 else {}
-        world["checkpoint_format"] = 3  # data position + per-rank states; earlier checkpoints are refused, not misread
+        world["checkpoint_format"] = 4  # validation-named results; earlier checkpoints are refused, not misread
         self.fingerprint = run_id(
             {"train": config.to_dict(), "model": model.config, "seed": seed, **world, **(identity or {})}
         )
@@ -277,8 +292,12 @@ class BaseTrainer(abc.ABC):
         """This rank's ``(input, label)`` batches of ``epoch`` from batch ``start_step`` on, on the device."""
 
     @abc.abstractmethod
-    def evaluate(self) -> list[float]:
-        """Test accuracy at every depth 0..L, over all ranks."""
+    def evaluate(self, data: Any = None) -> list[float]:
+        """Accuracy (or the task metric) at every depth 0..L, over all ranks.
+
+        ``data`` None: the held-out set the trainer was given (validation); otherwise a set of the
+        same kind (the suite's test split, evaluated once after training).
+        """
 
     def _reset_data_state(self) -> None:
         """Start the data's random streams afresh from the seed (before epoch 0)."""
@@ -315,7 +334,8 @@ class BaseTrainer(abc.ABC):
         cfg = self.config
         seed_everything(self.seed)
         optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay, cfg.betas, cfg.eps)
-        total = cfg.epochs * self.steps_per_epoch
+        total = cfg.total_steps(self.steps_per_epoch)
+        epochs = math.ceil(total / self.steps_per_epoch)
         scheduler = build_scheduler(
             optimizer, total, round(cfg.warmup_epochs * self.steps_per_epoch), cfg.min_lr, cfg.schedule
         )
@@ -327,7 +347,7 @@ class BaseTrainer(abc.ABC):
             np.random.seed(rank_seed % 2**32)
             torch.manual_seed(rank_seed)  # AutoAugment draws from the global generator
         self._reset_data_state()
-        result = TrainResult(probe_acc=[])
+        result = TrainResult(val_probe_acc=[])
         position, partial = (0, 0), None
 
         state = load_checkpoint(self.checkpoint, self.fingerprint) if self.checkpoint else None
@@ -343,33 +363,34 @@ class BaseTrainer(abc.ABC):
             partial = state["partial"][self.rank] if state["partial"] else None
 
         with self._progress_bars() as bars:
-            epoch_task = bars.add_task("epochs", total=cfg.epochs, completed=position[0])
+            epoch_task = bars.add_task("epochs", total=epochs, completed=position[0])
             step_task = bars.add_task("steps", total=self.steps_per_epoch)
             loop = _Loop(optimizer, scheduler, scaler, mixup, criterion, result, bars, step_task)
-            for epoch in range(position[0], cfg.epochs):
-                bars.reset(step_task, total=self.steps_per_epoch, completed=position[1] if epoch == position[0] else 0)
+            for epoch in range(position[0], epochs):
+                stop = min(self.steps_per_epoch, total - epoch * self.steps_per_epoch)
+                bars.reset(step_task, total=stop, completed=position[1] if epoch == position[0] else 0)
                 start_step = position[1] if epoch == position[0] else 0
-                entry = self._train_epoch(epoch, start_step, partial if start_step else None, loop)
+                entry = self._train_epoch(epoch, start_step, stop, partial if start_step else None, loop)
                 result.train_seconds += entry["seconds"]
-                result.steps += self.steps_per_epoch
+                result.steps += stop
                 result.throughput = throughput_stats(
                     result.steps * self.global_batch, result.train_seconds, self.step_flops, self.peak_flops
                 )
-                if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+                if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == epochs:
                     t0 = time.perf_counter()
-                    entry["probe_acc"] = self.evaluate()
-                    entry["test_acc"] = entry["probe_acc"][-1]
+                    entry["val_probe_acc"] = self.evaluate()
+                    entry["val_acc"] = entry["val_probe_acc"][-1]
                     result.eval_seconds += time.perf_counter() - t0
-                    result.probe_acc = entry["probe_acc"]
-                    if entry["test_acc"] > result.best_acc or result.best_epoch == 0:
-                        result.best_acc, result.best_epoch = entry["test_acc"], epoch + 1
+                    result.val_probe_acc = entry["val_probe_acc"]
+                    if entry["val_acc"] > result.best_val_acc or result.best_epoch == 0:
+                        result.best_val_acc, result.best_epoch = entry["val_acc"], epoch + 1
                 result.history.append(entry)
                 if self.on_epoch is not None:
                     self.on_epoch(entry)
                 bars.update(
                     epoch_task,
                     advance=1,
-                    description=f"epoch {epoch + 1} acc {entry.get('test_acc', float('nan')):.3f}",
+                    description=f"epoch {epoch + 1} val acc {entry.get('val_acc', float('nan')):.3f}",
                 )
                 if self.checkpoint:
                     self._save(loop, epoch + 1, 0, None)
@@ -399,8 +420,10 @@ class BaseTrainer(abc.ABC):
             )
         distributed.barrier()
 
-    def _train_epoch(self, epoch: int, start_step: int, partial: dict[str, Any] | None, loop: _Loop) -> dict[str, Any]:
-        """Train ``epoch`` from batch ``start_step`` (continuing ``partial`` sums) and return its history entry."""
+    def _train_epoch(
+        self, epoch: int, start_step: int, stop: int, partial: dict[str, Any] | None, loop: _Loop
+    ) -> dict[str, Any]:
+        """Train batches ``start_step``..``stop - 1`` of ``epoch`` (continuing ``partial`` sums); its history entry."""
         cfg = self.config
         self.model.train()
         start = time.perf_counter()
@@ -430,12 +453,7 @@ class BaseTrainer(abc.ABC):
                 self.on_step(global_step)
             loss_sum += loss.detach()
             loop.bars.advance(loop.step_task)
-            if (
-                self.checkpoint
-                and cfg.checkpoint_every
-                and global_step % cfg.checkpoint_every == 0
-                and step + 1 < self.steps_per_epoch
-            ):
+            if self.checkpoint and cfg.checkpoint_every and global_step % cfg.checkpoint_every == 0 and step + 1 < stop:
                 self._save(
                     loop,
                     epoch,
@@ -446,18 +464,18 @@ class BaseTrainer(abc.ABC):
                         "norm_sum": norm_sum.tolist() if norm_sum is not None else None,
                     },
                 )
+            if step + 1 >= stop:  # a step budget ends inside the epoch
+                break
         seconds = seconds_before + time.perf_counter() - start
         entry = {
             "epoch": epoch + 1,
             "lr": loop.optimizer.param_groups[0]["lr"],
-            "train_loss": (distributed.all_reduce_sum(loss_sum) / (self.steps_per_epoch * self.world)).item(),
+            "train_loss": (distributed.all_reduce_sum(loss_sum) / (stop * self.world)).item(),
             "seconds": seconds,
         }
-        entry.update(
-            throughput_stats(self.steps_per_epoch * self.global_batch, seconds, self.step_flops, self.peak_flops)
-        )
+        entry.update(throughput_stats(stop * self.global_batch, seconds, self.step_flops, self.peak_flops))
         if norm_sum is not None:
-            entry["grad_norms"] = (norm_sum / self.steps_per_epoch).tolist()
+            entry["grad_norms"] = (norm_sum / stop).tolist()
         return entry
 
     def _progress_bars(self) -> Progress:
@@ -495,7 +513,7 @@ class Trainer(BaseTrainer):
     Args:
         model, config: as :class:`BaseTrainer`.
         train_images, train_labels: uint8 ``N x C x H x W`` images and int64 labels.
-        test_images, test_labels: the evaluation set.
+        eval_images, eval_labels: the held-out set evaluated during training (the validation split).
         **options: :class:`BaseTrainer`'s keyword arguments.
     """
 
@@ -505,16 +523,16 @@ class Trainer(BaseTrainer):
         config: TrainConfig,
         train_images: torch.Tensor,
         train_labels: torch.Tensor,
-        test_images: torch.Tensor,
-        test_labels: torch.Tensor,
+        eval_images: torch.Tensor,
+        eval_labels: torch.Tensor,
         **options: Any,
     ) -> None:
         device = options.get("device") or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.normalizer = Normalizer.from_images(train_images)
         self.train_images = train_images.to(device)
         self.train_labels = train_labels.to(device)
-        self.test_images = test_images.to(device)
-        self.test_labels = test_labels.to(device)
+        self.eval_images = eval_images.to(device)
+        self.eval_labels = eval_labels.to(device)
         self.augment = BatchAugment(config.crop_padding, config.hflip, config.autoaugment)
         self.generator = torch.Generator()
         self.augment_generator = self.generator
@@ -573,15 +591,19 @@ class Trainer(BaseTrainer):
             x = self.normalizer(self.augment(self.train_images[index], self.augment_generator))
             yield x, self.train_labels[index]
 
-    def evaluate(self) -> list[float]:
-        """Test accuracy at every depth 0..L (each rank tests its share; the counts are summed)."""
+    def evaluate(self, data: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[float]:
+        """Accuracy at every depth 0..L of the held-out set, or of ``data`` = ``(uint8 images, labels)``.
+
+        Each rank evaluates its share; the counts are summed.
+        """
+        images, labels = data if data is not None else (self.eval_images, self.eval_labels)
         share = slice(self.rank, None, self.world)
         correct = probe_counts(
             self.model,
-            self.test_images[share],
-            self.test_labels[share],
+            images[share].to(self.device),
+            labels[share].to(self.device),
             self.normalizer,
             self.config.eval_batch_size,
             self.amp_dtype,
         )
-        return (distributed.all_reduce_sum(correct).double() / max(self.test_images.shape[0], 1)).tolist()
+        return (distributed.all_reduce_sum(correct).double() / max(images.shape[0], 1)).tolist()
