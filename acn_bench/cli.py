@@ -22,7 +22,7 @@ from rich.console import Console
 from acn_bench.backbones import CONNECTIVITIES, backbone_entry, list_backbones
 from acn_bench.errors import UserError, require
 from acn_bench.plugins import load_plugin
-from acn_bench.suite import PROFILES, RunContext, parse_only, parse_settings, parse_shard, plan_runs, run_suite
+from acn_bench.suite import PROFILES, RunContext, Suite, parse_only, parse_settings, parse_shard, plan_runs, run_suite
 from acn_bench.suite_registry import DEFAULT_SUITE, get_suite, list_suites
 from acn_bench.training import distributed
 
@@ -117,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_plugin_argument(run)
     run.add_argument("--dry-run", action="store_true", help="list the runs that would execute and stop")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--jobs",
+        default="1",
+        metavar="N",
+        help="runs at once, each in its own process with cores/N CPU threads, output in <out>/<suite>/.logs/ "
+        "(default 1: one run after the other in this process)",
+    )
 
     board = sub.add_parser("leaderboard", help="group records over seeds; print and write markdown + CSV + figures")
     board.add_argument("suite", nargs="?", default=None, help="one suite (default: every suite with records)")
@@ -170,6 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    jobs = parse_jobs(args.jobs)
+    require(
+        jobs == 1 or not distributed.launched_by_torchrun(),
+        f"--jobs {jobs} cannot run under torchrun: there every process trains its slice of one run. "
+        "Use --jobs 1 with torchrun, or --jobs N without it.",
+    )
     load_plugins(args.plugin)
     suite = get_suite(args.suite or DEFAULT_SUITE)
     axes = parse_settings(args.settings)
@@ -206,6 +219,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.no_progress and console.is_terminal,
         log=console.print if main_rank else ignore,
     )
+    if jobs > len(configs) >= 1:
+        console.print(f"--jobs {jobs} is more than the {len(configs)} planned run(s): running {len(configs)} at once.")
+        jobs = len(configs)
+    if jobs > 1 and len(configs) > 1:
+        return run_jobs(suite, configs, context, jobs, args)
     outcome = run_suite(suite, configs, context, resume=args.resume)
     if main_rank:
         console.print(
@@ -213,6 +231,51 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         show_leaderboard(suite.name, out_dir, None, write=False)
     return 0
+
+
+def parse_jobs(text: str) -> int:
+    """``--jobs N``: a whole number >= 1."""
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    require(jobs >= 1, f"--jobs takes a whole number of runs at once >= 1 (e.g. --jobs 2), got {text!r}.")
+    return jobs
+
+
+def run_jobs(suite: Suite, configs: list[dict], context: RunContext, jobs: int, args: argparse.Namespace) -> int:
+    """``run --jobs N`` (N > 1): the runs in N processes; exit 1 when a run failed (2 when only UserErrors)."""
+    from rich.markup import escape
+
+    from acn_bench.jobs import run_log_path, run_parallel, threads_per_job
+
+    logs = run_log_path(context.out_dir, suite.name, "<run id>")
+    threads = threads_per_job(jobs)
+    console.print(
+        f"{len(configs)} runs, {jobs} at once, each in its own process with {threads} CPU thread(s); "
+        f"their output goes to {logs}",
+        highlight=False,
+        markup=False,
+    )
+    outcome = run_parallel(suite, configs, context, jobs, resume=args.resume, plugins=args.plugin, console=console)
+    done = f"{len(outcome.written)} record(s) written to {context.out_dir / suite.name}, {len(outcome.skipped)} skipped"
+    if outcome.interrupted:
+        console.print(
+            f"interrupted: {outcome.finished} of {outcome.planned} run(s) finished ({done}); the runs in progress "
+            "were stopped and leave no record (`--resume` continues them from their checkpoints).",
+            highlight=False,
+            markup=False,
+        )
+        return 130
+    console.print(f"{done}, {len(outcome.failures)} failed.", highlight=False, markup=False)
+    if outcome.written or outcome.skipped:
+        show_leaderboard(suite.name, context.out_dir, None, write=False)
+    for failure in outcome.failures:
+        what = "" if failure.user_error else "run failed: "
+        err_console.print(f"[bold red]acn-bench: error:[/] {escape(what + failure.describe())}", highlight=False)
+    if not outcome.failures:
+        return 0
+    return 2 if all(failure.user_error for failure in outcome.failures) else 1
 
 
 def load_plugins(paths: list[Path]) -> None:

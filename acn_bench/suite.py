@@ -192,6 +192,15 @@ class SuiteRun:
     skipped: list[str] = field(default_factory=list)
     records: list[Record] = field(default_factory=list)
 
+    def add(self, result: RunResult) -> None:
+        """Count one finished run: skipped, or its record (and the file when this process wrote it)."""
+        if result.record is None:
+            self.skipped.append(result.run_id)
+            return
+        self.records.append(result.record)
+        if result.path is not None:
+            self.written.append(result.path)
+
 
 def plan_runs(
     suite: Suite,
@@ -257,31 +266,64 @@ def parse_settings(items: Iterable[str]) -> dict[str, list[Any]]:
     return {key: [parse_value(v) for v in values] for key, values in parse_only(items).items()}
 
 
+def run_label(config: dict[str, Any]) -> str:
+    """``connectivity=acn, depth=4, seed=1``: a configuration for the log (the profile left out)."""
+    return ", ".join(f"{k}={v}" for k, v in config.items() if k != "profile")
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_config` did with one configuration."""
+
+    run_id: str
+    record: Record | None = None  # None: skipped (its record exists and ``resume`` was asked)
+    path: Path | None = None  # the record written (None when skipped, and on ranks other than 0)
+
+    @property
+    def skipped(self) -> bool:
+        return self.record is None
+
+
+def run_config(
+    suite: Suite, config: dict[str, Any], context: RunContext, resume: bool = False, position: str = ""
+) -> RunResult:
+    """Run one configuration and write its record: what :func:`run_suite` does for each of its runs.
+
+    On ``resume`` a configuration with a record is skipped and an interrupted run continues from
+    its checkpoint; otherwise its checkpoint is deleted first so the run starts afresh. The record
+    is written atomically (by rank 0 under torchrun), then the checkpoint is deleted.
+    ``position`` (e.g. ``"[3/12] "``) starts the log lines.
+    """
+    context.resume = resume
+    rid = suite.identity(config)
+    label = run_label(config)
+    if resume and has_record(context.out_dir, suite.name, rid):
+        context.log(f"{position}done already, skipped: {label}")
+        return RunResult(rid)
+    context.log(f"{position}{suite.name}: {label}")
+    checkpoint = context.checkpoint_path(suite.name, rid)
+    if not resume and distributed.is_main():
+        checkpoint.unlink(missing_ok=True)  # without --resume every run starts afresh
+    distributed.barrier()
+    record = suite.run_one(config, context)
+    record.run_id = rid
+    result = RunResult(rid, record)
+    if distributed.is_main():  # under torchrun every rank ran the same run; one writes it
+        result.path = write_record(context.out_dir, record)
+        checkpoint.unlink(missing_ok=True)
+    distributed.barrier()
+    return result
+
+
 def run_suite(suite: Suite, configs: list[dict[str, Any]], context: RunContext, resume: bool = False) -> SuiteRun:
-    """Run ``configs`` one by one, writing a record after each.
+    """Run ``configs`` one by one (:func:`run_config`), writing a record after each.
 
     On ``resume``, runs with a record are skipped and an interrupted run continues from its
-    checkpoint; otherwise every run starts afresh.
+    checkpoint; otherwise every run starts afresh. ``acn_bench.jobs.run_parallel`` runs the same
+    :func:`run_config` in several processes.
     """
     outcome = SuiteRun(planned=len(configs))
     context.resume = resume
     for number, config in enumerate(configs, start=1):
-        rid = suite.identity(config)
-        label = ", ".join(f"{k}={v}" for k, v in config.items() if k != "profile")
-        if resume and has_record(context.out_dir, suite.name, rid):
-            outcome.skipped.append(rid)
-            context.log(f"[{number}/{len(configs)}] done already, skipped: {label}")
-            continue
-        context.log(f"[{number}/{len(configs)}] {suite.name}: {label}")
-        checkpoint = context.checkpoint_path(suite.name, rid)
-        if not resume and distributed.is_main():
-            checkpoint.unlink(missing_ok=True)  # without --resume every run starts afresh
-        distributed.barrier()
-        record = suite.run_one(config, context)
-        record.run_id = rid
-        outcome.records.append(record)
-        if distributed.is_main():  # under torchrun every rank ran the same run; one writes it
-            outcome.written.append(write_record(context.out_dir, record))
-            checkpoint.unlink(missing_ok=True)
-        distributed.barrier()
+        outcome.add(run_config(suite, config, context, resume, f"[{number}/{len(configs)}] "))
     return outcome

@@ -141,3 +141,34 @@ def test_perf_script_prints_step_time_ratio_and_throughput(capsys, backbone):
     assert perf.main(["step-time", "--backbone", backbone, "--steps", "2", "--warmup", "1", "--batch-size", "4"]) == 0
     out = capsys.readouterr().out
     assert "over residual's" in out and "acn" in out and "samples/s" in out and "TFLOP/s" in out
+
+
+def test_perf_train_throughput_compares_trainer_with_bare_loop_and_saves_markdown(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(perf, "RESULTS_DIR", tmp_path)
+    argv = ["train-throughput", "--backbone", "mixer_tiny", "--dataset", "synthetic", "--batch-size", "8"]
+    assert perf.main([*argv, "--steps", "2", "--rounds", "1", "--save"]) == 0
+    out = capsys.readouterr().out
+    assert "trainer residual" in out and "bare acn" in out and "img/s" in out and "TFLOP/s" in out
+    (saved,) = tmp_path.glob("*.md")  # <date>-<machine>.md
+    text = saved.read_text()
+    assert text.startswith("# Throughput on ") and "`python -m benchmarks.perf train-throughput" in text
+    assert "| trainer/bare img/s | acn/residual time |" in text
+    assert "| trainer acn |" in text and "| bare residual |" in text
+    assert perf.main(["step-time", "--backbone", "mixer_tiny", "--steps", "1", "--warmup", "0", "--save"]) == 0
+    assert saved.read_text().count("\n## ") == 2  # appended, one section per run
+
+
+def test_perf_compile_falls_back_to_eager_with_a_warning_or_exits_2_when_strict(capsys, monkeypatch):
+    def broken(model, *args, **kwargs):
+        def run(*inputs):
+            raise RuntimeError("no compiler here")
+
+        return run
+
+    monkeypatch.setattr(perf.torch, "compile", broken)
+    argv = ["step-time", "--backbone", "mixer_tiny", "--steps", "1", "--warmup", "0", "--batch-size", "2"]
+    with pytest.warns(RuntimeWarning, match="torch.compile failed for residual"):
+        assert perf.main([*argv, "--compile"]) == 0
+    assert "no compiler here" in capsys.readouterr().out  # the table's notes say the twins ran eager
+    assert perf.main([*argv, "--compile-strict"]) == 2
+    assert "torch.compile failed for residual: RuntimeError: no compiler here" in capsys.readouterr().out

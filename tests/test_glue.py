@@ -168,3 +168,52 @@ def test_glue_bad_input_exits_2_and_writes_nothing(text_data, tmp_path, capsys, 
     assert main(["run", "glue", "--profile", "smoke", "--data-root", str(text_data), "--out", str(out), *args]) == 2
     assert message in capsys.readouterr().err
     assert not list(out.rglob("*.json"))
+
+
+def test_mlm_loss_at_the_masked_tokens_only_equals_the_all_positions_loss_and_gradients():
+    from acn_bench.training.text import MaskedLMLoss, MaskedTargets, masked_lm_loss, masked_positions
+
+    torch.manual_seed(0)
+    model = create_backbone("bert_tiny", connectivity="acn", dropout=0.0)
+    model.use_mlm_head()
+    inputs, labels = mask_tokens(sequences(batch=6), 1000, torch.Generator().manual_seed(3))
+    chosen = labels != -100
+    targets = MaskedTargets(labels, chosen.sum(dim=1))
+    assert torch.equal(masked_positions(labels, int(chosen.sum())), chosen.flatten().nonzero().squeeze(1))
+
+    def loss_and_grads(compute):
+        model.zero_grad(set_to_none=True)
+        loss = compute()
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    full, full_grads = loss_and_grads(lambda: MaskedLMLoss()(model(inputs), labels))  # logits at every token
+    gathered, gathered_grads = loss_and_grads(
+        lambda: masked_lm_loss(model.head, model.forward_features(inputs), targets, MaskedLMLoss())
+    )
+    assert gathered.item() == pytest.approx(full.item(), abs=1e-6)
+    for a, b in zip(full_grads, gathered_grads):
+        assert torch.allclose(a, b, atol=1e-6, rtol=1e-5)
+    rep = model.forward_features(inputs)
+    assert torch.allclose(model.head.masked_logits(rep, chosen.flatten().nonzero().squeeze(1)), model.head(rep)[chosen])
+
+
+def test_mlm_training_runs_the_vocabulary_projection_at_the_masked_tokens_only():
+    from acn_bench.data.text import TextSet
+    from acn_bench.training import TrainConfig
+    from acn_bench.training.text import TextTrainer
+
+    torch.manual_seed(0)
+    model = create_backbone("bert_tiny", connectivity="acn")
+    model.use_mlm_head()
+    ids = sequences(batch=40)
+    config = TrainConfig(epochs=1, batch_size=8, warmup_epochs=0, label_smoothing=0.0, eval_batch_size=16)
+    trainer = TextTrainer(model, config, TextSet(ids[:32], ids[:32], "t"), TextSet(ids[32:], ids[32:], "h"), mode="mlm")
+    rows = []
+    hook = model.head.fc.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[0]))
+    batches = list(trainer._epoch_batches(0, 0))
+    result = trainer.fit()
+    hook.remove()
+    masked = [int(y.counts.sum()) for _, y in batches]
+    assert rows[: len(masked)] == masked and all(0 < n < 8 * 20 for n in masked)  # the training steps' decoder rows
+    assert len(result.val_probe_acc) == model.depth + 1 and all(0 <= a <= 1 for a in result.val_probe_acc)

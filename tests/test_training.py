@@ -188,3 +188,121 @@ def test_mixup_is_applied_with_soft_targets(digits_tensors):
     assert mixed.history[0]["train_loss"] != plain.history[0]["train_loss"]
     with pytest.raises(UserError, match="mixup_alpha"):
         train(digits_tensors, mixup_alpha=-1)
+
+
+def test_compile_is_auto_on_cuda_only_and_cpu_stays_eager(digits_tensors):
+    from acn_bench.training.trainer import resolve_compile
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert (resolve_compile(None, cpu), resolve_compile(None, cuda)) == (False, True)
+    assert (resolve_compile(True, cpu), resolve_compile(False, cuda)) == (True, False)
+    assert TrainConfig().compile is None
+    trainer = Trainer(digits_model(), TrainConfig(epochs=1), *digits_tensors, device=cpu)
+    assert not trainer.compiled and trainer.forward_model is trainer.model
+    with pytest.raises(UserError, match="compile must be None"):
+        TrainConfig(compile="yes").validate()
+
+
+def test_checkpoints_of_runs_before_the_compile_and_accumulate_options_still_resume(digits_tensors):
+    from acn_bench.results.record import run_id
+
+    model = digits_model()
+    trainer = Trainer(model, TrainConfig(epochs=1), *digits_tensors, device=torch.device("cpu"))
+    before = {k: v for k, v in TrainConfig(epochs=1).to_dict().items() if k != "accumulate"}
+    before["compile"] = False  # the old default
+    assert trainer.fingerprint == run_id({"train": before, "model": model.config, "seed": 0, "checkpoint_format": 4})
+    accumulating = Trainer(digits_model(), TrainConfig(epochs=1, accumulate=2), *digits_tensors)
+    assert accumulating.fingerprint != trainer.fingerprint
+
+
+def _failing_backend(graph, example_inputs):
+    raise RuntimeError("no compiler here")
+
+
+def test_forced_compile_that_fails_is_a_user_error(digits_tensors, monkeypatch):
+    def raises(*args, **kwargs):
+        raise RuntimeError("torch.compile is not supported on this platform")
+
+    monkeypatch.setattr(torch, "compile", raises)
+    with pytest.raises(UserError, match="torch.compile failed .*compile=False"):
+        Trainer(digits_model(), TrainConfig(epochs=1, compile=True), *digits_tensors)
+    with pytest.warns(RuntimeWarning, match="torch.compile failed"):  # auto (here as on CUDA): falls back
+        monkeypatch.setattr("acn_bench.training.trainer.resolve_compile", lambda flag, device: True)
+        trainer = Trainer(digits_model(), TrainConfig(epochs=1), *digits_tensors)
+    assert not trainer.compiled and trainer.forward_model is trainer.model
+
+
+def test_compile_failing_at_the_first_step_falls_back_or_fails_as_asked(digits_tensors, monkeypatch):
+    import torch._dynamo
+
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: real_compile(module, backend=_failing_backend))
+    torch._dynamo.reset()
+    with pytest.raises(UserError, match="torch.compile failed"):
+        train(digits_tensors, epochs=1, compile=True)
+    torch._dynamo.reset()
+    eager = train(digits_tensors, epochs=1, accumulate=2)
+    monkeypatch.setattr("acn_bench.training.trainer.resolve_compile", lambda flag, device: True)
+    with pytest.warns(RuntimeWarning, match="training continues without it"):
+        fallen_back = train(digits_tensors, epochs=1, accumulate=2)
+    torch._dynamo.reset()
+    assert fallen_back.val_probe_acc == eager.val_probe_acc
+    assert fallen_back.history[0]["train_loss"] == eager.history[0]["train_loss"]
+
+
+def test_fused_adamw_is_chosen_only_when_every_parameter_is_on_cuda(monkeypatch):
+    from acn_bench.training import schedule
+    from acn_bench.training.schedule import use_fused_adamw
+
+    assert use_fused_adamw(["cuda:0", torch.device("cuda", 1)])
+    assert not use_fused_adamw(["cpu"]) and not use_fused_adamw(["cuda:0", "cpu"]) and not use_fused_adamw([])
+    model = digits_model()
+    assert not build_optimizer(model, 1e-3, 0.01).defaults.get("fused")  # CPU: the default implementation
+    made = {}
+
+    class Recorder(torch.optim.AdamW):
+        def __init__(self, params, **kwargs):
+            made.update(kwargs)
+            super().__init__(params, **{k: v for k, v in kwargs.items() if k != "fused"})
+
+    monkeypatch.setattr(torch.optim, "AdamW", Recorder)
+    monkeypatch.setattr(schedule, "use_fused_adamw", lambda devices: all(str(d) == "cpu" for d in devices))
+    build_optimizer(model, 1e-3, 0.01)
+    assert made["fused"] is True
+
+
+@pytest.mark.parametrize("name", ["mixer_tiny", "vit_tiny", "bert_tiny"])
+def test_batched_probe_equals_the_probe_of_each_depth_exactly(name):
+    from acn_bench.training.evaluate import probe_logits
+
+    torch.manual_seed(0)
+    model = create_backbone(name, connectivity="acn").eval()
+    x = model.example_input(5)
+    with torch.no_grad():
+        assert torch.equal(probe_logits(model, x), model.probe(x))
+
+
+def test_the_step_loop_reads_no_tensor_back_per_step(digits_tensors, monkeypatch):
+    """Host reads (``.item()``, ``.tolist()``, ``float()``, ``bool()``, ...) happen per epoch, never per step
+    (on CUDA each would wait for the device). CPU AdamW reads its own CPU step counters; fused CUDA AdamW
+    keeps them on the device, so reads from ``torch/optim`` are not counted."""
+    import sys
+
+    counts = {"n": 0}
+    for method in ("item", "tolist", "__float__", "__bool__", "__int__", "__index__"):
+        original = getattr(torch.Tensor, method)
+
+        def counted(self, *args, _original=original, **kwargs):
+            if "torch/optim/" not in sys._getframe(1).f_code.co_filename.replace("\\", "/"):
+                counts["n"] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, method, counted)
+    options = dict(grad_norms=True, cutmix_prob=0.5, crop_padding=1, hflip=True, eval_every=100, accumulate=2)
+    reads = []
+    for batch_size in (64, 32):  # 8 and 16 steps per epoch
+        trainer = Trainer(digits_model(), TrainConfig(epochs=2, batch_size=batch_size, **options), *digits_tensors)
+        counts["n"] = 0
+        trainer.fit()
+        reads.append(counts["n"])
+    assert reads[0] == reads[1]

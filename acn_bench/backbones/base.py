@@ -65,8 +65,9 @@ class Head(nn.Module):
     def forward(self, rep: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Logits ``B x C`` of a token representation ``B x N x dim``, or with ``pre_logits`` the
         normalised, pooled features ``B x dim`` the classifier reads."""
-        rep = self.norm(rep)
-        pooled = rep[:, 0] if self.pool == "cls" else rep.mean(dim=1)
+        # the norm acts on every token alone: with CLS pooling only token 0 is normalised (the same
+        # numbers, without normalising the N - 1 tokens the pooling drops, forward and backward)
+        pooled = self.norm(rep[:, 0]) if self.pool == "cls" else self.norm(rep).mean(dim=1)
         return pooled if pre_logits else self.fc(pooled)
 
 

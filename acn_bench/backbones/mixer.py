@@ -15,15 +15,39 @@ from acn_bench.backbones.connectivity import make_connectivity
 from acn_bench.backbones.validation import check_architecture
 
 
+class TokenLinear(nn.Linear):
+    """A ``Linear`` over the token axis: ``B x N x D -> B x N' x D``, ``W x_b + b`` for every sample.
+
+    The same parameters (and names) as ``nn.Linear(N, N')`` applied to the transposed tokens, computed
+    as one batched matmul on the tokens as they lie (no transposed copies forward or backward, and a
+    contiguous output). Still a ``Linear``, called as a module: pruning's masks apply to it.
+    """
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear) -> TokenLinear:
+        """A token-axis layer that takes over ``linear``'s parameters (consumes no random numbers)."""
+        with torch.device("meta"):
+            new = cls(linear.in_features, linear.out_features, bias=linear.bias is not None)
+        new.weight, new.bias = linear.weight, linear.bias
+        return new
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.bmm(self.weight.expand(x.shape[0], -1, -1), x)
+        return out if self.bias is None else out.add_(self.bias.unsqueeze(-1))
+
+
 class TokenMixing(nn.Module):
-    """An MLP across tokens (``N -> hidden -> N``), applied to each channel."""
+    """An MLP across tokens (``N -> hidden -> N``), applied to each channel (timm's ``Mlp`` on the
+    transposed tokens, its two layers acting on the token axis directly)."""
 
     def __init__(self, num_tokens: int, hidden: int) -> None:
         super().__init__()
         self.mlp = Mlp(num_tokens, hidden, act_layer=nn.GELU)
+        self.mlp.fc1 = TokenLinear.from_linear(self.mlp.fc1)
+        self.mlp.fc2 = TokenLinear.from_linear(self.mlp.fc2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(x.transpose(1, 2)).transpose(1, 2)
+        return self.mlp(x)
 
 
 class MixerOutput(nn.Module):

@@ -2,7 +2,8 @@
 
 Images are decoded and augmented (RandomResizedCrop, flip, RandAugment: timm's pipeline) into
 uint8 tensors by ``DataLoader`` worker processes, in pinned memory, copied to the device without
-blocking and normalised there.
+blocking and normalised there (the normalisation statistics sit on the device, so no batch waits
+for a host-to-device copy).
 Every image's augmentation is seeded by ``(seed, epoch, index)`` and each epoch's order by
 ``(seed, epoch)`` (see :mod:`acn_bench.data.folders`), so a checkpoint needs only the epoch and
 step to resume the exact batch stream.
@@ -86,23 +87,23 @@ class StreamingTrainer(BaseTrainer):
     def eval_batch(self, size: int) -> torch.Tensor:
         """The first ``size`` validation images as one model-input batch on the device (e.g. to time the model)."""
         images = torch.stack([self.eval_set[(i, 0, 0)][0] for i in range(min(size, len(self.eval_set)))])
-        return self.normalizer(images.to(self.device))
+        return self._normalizer_on_device()(images.to(self.device))
 
     def _loader(self, dataset: SeededTransform, sampler: torch.utils.data.Sampler) -> torch.utils.data.DataLoader:
         return make_loader(dataset, sampler, self.workers, pin_memory=self.device.type == "cuda")
 
     def _epoch_batches(self, epoch: int, start_step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         self.sampler.set_position(epoch, start_step)
+        normalizer = self._normalizer_on_device()
         for x, y in self._loader(self.train_set, self.sampler):
-            yield self.normalizer(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)
+            yield normalizer(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)
 
     def evaluate(self, data: ImageFolder | None = None) -> list[float]:
         """Accuracy at every depth 0..L of the validation split, or of the folder set ``data`` (e.g. the test
         split); each rank evaluates every world-th image and the counts are summed."""
         dataset = self.eval_set if data is None else SeededTransform(data, eval_transform(self.img_size))
         sampler = ShardBatchSampler(len(dataset), self.config.eval_batch_size, self.rank, self.world)
-        batches = (
-            (self.normalizer(x.to(self.device, non_blocking=True)), y) for x, y in self._loader(dataset, sampler)
-        )
+        normalizer = self._normalizer_on_device()
+        batches = ((normalizer(x.to(self.device, non_blocking=True)), y) for x, y in self._loader(dataset, sampler))
         correct = probe_counts_batches(self.model, batches, self.amp_dtype)
         return (distributed.all_reduce_sum(correct).double() / max(len(dataset), 1)).tolist()

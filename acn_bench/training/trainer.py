@@ -1,7 +1,8 @@
 """The one supervised training loop: AdamW, warm-up + cosine, label smoothing, CutMix / MixUp,
 AutoAugment, unscaled gradient clipping, autocast, checkpoint/resume (at epoch ends and every N
 steps, with the data position), per-depth probing, per-layer gradient norms and data-parallel
-training under ``torchrun``.
+training under ``torchrun``; gradient accumulation over micro-batches; on CUDA fused AdamW,
+``torch.compile`` and a step loop that never waits for the device.
 
 :class:`BaseTrainer` is the loop; :class:`Trainer` feeds it small sets kept as in-memory uint8
 tensors, drawn by index on the training device and augmented there (no Python data-loading
@@ -9,6 +10,21 @@ workers); :class:`acn_bench.training.streaming.StreamingTrainer` feeds it class 
 for memory (ImageNet) through worker processes. Under ``torchrun`` (see
 :mod:`acn_bench.training.distributed`) every rank trains on its slice of each global batch, with
 gradients averaged by ``DistributedDataParallel``.
+
+**Gradient accumulation** (``TrainConfig.accumulate = K``): each rank's share of a global batch is
+cut into K micro-batches, each forward/backward separately, with losses weighted by their share of
+the batch; clipping, the optimiser, the schedule and gradient-norm logging run once per optimiser
+step, and under ``torchrun`` gradients are all-reduced only after the last micro-batch
+(``no_sync`` on the others). One step then makes the update of the whole batch, within float
+rounding, at about 1/K of the activation memory (losses averaged over tokens, as MLM's over its
+masked tokens, weigh the micro-batches by their tokens, so they match the whole batch too).
+MixUp/CutMix mix the whole batch before it is cut.
+
+**No host synchronisation per step** (on CUDA): losses and gradient norms are summed on the device
+and read once per epoch (and at the rare mid-epoch checkpoints); the epoch's permutation and the
+normalisation statistics go to the device once, not per batch; no ``.item()``, ``float(tensor)``
+or tensor-valued progress update runs per step. The forward is compiled on CUDA by default
+(``TrainConfig.compile``) and AdamW is fused there (:func:`~acn_bench.training.schedule.build_optimizer`).
 """
 
 from __future__ import annotations
@@ -18,6 +34,8 @@ import dataclasses
 import math
 import random
 import time
+import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -31,7 +49,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from acn_bench.backbones.base import Backbone
 from acn_bench.data.augment import BatchAugment, Normalizer
-from acn_bench.errors import require, unknown_choice
+from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results.record import run_id
 from acn_bench.training import distributed
 from acn_bench.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -40,6 +58,14 @@ from acn_bench.training.schedule import SCHEDULES, build_optimizer, build_schedu
 from acn_bench.training.throughput import peak_flops, throughput_stats, training_flops_per_sample
 
 AMP_CHOICES = ("auto", "bf16", "fp16", "none")
+# torch.compile's mode. The default mode (Inductor kernels, no CUDA graphs, no GEMM autotuning) is
+# the safe choice here: "reduce-overhead" (CUDA graphs) needs static shapes and memory addresses
+# across steps, which DDP's buckets, gradient accumulation and variable MLM batches break, and
+# "max-autotune(-no-cudagraphs)" spends minutes benchmarking GEMMs for every shape of every fresh
+# twin, more than a short benchmark run gains back.
+COMPILE_MODE: str | None = None
+# Where an exception raised while compiling comes from (dynamo, AOT autograd, Inductor, Triton).
+COMPILER_MODULES = ("torch._dynamo", "torch._inductor", "torch._functorch", "torch._subclasses", "triton")
 Objective = Callable[[Backbone, torch.Tensor, torch.Tensor, Callable[..., torch.Tensor]], torch.Tensor]
 
 
@@ -56,7 +82,8 @@ class TrainConfig:
 
     Attributes:
         epochs: passes over the training set (equal across twins for a fair comparison).
-        batch_size: images per optimiser step.
+        batch_size: samples per optimiser step (the global batch: over all processes and all
+            ``accumulate`` micro-batches).
         lr, weight_decay, betas: AdamW settings.
         warmup_epochs: linear warm-up length before the cosine decay (may be fractional).
         min_lr: learning rate at the end of the cosine.
@@ -74,11 +101,23 @@ class TrainConfig:
             timm's ``Mixup`` picks one of the two per batch, on ``cutmix_prob`` of the batches.
         checkpoint_every: also checkpoint every this many optimiser steps, with the data position
             (0: at epoch ends only).
-        compile: run the forward/backward through ``torch.compile``.
+        compile: run the forward through ``torch.compile`` (mode :data:`COMPILE_MODE`): ``None``
+            (auto) compiles on CUDA and not on the CPU (CPU runs stay eager, their numbers
+            unchanged); ``True`` forces it (a compilation failure is then a user error);
+            ``False`` never compiles. When an automatic compilation fails the run warns and
+            continues eagerly.
         eps: AdamW's epsilon (BERT pre-training 1e-9).
         schedule: ``cosine`` or ``linear`` decay after the warm-up.
         steps: train exactly this many optimiser steps (the last epoch cut short; ``epochs`` is then
             ignored): equal budgets across training sets of different sizes.
+        accumulate: micro-batches per optimiser step (gradient accumulation; 1: none). The
+            optimiser step is the one of the whole ``batch_size`` batch (within float rounding),
+            computed ``batch_size / accumulate`` samples at a time (per process), so a batch too
+            large for the device's memory keeps its recipe. ``batch_size`` must be divisible by
+            ``accumulate`` (and by ``accumulate`` x processes). MixUp/CutMix mix the whole batch
+            before it is cut, as without accumulation. A recipe sets it like any other field
+            (``dataclasses.replace(recipe.train, accumulate=4)``); it does not change the run's
+            results beyond rounding, but it is part of the checkpoint's configuration when not 1.
     """
 
     epochs: int = 10
@@ -101,10 +140,11 @@ class TrainConfig:
     grad_norms: bool = False
     mixup_alpha: float = 0.0
     checkpoint_every: int = 0
-    compile: bool = False
+    compile: bool | None = None
     eps: float = 1e-8
     schedule: str = "cosine"
     steps: int | None = None
+    accumulate: int = 1
 
     def total_steps(self, steps_per_epoch: int) -> int:
         """Optimiser steps of the whole run: ``steps`` when set, else ``epochs`` full epochs."""
@@ -120,6 +160,18 @@ class TrainConfig:
         require(self.mixup_alpha >= 0, f"mixup_alpha must be >= 0, got {self.mixup_alpha}.")
         require(self.checkpoint_every >= 0, f"checkpoint_every must be >= 0 steps, got {self.checkpoint_every}.")
         require(self.steps is None or self.steps >= 1, f"steps must be None or >= 1, got {self.steps}.")
+        require(
+            isinstance(self.accumulate, int) and self.accumulate >= 1,
+            f"accumulate must be a whole number of micro-batches >= 1, got {self.accumulate!r}.",
+        )
+        require(
+            self.batch_size % self.accumulate == 0,
+            f"batch_size {self.batch_size} does not split into accumulate={self.accumulate} equal micro-batches; "
+            "pick a batch size divisible by accumulate.",
+        )
+        require(
+            self.compile in (None, True, False), f"compile must be None (auto), True or False, got {self.compile!r}."
+        )
         if self.schedule not in SCHEDULES:
             raise unknown_choice("schedule", self.schedule, SCHEDULES)
         if self.amp not in AMP_CHOICES:
@@ -178,6 +230,23 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     return {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}[amp]
 
 
+def resolve_compile(compile: bool | None, device: torch.device) -> bool:
+    """Whether to ``torch.compile`` the training forward: ``compile``, or when it is None (auto) on CUDA only."""
+    return device.type == "cuda" if compile is None else bool(compile)
+
+
+def is_compile_error(error: BaseException) -> bool:
+    """Whether ``error`` (or an exception it was raised from) comes from the compiler stack, not the model."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__module__.startswith(COMPILER_MODULES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def block_grad_norms(model: Backbone) -> torch.Tensor:
     """L2 norm of the gradient of every block's parameters (a length-L tensor, no host sync)."""
     norms = []
@@ -209,7 +278,9 @@ class BaseTrainer(abc.ABC):
         objective: ``objective(model, x, y, criterion) -> loss`` replacing ``criterion(model(x), y)``
             (e.g. a loss at several exits); extra modules it trains must be submodules of ``model``.
             Single-process only: under ``torchrun`` the default objective runs through DDP.
-        on_step: called with the global step number after every optimiser step (e.g. a schedule to apply).
+        on_step: called with the global step number after every optimiser step (e.g. a schedule to
+            apply); it runs inside the step loop, so it should not read device tensors back to the
+            host (that would wait for the device every step).
     """
 
     def __init__(
@@ -239,16 +310,29 @@ class BaseTrainer(abc.ABC):
                 f"batch_size {config.batch_size} does not split evenly over {self.world} processes; "
                 "pick a batch size divisible by --nproc_per_node.",
             )
+            require(
+                config.batch_size % (self.world * config.accumulate) == 0,
+                f"batch_size {config.batch_size} does not split into accumulate={config.accumulate} equal "
+                f"micro-batches on each of {self.world} processes; pick a batch size divisible by "
+                f"accumulate x --nproc_per_node = {config.accumulate * self.world}.",
+            )
         self.config = config
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device)
-        self.forward_model: torch.nn.Module = self.model
+        self.ddp: DistributedDataParallel | None = None
+        self.eager_forward: torch.nn.Module = self._training_module()
         if self.world > 1:
-            self.forward_model = DistributedDataParallel(
-                self.model, device_ids=[self.device] if self.device.type == "cuda" else None
+            self.ddp = DistributedDataParallel(
+                self.eager_forward, device_ids=[self.device] if self.device.type == "cuda" else None
             )
-        if config.compile:
-            self.forward_model = torch.compile(self.forward_model)
+            self.eager_forward = self.ddp
+        self.forward_model: torch.nn.Module = self.eager_forward
+        self.compiled = resolve_compile(config.compile, self.device)
+        if self.compiled:
+            try:
+                self.forward_model = torch.compile(self.eager_forward, mode=COMPILE_MODE)
+            except Exception as error:  # e.g. no compiler support for this Python or platform
+                self._compile_failed(error)
         self.num_classes = int(model.head.fc.out_features)
         require(
             self.world == 1 or self._mixup_cutmix() is None or (config.batch_size // self.world) % 2 == 0,
@@ -259,7 +343,7 @@ class BaseTrainer(abc.ABC):
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.progress = progress
         self.on_epoch = on_epoch if distributed.is_main() else None
-        self.objective = objective or default_objective
+        self.objective = objective or self._default_objective()
         self.on_step = on_step
         self.amp_dtype = resolve_amp(config.amp, self.device)
         sample = self.model.example_input(1, self.device, shape=self.sample_shape)
@@ -269,7 +353,7 @@ class BaseTrainer(abc.ABC):
         world = {"world_size": self.world} if self.world > 1 else {}
         world["checkpoint_format"] = 4  # validation-named results; earlier checkpoints are refused, not misread
         self.fingerprint = run_id(
-            {"train": config.to_dict(), "model": model.config, "seed": seed, **world, **(identity or {})}
+            {"train": self._checkpoint_recipe(), "model": model.config, "seed": seed, **world, **(identity or {})}
         )
 
     @property
@@ -298,6 +382,52 @@ class BaseTrainer(abc.ABC):
         ``data`` None: the held-out set the trainer was given (validation); otherwise a set of the
         same kind (the suite's test split, evaluated once after training).
         """
+
+    def _training_module(self) -> torch.nn.Module:
+        """What the training forward calls (wrapped in DDP under ``torchrun``, compiled when asked):
+        the model; a subclass may return a wrapper around it (e.g. features only, its loss reading
+        the head itself). Its parameters must be the model's."""
+        return self.model
+
+    def _default_objective(self) -> Objective:
+        """The loss of a batch when the caller gives no ``objective``: the criterion of the final output."""
+        return default_objective
+
+    def _loss_terms(self, y: Any) -> float:
+        """How many terms the loss of a batch with targets ``y`` averages (samples here); micro-batches
+        are weighted by their share of the batch's terms."""
+        return float(_leading_tensor(y).shape[0])
+
+    def _checkpoint_recipe(self) -> dict[str, Any]:
+        """The recipe as the checkpoint's fingerprint holds it: ``compile`` resolved (auto is off on
+        the CPU, as before the flag had an auto setting) and ``accumulate`` only when not 1, so
+        checkpoints written before either option existed still resume."""
+        recipe = self.config.to_dict()
+        recipe["compile"] = self.compiled
+        if recipe["accumulate"] == 1:
+            del recipe["accumulate"]
+        return recipe
+
+    def _compile_failed(self, error: BaseException) -> None:
+        """``torch.compile`` raised ``error``: a user error when the recipe forces compilation, else
+        a warning and eager training from here on."""
+        what = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+        if self.config.compile:
+            raise UserError(
+                f"torch.compile failed ({what}); train without it (compile=False) or fix the compiler setup."
+            ) from error
+        warnings.warn(f"torch.compile failed ({what}); training continues without it.", RuntimeWarning, stacklevel=3)
+        self.forward_model = self.eager_forward
+        self.compiled = False
+
+    def _normalizer_on_device(self) -> Normalizer:
+        """The subclass's ``normalizer`` with its statistics on the training device: copied once, not
+        per batch (a per-batch host-to-device copy makes the host wait for the device)."""
+        cached = getattr(self, "_device_normalizer", None)
+        if cached is None or cached[0] is not self.normalizer:
+            moved = Normalizer(self.normalizer.mean.to(self.device), self.normalizer.std.to(self.device))
+            self._device_normalizer = cached = (self.normalizer, moved)
+        return cached[1]
 
     def _reset_data_state(self) -> None:
         """Start the data's random streams afresh from the seed (before epoch 0)."""
@@ -434,12 +564,10 @@ class BaseTrainer(abc.ABC):
             norm_sum = torch.tensor(partial.get("norm_sum") or [0.0] * self.model.depth, device=self.device)
         seconds_before = partial.get("seconds", 0.0)
         for step, (x, y) in enumerate(self._epoch_batches(epoch, start_step), start=start_step):
-            if loop.mixup is not None:
+            if loop.mixup is not None:  # the whole batch, before it is cut into micro-batches
                 x, y = loop.mixup(x, y)
-            with autocast(self.device, self.amp_dtype):
-                loss = self.objective(self.forward_model, x, y, loop.criterion)
             loop.optimizer.zero_grad(set_to_none=True)
-            loop.scaler.scale(loss).backward()
+            loss = self._accumulate_gradients(x, y, loop)
             loop.scaler.unscale_(loop.optimizer)
             if norm_sum is not None:
                 norm_sum += block_grad_norms(self.model)
@@ -448,10 +576,10 @@ class BaseTrainer(abc.ABC):
             loop.scaler.step(loop.optimizer)
             loop.scaler.update()
             global_step = epoch * self.steps_per_epoch + step + 1
-            loop.scheduler.step_update(global_step)
+            loop.scheduler.step_update(global_step)  # plain floats: no device access
             if self.on_step is not None:
                 self.on_step(global_step)
-            loss_sum += loss.detach()
+            loss_sum += loss
             loop.bars.advance(loop.step_task)
             if self.checkpoint and cfg.checkpoint_every and global_step % cfg.checkpoint_every == 0 and step + 1 < stop:
                 self._save(
@@ -478,6 +606,48 @@ class BaseTrainer(abc.ABC):
             entry["grad_norms"] = (norm_sum / stop).tolist()
         return entry
 
+    def _accumulate_gradients(self, x: torch.Tensor, y: Any, loop: _Loop) -> torch.Tensor:
+        """Forward and backward of one optimiser step's batch (gradients summed into ``.grad``); its
+        loss, detached, on the device. A compilation failure falls back to eager (or is a user
+        error when compilation was forced) and the step is redone from zeroed gradients."""
+        try:
+            return self._forward_backward(x, y, loop)
+        except Exception as error:
+            if not self.compiled or not is_compile_error(error):
+                raise
+            self._compile_failed(error)
+        loop.optimizer.zero_grad(set_to_none=True)
+        return self._forward_backward(x, y, loop)
+
+    def _forward_backward(self, x: torch.Tensor, y: Any, loop: _Loop) -> torch.Tensor:
+        """Forward/backward of ``x`` in ``config.accumulate`` micro-batches, each loss weighted by its
+        share of the batch's loss terms; under DDP only the last micro-batch all-reduces."""
+        parts = self._micro_batches(x, y)
+        total: torch.Tensor | None = None
+        for i, (part_x, part_y, weight) in enumerate(parts):
+            sync = self.ddp is None or i == len(parts) - 1
+            with nullcontext() if sync else self.ddp.no_sync():
+                with autocast(self.device, self.amp_dtype):
+                    loss = self.objective(self.forward_model, part_x, part_y, loop.criterion)
+                if len(parts) > 1:
+                    loss = loss * weight
+                loop.scaler.scale(loss).backward()
+            total = loss.detach() if total is None else total + loss.detach()
+        assert total is not None
+        return total
+
+    def _micro_batches(self, x: torch.Tensor, y: Any) -> list[tuple[torch.Tensor, Any, float]]:
+        """``(x, y)`` cut into ``config.accumulate`` micro-batches (fewer for a batch of fewer samples),
+        each with its loss weight: its share of the batch's loss terms (:meth:`_loss_terms`, host values)."""
+        count = min(self.config.accumulate, x.shape[0])
+        if count == 1:
+            return [(x, y, 1.0)]
+        xs, ys = x.tensor_split(count), _split_batch(y, count)
+        terms = [self._loss_terms(part) for part in ys]
+        total = sum(terms)
+        weights = [t / total for t in terms] if total > 0 else [1.0 / count] * count
+        return list(zip(xs, ys, weights))
+
     def _progress_bars(self) -> Progress:
         return Progress(
             TextColumn("[bold]{task.description}"),
@@ -487,6 +657,20 @@ class BaseTrainer(abc.ABC):
             transient=True,
             disable=not self.progress or not distributed.is_main(),
         )
+
+
+def _split_batch(y: Any, count: int) -> list[Any]:
+    """Targets ``y`` (a tensor, or a tuple / named tuple of tensors) cut into ``count`` parts along dim 0."""
+    if isinstance(y, torch.Tensor):
+        return list(y.tensor_split(count))
+    fields = [_split_batch(value, count) for value in y]
+    make = type(y)._make if hasattr(type(y), "_make") else type(y)
+    return [make(parts) for parts in zip(*fields)]
+
+
+def _leading_tensor(y: Any) -> torch.Tensor:
+    """The first tensor of targets ``y`` (a tensor, or a tuple of them)."""
+    return y if isinstance(y, torch.Tensor) else _leading_tensor(y[0])
 
 
 @dataclass
@@ -577,18 +761,20 @@ class Trainer(BaseTrainer):
 
     def _epoch_batches(self, epoch: int, start_step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """A fresh permutation per epoch (identical on every rank), cut into global batches (the last
-        partial batch dropped); each rank takes its contiguous slice of every global batch."""
+        partial batch dropped); each rank takes its contiguous slice of every global batch. The
+        permutation goes to the device once per epoch."""
         self._epoch_start = self.generator.get_state()
         size = self.global_batch
         share = size // self.world
-        order = torch.randperm(self.train_images.shape[0], generator=self.generator)
+        order = torch.randperm(self.train_images.shape[0], generator=self.generator).to(self.device)
+        normalizer = self._normalizer_on_device()
         if self._pending_augment_state is not None:
             self.augment_generator.set_state(self._pending_augment_state)
             self._pending_augment_state = None
         for step in range(start_step, self.steps_per_epoch):
             start = step * size + self.rank * share
-            index = order[start : start + share].to(self.device)
-            x = self.normalizer(self.augment(self.train_images[index], self.augment_generator))
+            index = order[start : start + share]
+            x = normalizer(self.augment(self.train_images[index], self.augment_generator))
             yield x, self.train_labels[index]
 
     def evaluate(self, data: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[float]:
@@ -602,7 +788,7 @@ class Trainer(BaseTrainer):
             self.model,
             images[share].to(self.device),
             labels[share].to(self.device),
-            self.normalizer,
+            self._normalizer_on_device(),
             self.config.eval_batch_size,
             self.amp_dtype,
         )
