@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from filelock import FileLock
+
 from acn_bench.backbones import Backbone, backbone_options, create_backbone
 from acn_bench.backbones.saving import load_backbone, save_backbone
 from acn_bench.data import ImageSet, load_images
@@ -155,15 +157,19 @@ def cached_model(
 ) -> tuple[Backbone, dict[str, Any]]:
     """A trained model saved at ``path`` with its ``extra`` data: loaded if there, else trained and saved.
 
-    Lets several runs (fine-tuning modes, pruning methods) share one expensive training.
+    Lets several runs (fine-tuning modes, pruning methods) share one expensive training. A file lock
+    beside ``path`` makes runs in parallel processes (``--jobs``) train it once: the second waits for
+    the first and loads its model.
     """
-    if path.is_file():
-        context.log(f"  reusing the trained model {path}")
-        model, extra = load_backbone(path, expected)
-        return model.to(context.device), extra
-    model, extra = train()
-    save_backbone(path, model, extra)
-    return model, extra
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock"):
+        if path.is_file():
+            context.log(f"  reusing the trained model {path}")
+            model, extra = load_backbone(path, expected)
+            return model.to(context.device), extra
+        model, extra = train()
+        save_backbone(path, model, extra)
+        return model, extra
 
 
 def parameter_matched_depth(

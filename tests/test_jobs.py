@@ -183,3 +183,30 @@ def test_ctrl_c_stops_the_workers_leaves_no_record_and_exits_130(tmp_path):
     assert "Traceback" not in stderr, stderr[-3000:]
     leftovers = [p for p in files_under(out) if p.suffix in (".json", ".tmp")]
     assert leftovers == []
+
+
+def _cached_tiny_model(path: str, marker_dir: str) -> str:
+    """Worker: fetch ``path`` through ``cached_model``; the training leaves one marker file per call."""
+    from acn_bench.backbones import create_backbone
+    from acn_bench.suite import RunContext
+    from benchmarks.common import cached_model
+
+    def train():
+        (Path(marker_dir) / f"trained-{os.getpid()}").touch()
+        time.sleep(1.0)  # long enough for the other process to reach the lock while this one trains
+        model = create_backbone("mixer_tiny", img_size=8, patch_size=4, in_chans=1, num_classes=10, connectivity="acn")
+        return model, {"accuracy": 0.5}
+
+    context = RunContext(out_dir=Path(marker_dir), device=torch.device("cpu"), log=lambda _: None)
+    _, extra = cached_model(Path(path), train, context, {"connectivity": "acn"})
+    return json.dumps(extra)
+
+
+def test_a_model_shared_by_parallel_runs_is_trained_once(tmp_path):
+    import multiprocessing
+
+    path = tmp_path / "sources" / "model.pt"
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        extras = pool.starmap(_cached_tiny_model, [(str(path), str(tmp_path))] * 2)
+    assert len(list(tmp_path.glob("trained-*"))) == 1
+    assert [json.loads(e) for e in extras] == [{"accuracy": 0.5}] * 2
