@@ -6,7 +6,8 @@ random 128-token sequences for BERT-style ones), interleaving the twins so that 
 both alike, and prints the median step time, samples/s, achieved model TFLOP/s (3x forward FLOPs)
 and the ratio to the residual twin. ``--compile`` runs the twins through ``torch.compile`` (eager,
 with a warning, where compilation fails; ``--compile-strict`` exits 2 with the error instead) and
-``--amp bf16|fp16`` under autocast (fp16 with a gradient scaler).
+``--amp bf16|fp16`` under autocast (fp16 with a gradient scaler). ``--transposed-token-mixing``
+(Mixers) adds the first twin with the token-mixing layout of before ``TokenLinear`` as a contender.
 
 ``python -m benchmarks.perf train-throughput`` times the suite's trainer against a bare PyTorch
 loop, for both twins, in one process: rounds of one block of ``--steps`` steps per contender (the
@@ -62,9 +63,11 @@ import torch
 import torch.nn.functional as F
 from rich.console import Console
 from rich.table import Table
+from torch import nn
 
 from acn_bench.backbones import CONNECTIVITIES, create_backbone
-from acn_bench.errors import UserError
+from acn_bench.backbones.mixer import TokenMixing
+from acn_bench.errors import UserError, require
 from acn_bench.training import TrainConfig, Trainer
 from acn_bench.training.evaluate import autocast
 from acn_bench.training.schedule import build_optimizer
@@ -216,8 +219,12 @@ def train_step_times(
     compile: bool = False,
     strict: bool = False,
     amp: str = "none",
+    transposed_token_mixing: bool = False,
 ) -> tuple[dict[str, list[float]], list[str]]:
     """Seconds per training step for each connectivity, measured in interleaved rounds, and notes.
+
+    With ``transposed_token_mixing`` (Mixers) a further contender times the first connectivity with
+    the token mixing laid out as before :class:`~acn_bench.backbones.mixer.TokenLinear` (A/B).
 
     With ``compile`` the models run through ``torch.compile``; a twin whose compilation fails runs
     eager with a warning (a note says so), or with ``strict`` raises :class:`CompileFailed`.
@@ -227,6 +234,14 @@ def train_step_times(
         torch.manual_seed(0)
         models[name] = create_backbone(backbone, connectivity=name).to(device).train()
     first = models[connectivities[0]]
+    if transposed_token_mixing:
+        require(
+            any(isinstance(m, TokenMixing) for m in first.modules()),
+            f"--transposed-token-mixing needs a Mixer backbone; {backbone!r} has no token mixing",
+        )
+        torch.manual_seed(0)
+        before = create_backbone(backbone, connectivity=connectivities[0]).to(device).train()
+        models[f"{connectivities[0]}, transposed token mixing"] = with_transposed_token_mixing(before)
     x = first.example_input(batch_size, device)
     y = torch.randint(0, first.config["num_classes"], (batch_size,), device=device)
     for name, model in models.items():
@@ -257,7 +272,33 @@ def train_step_times(
 
         return run
 
-    return interleaved({name: timed(name) for name in connectivities}, steps, warmup), notes
+    return interleaved({name: timed(name) for name in models}, steps, warmup), notes
+
+
+class TransposedTokenMixing(nn.Module):
+    """Token mixing as it was before :class:`~acn_bench.backbones.mixer.TokenLinear`: plain ``Linear``
+    layers on a transposed copy of the tokens, transposed back (the same parameters, for A/B timing)."""
+
+    def __init__(self, mixing: TokenMixing) -> None:
+        super().__init__()
+        self.mlp = mixing.mlp
+        for name in ("fc1", "fc2"):
+            layer = getattr(self.mlp, name)
+            plain = nn.Linear(layer.in_features, layer.out_features, device="meta")
+            plain.weight, plain.bias = layer.weight, layer.bias
+            setattr(self.mlp, name, plain)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x.transpose(1, 2)).transpose(1, 2)
+
+
+def with_transposed_token_mixing(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with every :class:`TokenMixing` swapped for :class:`TransposedTokenMixing` (in place)."""
+    for parent in list(model.modules()):
+        for child_name, child in parent.named_children():
+            if isinstance(child, TokenMixing):
+                setattr(parent, child_name, TransposedTokenMixing(child))
+    return model
 
 
 def step_time_report(
@@ -303,6 +344,7 @@ def run_step_time(args: argparse.Namespace) -> Report:
         compile=args.compile or args.compile_strict,
         strict=args.compile_strict,
         amp=args.amp,
+        transposed_token_mixing=args.transposed_token_mixing,
     )
     model = create_backbone(args.backbone, connectivity=names[0])
     flops = training_flops_per_sample(model, model.example_input(1))
@@ -521,6 +563,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     step.add_argument("--compile-strict", action="store_true", help="torch.compile; exit 2 if compilation fails")
     step.add_argument("--amp", choices=AMP_CHOICES, default="none", help="autocast dtype (fp16 with a gradient scaler)")
+    step.add_argument(
+        "--transposed-token-mixing",
+        action="store_true",
+        help="also time the first twin with token mixing on transposed copies (the layout before TokenLinear)",
+    )
     common(step)
 
     train = sub.add_parser("train-throughput", help="the suite's trainer against a bare PyTorch loop, both twins")

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
+from acn_bench.backbones import create_backbone
 from acn_bench.cli import main
 from benchmarks import perf
 
@@ -172,3 +174,18 @@ def test_perf_compile_falls_back_to_eager_with_a_warning_or_exits_2_when_strict(
     assert "no compiler here" in capsys.readouterr().out  # the table's notes say the twins ran eager
     assert perf.main([*argv, "--compile-strict"]) == 2
     assert "torch.compile failed for residual: RuntimeError: no compiler here" in capsys.readouterr().out
+
+
+def test_perf_transposed_token_mixing_is_the_same_function_timed_as_a_third_contender(capsys):
+    torch.manual_seed(0)
+    model = create_backbone("mixer_tiny", connectivity="residual").eval()
+    x = model.example_input(3)
+    expected = model(x)
+    before = perf.with_transposed_token_mixing(model)
+    assert any(isinstance(m, perf.TransposedTokenMixing) for m in before.modules())
+    torch.testing.assert_close(before(x), expected, rtol=1e-5, atol=1e-6)
+    argv = ["step-time", "--backbone", "mixer_tiny", "--steps", "1", "--warmup", "0", "--batch-size", "2"]
+    assert perf.main([*argv, "--transposed-token-mixing"]) == 0
+    assert "residual, transposed token mixing" in capsys.readouterr().out
+    assert perf.main(["step-time", "--backbone", "vit_tiny", "--transposed-token-mixing"]) == 2
+    assert "needs a Mixer backbone; 'vit_tiny'" in capsys.readouterr().out

@@ -9,7 +9,7 @@ from acn_bench import UserError, create_backbone
 from acn_bench.data.augment import BatchAugment, Normalizer, random_crop, random_hflip
 from acn_bench.training import TrainConfig, Trainer
 from acn_bench.training.schedule import build_optimizer, build_scheduler
-from acn_bench.training.trainer import block_grad_norms
+from acn_bench.training.trainer import block_grad_norms, gradient_norms
 
 
 def digits_model(connectivity="acn", seed=0):
@@ -82,6 +82,16 @@ def test_block_grad_norms_match_manual_norm():
     model(torch.rand(4, 1, 8, 8)).sum().backward()
     manual = torch.cat([p.grad.flatten() for p in model.blocks[0].parameters()]).norm().item()
     assert block_grad_norms(model)[0].item() == pytest.approx(manual, rel=1e-5)
+
+
+def test_gradient_norms_total_is_the_clipping_norm_of_all_parameters():
+    model = digits_model()
+    model(torch.rand(4, 1, 8, 8)).sum().backward()
+    blocks, total = gradient_norms(model)
+    assert blocks.shape == (model.depth,)
+    expected = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1e9)  # returns the norm, clips nothing
+    assert total.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert total.item() > blocks.norm().item()  # the embedding and head count too
 
 
 def test_autoaugment_and_cutmix_run_on_grey_and_colour_batches():
