@@ -119,10 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument(
         "--jobs",
-        default="1",
+        default="auto",
         metavar="N",
         help="runs at once, each in its own process with cores/N CPU threads, output in <out>/<suite>/.logs/ "
-        "(default 1: one run after the other in this process)",
+        "(default auto: one single-thread job per core for CPU grids of quick or longer runs, else 1: one run "
+        "after the other in this process)",
     )
 
     board = sub.add_parser("leaderboard", help="group records over seeds; print and write markdown + CSV + figures")
@@ -179,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     jobs = parse_jobs(args.jobs)
     require(
-        jobs == 1 or not distributed.launched_by_torchrun(),
+        jobs in (None, 1) or not distributed.launched_by_torchrun(),
         f"--jobs {jobs} cannot run under torchrun: there every process trains its slice of one run. "
         "Use --jobs 1 with torchrun, or --jobs N without it.",
     )
@@ -208,6 +209,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             console.print(config)
         return 0
     device = resolve_device(args.device)
+    if jobs is None:
+        jobs = auto_jobs(args.profile, device, len(configs))
     if distributed.launched_by_torchrun():
         device = distributed.init_distributed(device)
     main_rank = distributed.is_main()
@@ -233,13 +236,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_jobs(text: str) -> int:
-    """``--jobs N``: a whole number >= 1."""
+def auto_jobs(profile: str, device: torch.device, runs: int) -> int:
+    """``--jobs auto``: one single-thread worker per core (at most one per run) for CPU grids of quick or
+    longer runs, where it gave the best throughput (README); 1 for smoke runs (a worker's start costs
+    more than it saves), on CUDA (sharing one GPU is opt-in) and under torchrun."""
+    if profile == "smoke" or device.type != "cpu" or distributed.launched_by_torchrun():
+        return 1
+    from acn_bench.jobs import available_cores
+
+    return max(1, min(available_cores(), runs))
+
+
+def parse_jobs(text: str) -> int | None:
+    """``--jobs N``: a whole number >= 1, or ``auto`` (``None``: decided by :func:`auto_jobs`)."""
+    if text == "auto":
+        return None
     try:
         jobs = int(text)
     except ValueError:
         jobs = 0
-    require(jobs >= 1, f"--jobs takes a whole number of runs at once >= 1 (e.g. --jobs 2), got {text!r}.")
+    require(jobs >= 1, f"--jobs takes auto or a whole number of runs at once >= 1 (e.g. --jobs 2), got {text!r}.")
     return jobs
 
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from acn_bench import suite_registry as registry
-from acn_bench.cli import main
+from acn_bench.cli import auto_jobs, main
 from acn_bench.jobs import run_log_path, threads_per_job
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,7 +135,7 @@ def test_a_failing_run_lets_the_others_finish_and_fails_the_command(tmp_path, ca
 def test_bad_jobs_exit_2_and_write_nothing(tmp_path, capsys, value):
     out = tmp_path / "out"
     assert main([*SMOKE, "--jobs", value, "--out", str(out)]) == 2
-    assert f"--jobs takes a whole number of runs at once >= 1 (e.g. --jobs 2), got {value!r}" in " ".join(
+    assert f"--jobs takes auto or a whole number of runs at once >= 1 (e.g. --jobs 2), got {value!r}" in " ".join(
         capsys.readouterr().err.split()
     )
     assert files_under(out) == []
@@ -147,6 +147,17 @@ def test_jobs_are_refused_under_torchrun(tmp_path, capsys, monkeypatch):
     assert main([*SMOKE, "--jobs", "2", "--out", str(out)]) == 2
     assert "--jobs 2 cannot run under torchrun" in " ".join(capsys.readouterr().err.split())
     assert files_under(out) == []
+
+
+def test_auto_jobs_is_one_per_core_for_cpu_grids_of_real_runs_else_one(monkeypatch):
+    monkeypatch.setattr("acn_bench.jobs.available_cores", lambda: 2)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert auto_jobs("quick", cpu, runs=6) == 2 and auto_jobs("paper", cpu, runs=6) == 2
+    assert auto_jobs("quick", cpu, runs=1) == 1  # never more jobs than runs
+    assert auto_jobs("smoke", cpu, runs=6) == 1  # a worker's start costs more than a smoke run
+    assert auto_jobs("quick", cuda, runs=6) == 1  # sharing one GPU is opt-in
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert auto_jobs("quick", cpu, runs=6) == 1  # torchrun: every process trains a slice of one run
 
 
 def test_threads_split_the_cores():
