@@ -289,6 +289,24 @@ def test_the_smallest_per_class_is_the_claim_row(tmp_path):
     assert detail.verdict == SUPPORTED and report.summary_lines()[3].endswith(": 1 supported")  # detail not counted
 
 
+def test_transfer_has_the_from_scratch_twins_as_an_uncounted_baseline_row(tmp_path):
+    records = []
+    for seed in range(3):
+        for mode, acn, residual in (("full", 0.70 + 0.01 * seed, 0.60), ("scratch", 0.50, 0.55 + 0.01 * seed)):
+            for connectivity, accuracy in (("acn", acn), ("residual", residual)):
+                config = {"mode": mode, "source_dataset": "tiny-imagenet"}
+                records.append(make("transfer", connectivity, seed, config=config, accuracy=accuracy))
+    records.append(make("transfer", "acn", 0, config={"mode": "linear"}, accuracy=0.1))  # neither
+    report = build_claims(write_all(tmp_path / "records", records))
+    [claim_row] = rows_of(report, "d")
+    [baseline] = rows_of(report, "d", role="baseline")
+    assert "mode=full" in claim_row.labels["setting"] and claim_row.verdict == SUPPORTED
+    assert "mode=scratch" in baseline.labels["setting"] and baseline.verdict == CONTRADICTED
+    summary = "\n".join(report.summary_lines())
+    assert "d better transfer (accuracy, higher is better for ACN): 1 supported" in summary  # baseline not counted
+    assert "d (baseline)" in report.markdown()
+
+
 def test_robustness_has_one_row_per_noise_kind(tmp_path):
     records = []
     for seed in range(3):

@@ -71,6 +71,9 @@ class Claim:
         beside: a second metric whose paired difference is shown next to the claim's (not tested).
         smallest: a key whose smallest value present is the claim row; the other values are
             ``detail`` rows.
+        baseline: configuration values of the rows shown beside the claim's as its baseline, tested
+            alike but not counted in the verdicts (transfer: the from-scratch twins, which tell an
+            advantage of the transferred ACN from one it has on the target alone).
         grows_with_depth: add a row per family of depths: the slope of the difference against depth
             (the paper's direction: the advantage grows with depth).
     """
@@ -85,6 +88,7 @@ class Claim:
     beside: str | None = None
     smallest: str | None = None
     grows_with_depth: bool = False
+    baseline: dict[str, Any] = field(default_factory=dict)
 
 
 NOISE = ("noise_space", "corruptions")
@@ -102,7 +106,14 @@ CLAIMS: tuple[Claim, ...] = (
         smallest="per_class",
     ),
     Claim(
-        "d", "better transfer", "transfer", "accuracy", HIGHER, where={"mode": "full"}, show=("source_dataset", "mode")
+        "d",
+        "better transfer",
+        "transfer",
+        "accuracy",
+        HIGHER,
+        where={"mode": ("full", "scratch")},
+        show=("source_dataset", "mode"),
+        baseline={"mode": "scratch"},
     ),
     Claim(
         "e",
@@ -314,7 +325,7 @@ class Row:
     """One line of the report: a claim tested on one group of comparable records."""
 
     claim: Claim
-    role: str  # "claim", "detail" (smallest only) or "slope"
+    role: str  # "claim", "detail" (smallest only), "baseline" (not counted) or "slope"
     labels: dict[str, str]
     pairs: list[Pair]
     unpaired: int
@@ -560,8 +571,9 @@ HOW = [
     "- **Claims**: (a) `cutoff_layer`, lower for the ACN, with the paired accuracy difference beside it; "
     "(b) per noise kind, the mean over severities of `<kind>_<severity>_relative` (corrupted / clean "
     "accuracy), higher; (c) `accuracy`, higher, at every `per_class`, the smallest being the claim row "
-    "(the others: detail); (d) target `accuracy`, mode full, higher; (e) `avg_forgetting`, lower, one row "
-    "per depth; (f) `flops_speedup` at the operating point, exit mode inherent, higher.",
+    "(the others: detail); (d) target `accuracy`, mode full, higher, with the from-scratch twins (mode scratch, "
+    "the same fine-tuning recipe) as a baseline row that is tested alike but not counted; (e) `avg_forgetting`, "
+    "lower, one row per depth; (f) `flops_speedup` at the operating point, exit mode inherent, higher.",
     "- **Grows with depth** (e, slope rows): least squares of the per-seed differences on depth, every pair "
     "one point, over the depths of one family (same configuration but depth); interval slope ± "
     "t(0.975, n − 2) · se; supported when the slope is below 0 (the ACN's advantage grows). Seeds needed: "
@@ -589,7 +601,8 @@ def _metric_label(claim: Claim) -> str:
 def _cells(row: Row) -> dict[str, str]:
     claim = row.claim
     cells = {
-        "claim": claim.id + {"detail": " (detail)", "slope": " (slope vs depth)"}.get(row.role, ""),
+        "claim": claim.id
+        + {"detail": " (detail)", "baseline": " (baseline)", "slope": " (slope vs depth)"}.get(row.role, ""),
         "metric": f"{claim.metric} ({'↑' if claim.better == HIGHER else '↓'})",
         "suite": claim.suite,
         **row.labels,
@@ -681,7 +694,10 @@ def load_claim_records(records_dir: Path, suites: Iterable[str]) -> list[Entry]:
 
 
 def _matches(record: Record, claim: Claim) -> bool:
-    return record.suite == claim.suite and all(config_value(record, k) == v for k, v in claim.where.items())
+    """``record`` belongs to ``claim``: its suite, and every ``where`` value (or one of a tuple of them)."""
+    return record.suite == claim.suite and all(
+        config_value(record, k) in (v if isinstance(v, tuple) else (v,)) for k, v in claim.where.items()
+    )
 
 
 def _own_problems(entry: Entry, claim: Claim) -> list[tuple[str, str]]:
@@ -775,6 +791,9 @@ def _claim_rows(claim: Claim, entries: list[Entry], left_out: list[LeftOut]) -> 
     _disambiguate(rows)
     if claim.smallest:
         _mark_details(claim, rows)
+    for group, row in rows:
+        if claim.baseline and all(config_value(group.entries[0].record, k) == v for k, v in claim.baseline.items()):
+            row.role = "baseline"
     result = [row for _, row in rows]
     if claim.grows_with_depth:
         result += _slope_rows(claim, rows)
