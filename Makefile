@@ -3,6 +3,7 @@
 #   make test       creates .venv, installs acn-bench with its test extras, runs every test this machine can run
 #   make test-fast  the same without the tests marked slow (end-to-end suite runs, torchrun), under two minutes
 #   make lint       ruff check and ruff format --check, as CI runs them
+#   make site       the leaderboards as a static website in site/ (open site/index.html; no server needed)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ $(BIN)/acn-bench: pyproject.toml
 	$(BIN)/pip install -e '.[dev]'
 	touch $@
 
-.PHONY: install demo test test-fast lint bench
+.PHONY: install demo test test-fast lint bench site
 install: $(BIN)/acn-bench
 
 demo: install
@@ -30,3 +31,6 @@ lint: install
 
 bench: install
 	$(BIN)/python -m benchmarks.perf step-time
+
+site: install
+	$(BIN)/acn-bench site

@@ -3,9 +3,10 @@
 ``run`` (a suite's grid), ``leaderboard`` (tables and figures from records), ``plot`` (a suite's
 figures), ``validate`` (re-check records), ``submit`` (a new backbone onto the leaderboards),
 ``paper-records`` (the paper's numbers as records), ``claims`` (each claim of the paper tested on
-ACN − residual differences paired by seed) and ``list`` (suites, backbones, datasets,
-profiles). Every user mistake (unknown name, bad value, missing data, a broken plugin) ends with a
-one-paragraph message and exit status 2, before anything is written.
+ACN − residual differences paired by seed), ``site`` (the leaderboards as a static website) and
+``list`` (suites, backbones, datasets, profiles). Every user mistake (unknown name, bad value,
+missing data, a broken plugin) ends with a one-paragraph message and exit status 2, before anything
+is written.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Sequence
 import torch
 from rich.console import Console
 
+from acn_bench import progress
 from acn_bench.backbones import CONNECTIVITIES, backbone_entry, list_backbones
 from acn_bench.errors import UserError, require
 from acn_bench.plugins import load_plugin
@@ -33,6 +35,7 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
 
 LEADERBOARDS = Path("leaderboards")
 LEADERBOARD_RECORDS = LEADERBOARDS / "records"
+SITE = Path("site")
 
 
 def default_results_dir() -> Path:
@@ -140,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--dataset", default=None, help="only records on this dataset (paper rows stay)")
     board.add_argument("--only", action="append", default=[], metavar="KEY=VALUE", help="only rows with KEY=VALUE")
     board.add_argument("--format", choices=("table", "md", "csv", "json"), default="table", help="what to print")
+    board.add_argument(
+        "--columns",
+        choices=("key", "all"),
+        default="key",
+        help="key: the suite's key metrics, one table per setup (default); all: every metric, the commits and "
+        "the tree state, printed and in the written markdown (the CSV always has every column)",
+    )
     board.add_argument("--paper", action="store_true", help="print every paper number next to the measured value")
 
     plot = sub.add_parser("plot", help="write a suite's figures (PNG) from its records")
@@ -168,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--seeds", type=int, default=1)
     submit.add_argument("--device", default="auto")
     submit.add_argument("--records", type=Path, default=None, help=f"where records go (default {LEADERBOARD_RECORDS})")
+    submit.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    site = sub.add_parser("site", help="the leaderboards as a static website (opens from the file system, offline)")
+    site.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
+    site.add_argument(
+        "--out", type=Path, default=None, help=f"the site's folder, replaced as a whole (default {SITE}/)"
+    )
+    add_plugin_argument(site, what="suites whose records the site shows")
 
     papers = sub.add_parser("paper-records", help="write the paper's reported numbers as source=paper records")
     papers.add_argument("--out", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
@@ -219,7 +237,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         device=device,
         data_root=args.data_root,
         download=args.download,
-        progress=not args.no_progress and console.is_terminal,
+        progress=main_rank and not args.no_progress and console.is_terminal,  # one rank draws
         log=console.print if main_rank else ignore,
     )
     if jobs > len(configs) >= 1:
@@ -227,7 +245,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         jobs = len(configs)
     if jobs > 1 and len(configs) > 1:
         return run_jobs(suite, configs, context, jobs, args)
-    outcome = run_suite(suite, configs, context, resume=args.resume)
+    with progress.display(context.progress, console):  # the log lines print above the bars
+        outcome = run_suite(suite, configs, context, resume=args.resume)
     if main_rank:
         console.print(
             f"{len(outcome.written)} record(s) written to {out_dir / suite.name}, {len(outcome.skipped)} skipped."
@@ -323,8 +342,10 @@ def show_leaderboard(
     write: bool = True,
     filters: dict | None = None,
     fmt: str = "table",
+    wide: bool = False,
 ) -> None:
-    """Print the suite's table from ``records_dir``; with ``write``, also write ``.md``, ``.csv`` and figures."""
+    """Print the suite's table from ``records_dir`` (compact: its key metrics; ``wide``: every column); with
+    ``write``, also write ``.md`` (compact or wide), ``.csv`` (every column) and figures."""
     from acn_bench.results.leaderboard import build_table, render
 
     suite = get_suite(suite_name)
@@ -338,16 +359,17 @@ def show_leaderboard(
         higher_is_better=suite.higher_is_better,
         baseline=suite.baseline,
         baseline_metrics=suite.baseline_metrics,
+        key_metrics=suite.compact_metrics(),
     )
     title = f"{suite.name}: {suite.description}"
     if fmt == "table":
-        console.print(table.rich(title))
+        console.print(table.rich(title, wide))
     else:
-        console.print(render(table, fmt, title), markup=False, highlight=False, soft_wrap=True)
+        console.print(render(table, fmt, title, wide), markup=False, highlight=False, soft_wrap=True)
     if write:
         out_dir = tables_dir or records_dir
         figures = suite.plot([r for r in records if r.source == "measured"], out_dir) if records else []
-        for path in table.write(out_dir, suite.name, title, figures):
+        for path in table.write(out_dir, suite.name, title, figures, wide):
             console.print(f"wrote {path}")
 
 
@@ -387,7 +409,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if filtered:
         console.print("filtered view: the written tables are left as they are (run without filters to rewrite them)")
     for name in names:
-        show_leaderboard(name, records_dir, tables_dir, write=not filtered, filters=filters, fmt=args.format)
+        show_leaderboard(name, records_dir, tables_dir, not filtered, filters, args.format, wide=args.columns == "all")
     return 0
 
 
@@ -427,17 +449,20 @@ def cmd_claims(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     from acn_bench.submit import submit
 
-    done = submit(
-        args.plugin,
-        args.backbone,
-        args.suite,
-        args.profile,
-        args.records or LEADERBOARD_RECORDS,
-        dataset=args.dataset,
-        seeds=args.seeds,
-        device=resolve_device(args.device),
-        log=console.print,
-    )
+    shown = not args.no_progress and console.is_terminal
+    with progress.display(shown, console):
+        done = submit(
+            args.plugin,
+            args.backbone,
+            args.suite,
+            args.profile,
+            args.records or LEADERBOARD_RECORDS,
+            dataset=args.dataset,
+            seeds=args.seeds,
+            device=resolve_device(args.device),
+            log=console.print,
+            show_progress=shown,
+        )
     for path in done.written:
         console.print(f"wrote {path}")
     console.print(
@@ -457,6 +482,27 @@ def cmd_paper_records(args: argparse.Namespace) -> int:
             write_record(out_dir, record)
             count += 1
     console.print(f"{count} paper record(s) written under {out_dir}.")
+    return 0
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from acn_bench.site import build_site
+
+    load_plugins(args.plugin)
+    out = args.out or SITE
+    built = build_site(
+        args.records or LEADERBOARD_RECORDS,
+        out,
+        progress=console.is_terminal,
+        warn=lambda line: err_console.print(f"[yellow]acn-bench: warning:[/] {escape(line)}", highlight=False),
+    )
+    console.print(
+        f"wrote {len(built.pages)} page(s) and {built.records} record(s) to {out}/; open {out / 'index.html'}",
+        highlight=False,
+        markup=False,
+    )
     return 0
 
 
@@ -491,6 +537,7 @@ COMMANDS = {
     "claims": cmd_claims,
     "submit": cmd_submit,
     "paper-records": cmd_paper_records,
+    "site": cmd_site,
 }
 
 

@@ -28,12 +28,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from acn_bench import progress
 from acn_bench.errors import UserError
 from acn_bench.suite import RunContext, RunResult, Suite, SuiteRun, run_config, run_label
 
@@ -155,36 +156,21 @@ def run_parallel(
         for number, config in enumerate(configs, start=1)
     ]
     executor = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("runs"),
-        TimeElapsedColumn(),
-        TextColumn("elapsed,"),
-        TimeRemainingColumn(),
-        TextColumn("left"),
-        console=console,
-        disable=not context.progress,
-    )
-
-    def say(line: str) -> None:
-        if context.progress:
-            bar.console.print(line, highlight=False, markup=False)
-        else:
-            context.log(line)
-
     try:
-        with bar, _sigterm_interrupts():
-            progress_task = bar.add_task(f"{suite.name}: {jobs} jobs", total=len(configs))
+        with (
+            progress.display(context.progress, console) as shown,
+            progress.task(f"{suite.name}: {jobs} jobs, runs", total=len(configs)) as bar,
+            _sigterm_interrupts(),
+        ):
+            say = partial(shown.console.print, highlight=False, markup=False) if context.progress else context.log
             with _worker_environment(threads):  # the workers start here, inheriting it
                 pending: dict[Future, _Task] = {executor.submit(_run_task, task): task for task in tasks}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    task = pending.pop(future)
-                    say(_account(outcome, task, _outcome_of(future), len(configs)))
-                    bar.advance(progress_task)
+                    task, done_run = pending.pop(future), _outcome_of(future)
+                    say(_account(outcome, task, done_run, len(configs)))
+                    bar.advance(skipped=done_run.result is not None and done_run.result.skipped)
         _stop_workers(executor)  # all idle now: a torch interpreter takes seconds to tear down, nothing is lost
     except KeyboardInterrupt:
         outcome.interrupted = True

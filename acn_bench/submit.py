@@ -17,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from acn_bench import progress
 from acn_bench.backbones import backbone_entry
 from acn_bench.backbones.contract import contract_problems
 from acn_bench.errors import UserError
@@ -49,8 +50,11 @@ def submit(
     seeds: int = 1,
     device: torch.device = CPU,
     log: Callable[[str], None] = print,
+    show_progress: bool = False,
 ) -> Submission:
     """Run ``suite_name`` for ``backbone`` and add the validated records to ``leaderboards_records``.
+
+    ``show_progress``: a bar through the steps (contract, runs, validation), the runs' bars under it.
 
     Raises:
         UserError: a plugin that fails to import, a broken contract, a failed run or an invalid or
@@ -60,15 +64,21 @@ def submit(
     for plugin in plugins:
         log(f"loaded {plugin}: {load_plugin(plugin).summary()}")
     entry = backbone_entry(backbone)
-    problems = contract_problems(backbone)
-    if problems:
-        raise UserError(f"backbone {backbone!r} ({entry.origin}) breaks the contract: " + "; ".join(problems) + ".")
-    log(f"contract kept by {backbone!r}: forward, probe, truncate, equal twins, determinism")
-    suite = get_suite(suite_name)
-    configs = plan_runs(suite, profile, dataset, seeds, axes={"backbone": [backbone]})
-    with tempfile.TemporaryDirectory(prefix="acn-bench-submit-") as scratch:
-        context = RunContext(out_dir=Path(scratch), device=device, log=log)
+    with (
+        progress.display(show_progress),
+        progress.task(f"submit {backbone}: contract", total=3) as steps,
+        tempfile.TemporaryDirectory(prefix="acn-bench-submit-") as scratch,
+    ):
+        problems = contract_problems(backbone)
+        if problems:
+            raise UserError(f"backbone {backbone!r} ({entry.origin}) breaks the contract: " + "; ".join(problems) + ".")
+        log(f"contract kept by {backbone!r}: forward, probe, truncate, equal twins, determinism")
+        suite = get_suite(suite_name)
+        configs = plan_runs(suite, profile, dataset, seeds, axes={"backbone": [backbone]})
+        steps.update(advance=1, description=f"submit {backbone}: {len(configs)} run(s) of {suite.name}")
+        context = RunContext(out_dir=Path(scratch), device=device, log=log, progress=show_progress)
         outcome = run_suite(suite, configs, context)
+        steps.update(advance=1, description=f"submit {backbone}: validation")
         count, problems = validate_records(Path(scratch))
         if problems:
             raise UserError("the submission's records are invalid: " + "; ".join(problems))
@@ -78,6 +88,7 @@ def submit(
                     f"duplicate run: {leaderboards_records / suite.name / (record.run_id + '.json')} exists already."
                 )
         texts = {path.name: path.read_text() for path in iter_record_files(Path(scratch), suite.name)}
+        steps.advance()
     for name, text in texts.items():
         if json.loads(text)["backbone"]["name"] != backbone:
             raise UserError(f"record {name} is not of backbone {backbone!r}.")

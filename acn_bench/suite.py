@@ -12,13 +12,17 @@ import abc
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import torch
 
+from acn_bench import progress
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record, has_record, run_id, write_record
 from acn_bench.training import distributed
+
+if TYPE_CHECKING:
+    from acn_bench.results.plots import FigureData
 
 PROFILES = ("smoke", "quick", "paper")
 
@@ -108,7 +112,8 @@ class Suite(abc.ABC):
     (image suites inherit all but ``measure`` from ``benchmarks.image_suite.ImageSuite``) and
     :meth:`grid`.
 
-    Subclasses set ``name``, ``description``, ``metrics`` (leaderboard columns), ``datasets``
+    Subclasses set ``name``, ``description``, ``metrics`` (leaderboard columns; ``key_metrics`` the
+    few of them compact tables show), ``datasets``
     (the first is the default), ``recipes`` (profile -> dataset or ``"*"`` -> recipe) and
     ``group_by`` (grid keys besides backbone, connectivity, depth, strategy, ... that separate
     leaderboard rows), and register with :func:`acn_bench.suite_registry.register_suite`.
@@ -117,6 +122,7 @@ class Suite(abc.ABC):
     name: str = ""
     description: str = ""
     metrics: tuple[str, ...] = ()
+    key_metrics: tuple[str, ...] = ()  # the compact tables' 3-5 metrics (default: the first four of metrics)
     datasets: tuple[str, ...] = ()
     recipes: dict[str, dict[str, Any]] = {}
     default_datasets: dict[str, str] = {}  # profile -> dataset used when the user names none
@@ -124,6 +130,10 @@ class Suite(abc.ABC):
     higher_is_better: bool = True  # for the leaderboard rank by the first metric
     baseline: dict[str, Any] = {}  # e.g. {"method": "random"}: the row every other row must beat
     baseline_metrics: tuple[str, ...] = ()  # ... on these metrics, beyond the seed spread
+
+    def compact_metrics(self) -> tuple[str, ...]:
+        """The metrics of the compact tables (terminal, markdown, the site's default columns)."""
+        return self.key_metrics or self.metrics[:4]
 
     def paper_records(self) -> list[Record]:
         """The paper's reported numbers for this suite, as ``source="paper"`` records (default: none)."""
@@ -170,13 +180,17 @@ class Suite(abc.ABC):
     def make_record(self, config: dict[str, Any], recipe: Any, trained: Any, measured: Any) -> Record:
         """Step 4: the record of one run (its ``run_id`` is set by :func:`run_suite`)."""
 
-    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
-        """Write the suite's figures (PNG) into ``out_dir``; default: probe accuracy against depth."""
-        from acn_bench.results.plots import plot_series, probe_series
+    def figures(self, records: list[Record]) -> list[FigureData]:
+        """The suite's figures as data (``Lines`` / ``Heatmaps`` of :mod:`acn_bench.results.plots`), drawn
+        as PNG by :meth:`plot` and interactively by the site; default: probe accuracy against depth."""
+        from acn_bench.results.plots import Lines, probe_series
 
-        path = out_dir / f"{self.name}_probe_by_depth.png"
         title = f"{self.name}: shared-head accuracy by depth"
-        return [plot_series(probe_series(records), path, title, "depth (blocks)")]
+        return [Lines(f"{self.name}_probe_by_depth", title, "depth (blocks)", probe_series(records))]
+
+    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+        """Write the suite's :meth:`figures` (PNG) into ``out_dir``."""
+        return [figure.png(out_dir) for figure in self.figures(records)]
 
     def identity(self, config: dict[str, Any]) -> str:
         """Stable id of a configuration: same id, same run (used to skip on resume)."""
@@ -320,10 +334,15 @@ def run_suite(suite: Suite, configs: list[dict[str, Any]], context: RunContext, 
 
     On ``resume``, runs with a record are skipped and an interrupted run continues from its
     checkpoint; otherwise every run starts afresh. ``acn_bench.jobs.run_parallel`` runs the same
-    :func:`run_config` in several processes.
+    :func:`run_config` in several processes. With ``context.progress`` a bar shows run i of n, the
+    time elapsed and an estimate of the time left (the trainer's and the data's bars nest under it).
     """
     outcome = SuiteRun(planned=len(configs))
     context.resume = resume
-    for number, config in enumerate(configs, start=1):
-        outcome.add(run_config(suite, config, context, resume, f"[{number}/{len(configs)}] "))
+    with progress.display(context.progress), progress.task(suite.name, total=len(configs)) as grid:
+        for number, config in enumerate(configs, start=1):
+            grid.update(description=f"{suite.name}: run {number}/{len(configs)}")
+            result = run_config(suite, config, context, resume, f"[{number}/{len(configs)}] ")
+            outcome.add(result)
+            grid.advance(skipped=result.skipped)
     return outcome

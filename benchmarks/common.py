@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -14,7 +15,7 @@ from acn_bench.data import ImageSet, load_images
 from acn_bench.data.splits import validation_split
 from acn_bench.errors import UserError
 from acn_bench.suite import RunContext
-from acn_bench.training import TrainConfig
+from acn_bench.training import TrainConfig, distributed
 
 TWINS = ("residual", "acn")
 
@@ -159,10 +160,11 @@ def cached_model(
 
     Lets several runs (fine-tuning modes, pruning methods) share one expensive training. A file lock
     beside ``path`` makes runs in parallel processes (``--jobs``) train it once: the second waits for
-    the first and loads its model.
+    the first and loads its model. Under ``torchrun`` the processes are the ranks of one run, which
+    train together (``--jobs`` is refused there): no lock, or the ranks would wait on each other.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{path}.lock"):
+    with FileLock(f"{path}.lock") if distributed.world_size() == 1 else nullcontext():
         if path.is_file():
             context.log(f"  reusing the trained model {path}")
             model, extra = load_backbone(path, expected)

@@ -10,7 +10,6 @@ latency of the full and the truncated model timed interleaved (a paired speedup 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import CONNECTIVITIES
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
-from acn_bench.results.plots import model_label, plot_heatmaps
+from acn_bench.results.plots import FigureData, Heatmaps, model_label
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig, probe_accuracy
@@ -77,6 +76,7 @@ class CompressionSuite(ImageSuite):
 
     name = "compression"
     description = "train twins, probe every depth, truncate at the cutoff layer; accuracy, params, FLOPs, MB, latency"
+    key_metrics = ("accuracy", "cutoff_layer", "truncated_accuracy", "truncated_params", "latency_speedup")
     metrics = (
         "accuracy",
         "cutoff_layer",
@@ -142,31 +142,19 @@ class CompressionSuite(ImageSuite):
         }
         return Measured(metrics, timings={"cost_s": time.perf_counter() - start})
 
-    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+    def figures(self, records: list[Record]) -> list[FigureData]:
         """Probe accuracy by depth, and Figure-1-style per-block gradient norms over training."""
-        paths = super().plot(records, out_dir)
+        figures = super().figures(records)
         grids: dict[str, list[np.ndarray]] = {}
         for record in records:
             epochs = [e["grad_norms"] for e in record.history.get("epochs", []) if "grad_norms" in e]
             if epochs:
                 grids.setdefault(model_label(record), []).append(np.array(epochs).T)  # blocks x epochs
         if grids:
-            maps = {
-                name: np.mean([g for g in runs if g.shape == runs[0].shape], axis=0)
-                for name, runs in sorted(grids.items())
-            }
-            paths.append(
-                plot_heatmaps(
-                    maps,
-                    out_dir / f"{self.name}_grad_norms.png",
-                    "gradient norm per block over training",
-                    "epoch",
-                    "block",
-                    "grad norm",
-                    log=True,
-                )
-            )
-        return paths
+            title = "gradient norm per block over training"
+            maps = dict(sorted(grids.items()))
+            figures.append(Heatmaps(f"{self.name}_grad_norms", title, "epoch", "block", "grad norm", maps, log=True))
+        return figures
 
     def paper_records(self) -> list[Record]:
         """The paper's reported numbers for this suite."""

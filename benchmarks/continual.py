@@ -21,7 +21,6 @@ import dataclasses
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -34,7 +33,7 @@ from acn_bench.data.augment import Normalizer, resize_bilinear
 from acn_bench.data.splits import per_class_subset, validation_split
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record, environment, run_id
-from acn_bench.results.plots import new_series, plot_heatmaps, plot_series
+from acn_bench.results.plots import FigureData, Heatmaps, Lines, new_series
 from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import distributed, seed_everything
@@ -254,6 +253,7 @@ class ContinualSuite(Suite):
 
     name = "continual"
     description = "split scenarios task after task (Avalanche naive / SI / EWC); avg accuracy and forgetting per depth"
+    key_metrics = ("avg_accuracy", "avg_forgetting", "learning_accuracy")
     metrics = ("avg_accuracy", "avg_forgetting", "learning_accuracy", "seconds_per_task")
     group_by = ("scenario", "hparams")
     datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
@@ -312,7 +312,9 @@ class ContinualSuite(Suite):
         self, config: dict[str, Any], recipe: ContinualRecipe, data: SplitScenario, context: RunContext
     ) -> ContinualRun:
         """Train the twin task after task with the run's Avalanche strategy, testing every task after each."""
-        from strategies.models import continual_model  # imports Avalanche (seconds): only once there are data
+        # these import Avalanche (seconds): only once there are data
+        from strategies.models import continual_model
+        from strategies.progress_plugin import continual_progress
 
         params = strategy_params(config["strategy"], config)
         seed_everything(config["seed"])
@@ -321,27 +323,29 @@ class ContinualSuite(Suite):
         )
         info = backbone_info(backbone)
         model = continual_model(backbone, config["setting"])
-        strategy = make_strategy(
-            config["strategy"],
-            model,
-            torch.optim.Adam(model.parameters(), lr=recipe.lr),
-            nn.CrossEntropyLoss(),
-            train_mb_size=recipe.batch_size,
-            train_epochs=recipe.epochs,
-            eval_mb_size=recipe.eval_batch_size,
-            device=context.device,
-            evaluator=silent_evaluator(),
-            **params,
-        )
         rid = self.identity(config)
-        result = run_stream(
-            strategy,
-            data.scenario.train_stream,
-            data.scenario.test_stream,
-            context.log,
-            checkpoint=context.checkpoint_path(self.name, rid),
-            fingerprint=rid,
-        )
+        with continual_progress(len(data.scenario.train_stream)) as bars:
+            strategy = make_strategy(
+                config["strategy"],
+                model,
+                torch.optim.Adam(model.parameters(), lr=recipe.lr),
+                nn.CrossEntropyLoss(),
+                train_mb_size=recipe.batch_size,
+                train_epochs=recipe.epochs,
+                eval_mb_size=recipe.eval_batch_size,
+                device=context.device,
+                evaluator=silent_evaluator(),
+                plugins=[bars],
+                **params,
+            )
+            result = run_stream(
+                strategy,
+                data.scenario.train_stream,
+                data.scenario.test_stream,
+                context.log,
+                checkpoint=context.checkpoint_path(self.name, rid),
+                fingerprint=rid,
+            )
         return ContinualRun(data, model, info, params, result, str(context.device))
 
     def measure(
@@ -423,7 +427,7 @@ class ContinualSuite(Suite):
         """The paper's table (SPEC.md §4): see :func:`paper_records`."""
         return paper_records()
 
-    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+    def figures(self, records: list[Record]) -> list[FigureData]:
         """Per-depth probe accuracy, and average accuracy and forgetting against the number of blocks."""
         accuracy, forgetting = new_series(), new_series()
         for record in records:
@@ -434,21 +438,19 @@ class ContinualSuite(Suite):
             accuracy[label][backbone["depth"]].append(record.metrics["avg_accuracy"])
             forgetting[label][backbone["depth"]].append(record.metrics["avg_forgetting"])
         return [
-            *super().plot([r for r in records if r.probe], out_dir),
-            plot_series(
-                accuracy, out_dir / f"{self.name}_accuracy.png", "continual: average accuracy", "depth (blocks)"
-            ),
-            plot_series(
-                forgetting,
-                out_dir / f"{self.name}_forgetting.png",
+            *super().figures([r for r in records if r.probe]),
+            Lines(f"{self.name}_accuracy", "continual: average accuracy", "depth (blocks)", accuracy),
+            Lines(
+                f"{self.name}_forgetting",
                 "continual: average forgetting",
                 "depth (blocks)",
+                forgetting,
                 ylabel="average forgetting (%)",
             ),
-            *self.plot_accuracy_matrices(records, out_dir),
+            *self.accuracy_matrices(records),
         ]
 
-    def plot_accuracy_matrices(self, records: list[Record], out_dir: Path) -> list[Path]:
+    def accuracy_matrices(self, records: list[Record]) -> list[Heatmaps]:
         """Per scenario, the accuracy matrix acc[i, j] (mean over seeds) of every model and strategy.
 
         One panel per (connectivity, depth, strategy): a row of the figure per twin and depth, a
@@ -462,16 +464,16 @@ class ContinualSuite(Suite):
             matrices[record.scenario][panel].append(np.where(np.tri(*matrix.shape, dtype=bool), matrix, np.nan))
         strategies = len({r.strategy for r in records})
         return [
-            plot_heatmaps(
-                {
-                    f"{twin} L={depth} {strategy}": np.mean(panels[twin, depth, strategy], axis=0)
-                    for twin, depth, strategy in sorted(panels)
-                },
-                out_dir / f"{self.name}_accuracy_matrix_{scenario}.png",
+            Heatmaps(
+                f"{self.name}_accuracy_matrix_{scenario}",
                 f"{scenario}: accuracy (%) on task j after training task i, mean over seeds",
                 "tested on task j",
                 "after training task i",
                 "accuracy (%)",
+                {
+                    f"{twin} L={depth} {strategy}": panels[twin, depth, strategy]
+                    for twin, depth, strategy in sorted(panels)
+                },
                 columns=strategies,
                 value_range=(0, 100),
             )

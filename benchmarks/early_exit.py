@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import Any
 
 from acn_bench.analysis.early_exit import (
@@ -32,7 +31,7 @@ from acn_bench.analysis.early_exit import (
 from acn_bench.backbones import Backbone
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record
-from acn_bench.results.plots import new_series, plot_series
+from acn_bench.results.plots import FigureData, Lines, new_series
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig
@@ -94,6 +93,7 @@ class EarlyExitSuite(ImageSuite):
     description = (
         "entropy-threshold early exit (inherent, branches, shared head): accuracy, FLOPs and wall-clock speedup"
     )
+    key_metrics = ("accuracy", "exit_accuracy", "mean_exit_depth", "flops_speedup", "wall_speedup")
     metrics = ("accuracy", "exit_accuracy", "mean_exit_depth", "flops_speedup", "wall_speedup", "threshold")
     group_by = ("exit_mode", "exit_weights", "branch_layers")
     datasets = ("digits", "cifar10", "cifar100", "tiny-imagenet")
@@ -173,15 +173,15 @@ class EarlyExitSuite(ImageSuite):
             timings={"exit_eval_s": time.perf_counter() - start},
         )
 
-    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+    def figures(self, records: list[Record]) -> list[FigureData]:
         """Accuracy against FLOPs speedup over the threshold sweep, one curve per model and exit mode."""
         series = new_series()
         for record in records:
             label = f"{record.backbone['connectivity']} {record.config['exit_mode']}"
             for row in record.history["threshold_sweep"]:
                 series[label][round(row["flops_speedup"], 2)].append(row["accuracy"])
-        path = out_dir / f"{self.name}_accuracy_vs_speedup.png"
-        return [plot_series(series, path, "early exit: accuracy vs FLOPs speedup", "FLOPs speedup (x)")]
+        title = "early exit: accuracy vs FLOPs speedup"
+        return [Lines(f"{self.name}_accuracy_vs_speedup", title, "FLOPs speedup (x)", series)]
 
     def paper_records(self) -> list[Record]:
         """The paper's reported numbers for this suite."""

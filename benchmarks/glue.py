@@ -163,6 +163,7 @@ class GlueSuite(Suite):
 
     name = "glue"
     description = "BERT twins: MLM pre-training on a corpus, GLUE fine-tuning; task metric by depth, cutoff, cost"
+    key_metrics = ("score", "cutoff_layer", "truncated_score", "truncated_params", "mlm_accuracy")
     metrics = (
         "score",
         "cutoff_layer",

@@ -134,6 +134,7 @@ class ImageNetSuite(ImageSuite):
 
     name = "imagenet"
     description = "ViT twins on ImageNet class folders (streamed, RandAugment, MixUp); accuracy, cutoff, throughput"
+    key_metrics = ("accuracy", "cutoff_layer", "truncated_accuracy", "truncated_params", "samples_per_s")
     metrics = (
         "accuracy",
         "cutoff_layer",

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.data.splits import SUBSET_MODES, per_class_subset
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
-from acn_bench.results.plots import model_label, new_series, plot_series
+from acn_bench.results.plots import FigureData, Lines, model_label, new_series
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig
@@ -95,6 +94,7 @@ class LowDataSuite(ImageSuite):
 
     name = "low_data"
     description = "twins trained on N images per class (sweep N); accuracy and cutoff layer vs N"
+    key_metrics = ("accuracy", "cutoff_layer", "train_size")
     metrics = ("accuracy", "cutoff_layer", "train_size", "best_epoch")
     group_by = ("per_class", "subset")
     datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
@@ -147,7 +147,7 @@ class LowDataSuite(ImageSuite):
             }
         )
 
-    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+    def figures(self, records: list[Record]) -> list[FigureData]:
         """Accuracy and cutoff layer against training images per class."""
         accuracy, cutoff = new_series(), new_series()
         for record in records:
@@ -155,14 +155,12 @@ class LowDataSuite(ImageSuite):
             accuracy[model_label(record)][per_class].append(record.metrics["accuracy"])
             cutoff[model_label(record)][per_class].append(record.metrics["cutoff_layer"])
         return [
-            plot_series(
-                accuracy, out_dir / f"{self.name}_accuracy.png", "low data: accuracy", "images per class", log_x=True
-            ),
-            plot_series(
-                cutoff,
-                out_dir / f"{self.name}_cutoff.png",
+            Lines(f"{self.name}_accuracy", "low data: accuracy", "images per class", accuracy, log_x=True),
+            Lines(
+                f"{self.name}_cutoff",
                 "low data: cutoff layer",
                 "images per class",
+                cutoff,
                 ylabel="cutoff layer",
                 percent=False,
                 log_x=True,

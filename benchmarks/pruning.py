@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
@@ -37,7 +36,7 @@ from acn_bench.backbones import Backbone
 from acn_bench.data.augment import Normalizer
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record, run_id
-from acn_bench.results.plots import model_label, new_series, plot_series
+from acn_bench.results.plots import FigureData, Lines, model_label, new_series
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig, seed_everything
@@ -72,6 +71,7 @@ class PruningSuite(ImageSuite):
         "magnitude vs random (same per-layer sparsity) pruning of the blocks of AC vs residual twins; "
         "accuracy and non-zero params vs sparsity"
     )
+    key_metrics = ("accuracy", "accuracy_at_0.5", "accuracy_at_0.7", "accuracy_at_0.9")
     metrics = (
         "accuracy",
         "cutoff_layer",
@@ -196,15 +196,11 @@ class PruningSuite(ImageSuite):
             "layer_sparsity": layers,
         }
 
-    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+    def figures(self, records: list[Record]) -> list[FigureData]:
         """Accuracy against sparsity, one line per model and method."""
         series = new_series()
         for record in records:
             label = f"{model_label(record)} {record.config['method']} truncate={record.config['truncate']}"
             for point in record.history["curve"]:
                 series[label][point["sparsity"]].append(point["accuracy"])
-        return [
-            plot_series(
-                series, out_dir / f"{self.name}_accuracy_vs_sparsity.png", "pruning: accuracy vs sparsity", "sparsity"
-            )
-        ]
+        return [Lines(f"{self.name}_accuracy_vs_sparsity", "pruning: accuracy vs sparsity", "sparsity", series)]

@@ -19,7 +19,7 @@ from acn_bench.data.augment import Normalizer
 from acn_bench.data.corruptions import CORRUPTIONS, SPACES, corrupt_normalized, corrupt_pixels, get_corruption
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record
-from acn_bench.results.plots import model_label, new_series, plot_series
+from acn_bench.results.plots import FigureData, Lines, model_label, new_series
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig, probe_accuracy
@@ -93,6 +93,8 @@ class RobustnessSuite(ImageSuite):
         *(f"{corruption_key(n, s)}_accuracy" for n, s in parse_corruptions(DEFAULT_CORRUPTIONS)),
         "mean_relative_robustness",
     )
+    # clean, one middle severity of each noise, and the mean over all severities
+    key_metrics = ("accuracy", "gaussian_0.2_accuracy", "salt_pepper_0.05_accuracy", "mean_relative_robustness")
     group_by = ("noise_space", "corruptions", "checkpoint")
     datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
     recipes = RECIPES
@@ -141,9 +143,9 @@ class RobustnessSuite(ImageSuite):
             metrics, history={"probe_under_noise": probes}, timings={"noise_eval_s": time.perf_counter() - start}
         )
 
-    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+    def figures(self, records: list[Record]) -> list[FigureData]:
         """Accuracy against noise severity, one figure per corruption kind, plus probe accuracy by depth."""
-        paths = super().plot(records, out_dir)
+        figures = super().figures(records)
         series_by_kind: dict[str, Any] = {}
         for record in records:
             for name, severity in parse_corruptions(record.config["corruptions"]):
@@ -153,9 +155,8 @@ class RobustnessSuite(ImageSuite):
                     record.metrics[f"{corruption_key(name, severity)}_accuracy"]
                 )
         for name, series in series_by_kind.items():
-            path = out_dir / f"{self.name}_{name}.png"
-            paths.append(plot_series(series, path, f"{self.name}: {name} noise", "severity"))
-        return paths
+            figures.append(Lines(f"{self.name}_{name}", f"{self.name}: {name} noise", "severity", series))
+        return figures
 
     def paper_records(self) -> list[Record]:
         """The paper's reported numbers for this suite."""

@@ -28,7 +28,7 @@ from acn_bench.data import ImageSet
 from acn_bench.data.augment import resize_bilinear
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record, run_id
-from acn_bench.results.plots import model_label, plot_series, probe_series
+from acn_bench.results.plots import FigureData, Lines, model_label, probe_series
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import get_suite, register_suite
 from acn_bench.training import TrainConfig, seed_everything
@@ -107,6 +107,7 @@ class TransferSuite(ImageSuite):
 
     name = "transfer"
     description = "pre-train twins on a source, fine-tune (full, linear; scratch baseline) on a target; accuracy"
+    key_metrics = ("accuracy", "cutoff_layer", "source_accuracy")
     metrics = ("accuracy", "cutoff_layer", "source_accuracy", "source_cutoff_layer")
     group_by = ("source_dataset", "mode")
     datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
@@ -184,7 +185,7 @@ class TransferSuite(ImageSuite):
             timings={"source_train_s": source["train_s"]},
         )
 
-    def plot(self, records: list[Record], out_dir: Path) -> list[Path]:
+    def figures(self, records: list[Record]) -> list[FigureData]:
         """Probe accuracy against depth for the source models and the fine-tuned target models."""
         source = probe_series(
             records,
@@ -193,12 +194,8 @@ class TransferSuite(ImageSuite):
         )
         target = probe_series(records, label=lambda r: f"{model_label(r)} {r.config['mode']} on {r.dataset['name']}")
         return [
-            plot_series(
-                source, out_dir / f"{self.name}_source_probe.png", "transfer: source model by depth", "depth (blocks)"
-            ),
-            plot_series(
-                target, out_dir / f"{self.name}_target_probe.png", "transfer: target model by depth", "depth (blocks)"
-            ),
+            Lines(f"{self.name}_source_probe", "transfer: source model by depth", "depth (blocks)", source),
+            Lines(f"{self.name}_target_probe", "transfer: target model by depth", "depth (blocks)", target),
         ]
 
     def paper_records(self) -> list[Record]:

@@ -9,7 +9,8 @@ saves what a strategy carries from one experience to the next, each part in a fo
   as tasks arrive, so positions are not stable but names are);
 * every plugin's attributes: the clock, the evaluator's metric state (so Avalanche's forgetting
   after a resume still compares against the accuracy measured right after each task), EWC's
-  saved parameters and importances, SI's path integrals, LwF's previous model, the replay buffer.
+  saved parameters and importances, SI's path integrals, LwF's previous model, the replay buffer
+  (plugins with ``carries_state = False``, such as the progress bars, are left out).
 
 Importing this module imports Avalanche (seconds).
 """
@@ -42,7 +43,7 @@ def strategy_state(strategy: SupervisedTemplate) -> dict[str, Any]:
     return {
         "model": strategy.model.state_dict(),
         "optimizer_state": {names[id(p)]: state for p, state in strategy.optimizer.state.items() if id(p) in names},
-        "plugins": [(type(plugin).__name__, dict(vars(plugin))) for plugin in strategy.plugins],
+        "plugins": [(type(plugin).__name__, dict(vars(plugin))) for plugin in _stateful(strategy)],
     }
 
 
@@ -62,7 +63,7 @@ def restore_strategy(
         ValueError: the saved plugins are not the ones this strategy has.
     """
     saved_types = [name for name, _ in state["plugins"]]
-    types = [type(plugin).__name__ for plugin in strategy.plugins]
+    types = [type(plugin).__name__ for plugin in _stateful(strategy)]
     if saved_types != types:
         raise ValueError(f"the checkpoint's plugins {saved_types} differ from this strategy's {types}")
     model = strategy.model
@@ -81,8 +82,13 @@ def restore_strategy(
             key: value if key == "step" or not torch.is_tensor(value) else value.to(param.device)
             for key, value in param_state.items()
         }
-    for plugin, (_, attributes) in zip(strategy.plugins, state["plugins"]):
+    for plugin, (_, attributes) in zip(_stateful(strategy), state["plugins"]):
         vars(plugin).update({key: _to_device(value, strategy.device) for key, value in attributes.items()})
+
+
+def _stateful(strategy: SupervisedTemplate) -> list[Any]:
+    """The strategy's plugins that carry state from one experience to the next."""
+    return [plugin for plugin in strategy.plugins if getattr(plugin, "carries_state", True)]
 
 
 def _to_device(value: Any, device: torch.device) -> Any:

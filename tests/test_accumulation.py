@@ -79,7 +79,7 @@ def _loop(trainer):
     from acn_bench.training.trainer import _Loop
 
     criterion = trainer._criterion(None)
-    return _Loop(None, None, torch.amp.GradScaler("cpu", enabled=False), None, criterion, None, None, None)
+    return _Loop(None, None, torch.amp.GradScaler("cpu", enabled=False), None, criterion, None, None)
 
 
 def test_micro_batches_are_equal_slices_and_only_the_last_all_reduces(digits_tensors):

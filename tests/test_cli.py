@@ -111,6 +111,28 @@ def test_bad_input_exits_2_with_a_clear_message_and_writes_nothing(tmp_path, cap
     assert files_under(out) == []
 
 
+def test_leaderboard_prints_and_writes_key_columns_and_columns_all_restores_the_wide_view(tmp_path, capsys):
+    records, tables = tmp_path / "records", tmp_path / "tables"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "leaderboards" / "records" / "pruning", records / "pruning")
+    assert main(["leaderboard", "pruning", "--records", str(records), "--tables", str(tables)]) == 0
+    printed = capsys.readouterr().out
+    assert "acc@0.9" in printed and "vs random" in printed and "nonzero_params" not in printed
+    compact = (tables / "pruning.md").read_text()
+    csv = (tables / "pruning.csv").read_text()
+    assert "| rank | conn · method" in " ".join(compact.split()) and "nonzero_params_at_0.9" not in compact
+    assert "nonzero_params_at_0.9_mean" in csv and "commits" in csv  # the CSV keeps every column
+
+    assert main(["leaderboard", "pruning", "--records", str(records), "--tables", str(tables), "--columns", "all"]) == 0
+    assert "nonzero_params_at_0.9" in capsys.readouterr().out
+    wide = (tables / "pruning.md").read_text()
+    assert "nonzero_params_at_0.9" in wide and "commits" in wide and (tables / "pruning.csv").read_text() == csv
+
+    with pytest.raises(SystemExit) as stop:
+        main(["leaderboard", "--records", str(records), "--columns", "some"])
+    assert stop.value.code == 2 and "argument --columns: invalid choice: 'some'" in capsys.readouterr().err
+    assert (tables / "pruning.md").read_text() == wide
+
+
 def test_corrupt_archive_exits_2_and_writes_nothing(tmp_path, capsys, monkeypatch):
     archive = tmp_path / "cifar-10-python.tar.gz"
     archive.write_bytes(b"\x1f\x8b not really a gzip file" * 10)

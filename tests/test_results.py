@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from acn_bench.results import Record, load_records, read_record, run_id, write_record
-from acn_bench.results.leaderboard import build_table, format_value, records_frame, reproduction_status, summarize
+from acn_bench.results.leaderboard import (
+    build_table,
+    format_value,
+    records_frame,
+    reproduction_status,
+    short_label,
+    summarize,
+)
 from acn_bench.results.record import environment, git_dirty
 
 
@@ -77,7 +88,7 @@ def test_leaderboard_groups_over_seeds_with_mean_std_and_n(tmp_path):
     assert table.summary.set_index("connectivity")["rank"].to_dict() == {"acn": "1", "residual": "2"}
     md, csv = table.write(tmp_path / "tables", "compression", "compression")
     assert md.read_text().startswith("# compression") and "accuracy_mean" in csv.read_text()
-    assert table.rich("t").row_count == 2
+    assert table.rich("t", wide=True).row_count == 2
 
 
 @pytest.mark.parametrize(
@@ -93,6 +104,19 @@ def test_leaderboard_groups_over_seeds_with_mean_std_and_n(tmp_path):
 )
 def test_values_are_shown_with_three_significant_digits_and_the_std_to_the_same_decimals(mean, std, metric, text):
     assert format_value(mean, std, metric, n=3) == text
+
+
+@pytest.mark.parametrize(
+    "mean, std, text",
+    [
+        (2527002.0, 123456.0, "2.53M ± 0.12M"),
+        (74957.0, None, "75.0k"),
+        (9999.0, None, "9,999"),
+        (1.18, 0.04, "1.18 ± 0.04"),
+    ],
+)
+def test_compact_tables_write_counts_of_ten_thousand_and_more_with_a_suffix(mean, std, text):
+    assert format_value(mean, std, "truncated_params", n=3, short=True) == text
 
 
 def test_runs_from_different_hardware_get_separate_rows(tmp_path):
@@ -152,6 +176,8 @@ def test_seeds_average_only_over_one_recipe_and_rows_show_their_commits(tmp_path
     ):
         run.environment, run.created = {"git_commit": commit, "git_dirty": False}, created
     runs[2].config = {**runs[2].config, "epochs": 99}  # another recipe: never averaged with the others
+    for seed, run in enumerate(runs):  # statistics of each seed's own training images: not the recipe
+        run.config = {**run.config, "normalization": {"mean": [0.1 * seed], "std": [1.0]}}
     table = build_table(runs, ["accuracy"])
     summary = table.summary
     assert list(summary["n"]) == [2, 1] and summary["recipe"].nunique() == 2
@@ -182,6 +208,8 @@ def test_a_tree_is_dirty_with_uncommitted_tracked_changes_outside_leaderboards(t
     (tmp_path / "leaderboards").mkdir()
     (tmp_path / "pkg" / "code.py").write_text("a = 1\n")
     (tmp_path / "leaderboards" / "table.md").write_text("| a |\n")
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "machine.md").write_text("# Throughput\n")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "."], check=True)
@@ -190,6 +218,7 @@ def test_a_tree_is_dirty_with_uncommitted_tracked_changes_outside_leaderboards(t
     assert git_dirty(where) is False
     (tmp_path / "scratch.txt").write_text("untracked files never count")
     (tmp_path / "leaderboards" / "table.md").write_text("| b |\n")  # results, not code
+    (tmp_path / "benchmarks" / "results" / "machine.md").write_text("# Throughput\n\nmore\n")  # measurements
     assert git_dirty(where) is False
     (tmp_path / "pkg" / "code.py").write_text("a = 2\n")
     assert git_dirty(where) is True
@@ -236,3 +265,96 @@ def test_a_method_that_does_not_beat_the_random_baseline_beyond_the_spread_is_ma
         baseline_metrics=("accuracy_at_0.5", "accuracy_at_0.9"),
     )
     assert dict(zip(table.summary["method"], table.summary["vs random"]))["magnitude"] == "beats"
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "leaderboards" / "records"
+
+
+def committed_tables():
+    """The leaderboard of every suite with committed records, as ``acn-bench leaderboard`` builds it."""
+    from acn_bench.suite_registry import get_suite, list_suites
+
+    for name in list_suites():
+        if (COMMITTED / name).is_dir():
+            suite = get_suite(name)
+            yield (
+                suite,
+                build_table(
+                    load_records(COMMITTED, name),
+                    suite.metrics,
+                    suite.group_by,
+                    rank_by=suite.metrics[0],
+                    higher_is_better=suite.higher_is_better,
+                    baseline=suite.baseline,
+                    baseline_metrics=suite.baseline_metrics,
+                    key_metrics=suite.compact_metrics(),
+                ),
+            )
+
+
+def test_compact_terminal_tables_fit_120_characters_with_every_row_on_one_line():
+    for suite, table in committed_tables():
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(table.rich(suite.description))
+        lines = console.export_text().splitlines()
+        assert max(map(len, lines)) <= 120, suite.name
+        for heading, compact in table.compact():
+            assert " ".join(heading.split()) in " ".join(" ".join(lines).split())  # a long heading wraps
+            for _, row in compact.iterrows():  # no cell wrapped or cut: the row's cells in order on one line
+                cells = r"\s+".join(re.escape(str(cell)) for cell in row if str(cell))
+                assert any(re.search(cells, line) for line in lines), (suite.name, list(row))
+        assert "…" not in console.export_text()
+
+
+def test_compact_markdown_has_at_most_ten_columns_and_the_wide_view_and_csv_every_metric(tmp_path):
+    for suite, table in committed_tables():
+        md, csv = table.write(tmp_path, suite.name, suite.name)
+        headers = [line for line in md.read_text().splitlines() if line.startswith("|") and "---" not in line][::1]
+        assert headers and all(line.count("|") - 1 <= 10 for line in headers), suite.name
+        assert "--columns all" in md.read_text()
+        wide = table.markdown(suite.name, wide=True)
+        header = wide.splitlines()[2]
+        assert all(f" {metric} " in header for metric in suite.metrics if f"{metric}_mean" in table.summary), suite.name
+        assert "commits" in header and "dirty" in header
+        columns = csv.read_text().splitlines()[0].split(",")
+        assert {f"{m}_mean" for m in suite.metrics} & set(table.summary.columns) <= set(columns)
+        assert {"commits", "dirty", "regime", "paper", "Δ vs paper"} <= set(columns)
+
+
+def test_a_compact_table_per_setup_merges_the_keys_and_keeps_the_flags_and_the_paper_value():
+    measured = [make_record(seed=s, accuracy=0.90 + 0.02 * s) for s in range(2)]
+    measured += [make_record(seed=s, connectivity="residual", accuracy=0.11) for s in range(2)]  # near chance
+    for record in measured:
+        record.environment = {
+            "device": "cpu",
+            "git_commit": "a" * 40,
+            "git_dirty": record.backbone["connectivity"] == "acn",
+        }
+        record.dataset["num_classes"] = 10  # chance: 10%
+    paper = make_record(accuracy=0.93)
+    paper.source, paper.profile, paper.run_id = "paper", "paper", "paper-acn"
+    table = build_table([*measured, paper], ["accuracy", "cutoff_layer"], key_metrics=["accuracy"])
+    (paper_heading, paper_rows), (heading, rows) = table.compact()
+    assert paper_heading.startswith("digits: the paper's numbers") and "backbone=mixer_small, depth=8" in paper_heading
+    assert heading.startswith("digits (sklearn), quick profile, cpu")
+    assert list(rows.columns) == ["rank", "conn", "n", "acc", "paper (Δ)", "notes"]  # cutoff only in the wide view
+    assert rows.to_dict("records") == [
+        {
+            "rank": "1",
+            "conn": "acn",
+            "n": "2",
+            "acc": "91.00 ± 1.41",
+            "paper (Δ)": "93.00 (-2.00)",
+            "notes": "dirty tree",
+        },
+        {"rank": "–", "conn": "residual", "n": "2", "acc": "11.00", "paper (Δ)": "", "notes": "near chance"},
+    ]
+    assert list(paper_rows.columns) == ["conn", "n", "acc"]  # empty columns left out
+
+
+def test_compact_headers_abbreviate_metric_names():
+    assert [short_label(m) for m in ("truncated_accuracy", "accuracy_at_0.5", "salt_pepper_0.05_accuracy")] == [
+        "trunc acc",
+        "acc@0.5",
+        "s&p 0.05 acc",
+    ]

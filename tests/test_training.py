@@ -9,7 +9,7 @@ from acn_bench import UserError, create_backbone
 from acn_bench.data.augment import BatchAugment, Normalizer, random_crop, random_hflip
 from acn_bench.training import TrainConfig, Trainer
 from acn_bench.training.schedule import build_optimizer, build_scheduler
-from acn_bench.training.trainer import block_grad_norms, gradient_norms
+from acn_bench.training.trainer import ParameterGroups, block_grad_norms, gradient_norms
 
 
 def digits_model(connectivity="acn", seed=0):
@@ -87,11 +87,17 @@ def test_block_grad_norms_match_manual_norm():
 def test_gradient_norms_total_is_the_clipping_norm_of_all_parameters():
     model = digits_model()
     model(torch.rand(4, 1, 8, 8)).sum().backward()
-    blocks, total = gradient_norms(model)
+    groups = ParameterGroups.of(model)
+    assert len(groups.all) == len(list(model.parameters()))  # every parameter once
+    blocks, total = gradient_norms(groups)
     assert blocks.shape == (model.depth,)
     expected = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1e9)  # returns the norm, clips nothing
     assert total.item() == pytest.approx(expected.item(), rel=1e-5)
     assert total.item() > blocks.norm().item()  # the embedding and head count too
+    frozen = groups.blocks[1][0]
+    frozen.grad = None  # a frozen parameter (linear probing) has no gradient and counts as zero
+    expected_block = torch.cat([p.grad.flatten() for p in model.blocks[1].parameters() if p.grad is not None]).norm()
+    assert gradient_norms(groups)[0][1].item() == pytest.approx(expected_block.item(), rel=1e-5)
 
 
 def test_autoaugment_and_cutmix_run_on_grey_and_colour_batches():
@@ -282,14 +288,15 @@ def test_fused_adamw_is_chosen_only_when_every_parameter_is_on_cuda(monkeypatch)
 
 
 @pytest.mark.parametrize("name", ["mixer_tiny", "vit_tiny", "bert_tiny"])
-def test_batched_probe_equals_the_probe_of_each_depth_exactly(name):
+def test_batched_probe_equals_the_probe_of_each_depth_to_float_precision(name):
     from acn_bench.training.evaluate import probe_logits
 
     torch.manual_seed(0)
     model = create_backbone(name, connectivity="acn").eval()
     x = model.example_input(5)
     with torch.no_grad():
-        assert torch.equal(probe_logits(model, x), model.probe(x))
+        # One head matmul over all depths: BLAS may pick another kernel for the taller matrix (1 ulp).
+        torch.testing.assert_close(probe_logits(model, x), model.probe(x), rtol=1e-6, atol=1e-7)
 
 
 def test_the_step_loop_reads_no_tensor_back_per_step(digits_tensors, monkeypatch):

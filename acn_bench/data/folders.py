@@ -27,7 +27,9 @@ import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, create_transform
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.datasets import ImageFolder
+from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 
+from acn_bench import progress
 from acn_bench.data.augment import Normalizer
 from acn_bench.data.images import dataset_location
 from acn_bench.data.splits import balanced_holdout, validation_count
@@ -132,10 +134,17 @@ def open_folders(name: str, root: str | Path | None = None) -> FolderSplits:
 
 
 def _image_folder(folder: Path) -> ImageFolder:
-    try:
-        return ImageFolder(str(folder))
-    except (FileNotFoundError, RuntimeError) as exc:
-        raise UserError(f"cannot read class folders in {str(folder)!r} ({exc}); expected {LAYOUT}.") from None
+    """The class folders under ``folder``, listed with a bar of files seen (ImageNet's 1.28M take a while)."""
+    with progress.task(f"listing {folder.name}/ of {folder.parent.name}", unit="files") as bar:
+
+        def is_image(path: str) -> bool:
+            bar.advance()
+            return has_file_allowed_extension(path, IMG_EXTENSIONS)
+
+        try:
+            return ImageFolder(str(folder), is_valid_file=is_image)
+        except (FileNotFoundError, RuntimeError) as exc:
+            raise UserError(f"cannot read class folders in {str(folder)!r} ({exc}); expected {LAYOUT}.") from None
 
 
 def train_transform(img_size: int, randaugment: str | None = RANDAUGMENT) -> Callable:

@@ -11,7 +11,10 @@ zip archive. On top of them sit the readers of the on-disk formats:
 * :func:`read_tiny_imagenet`: the Tiny-ImageNet layout.
 
 Images are decoded with Pillow in a thread pool, converted to RGB and, when an ``image_size`` is
-given, resized so that the shorter side is ``image_size`` and centre-cropped to a square.
+given, resized so that the shorter side is ``image_size`` and centre-cropped to a square. The
+decoding shows a bar on the active progress display (:mod:`acn_bench.progress`): images decoded,
+of how many where a folder or a zip archive lists them cheaply (a tar archive is streamed once, so
+its count is known only at the end), and the rate.
 Images read from folders are returned in a fixed pseudo-random order (sorted by class and file
 name, then permuted with seed 0), as in the official CIFAR batches, so that any prefix of a set
 is a sample of all its classes.
@@ -36,6 +39,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from acn_bench import progress
 from acn_bench.errors import UserError
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".ppm"})
@@ -59,6 +63,7 @@ class Store(Protocol):
     """A directory or an archive whose regular files are read as a stream of members."""
 
     path: Path
+    lists_cheaply: bool  # whether the names can be listed without reading the contents (not a tar stream)
 
     def members(self) -> Iterator[Member]:
         """Yield ``(posix name relative to the store, read)`` for every regular file.
@@ -80,6 +85,8 @@ def unreadable_source(path: Path, detail: object) -> UserError:
 class DirStore:
     """The files under a directory, in sorted order."""
 
+    lists_cheaply = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
 
@@ -99,6 +106,8 @@ class DirStore:
 
 class TarStore:
     """The regular files of a (compressed) tar archive, streamed in archive order."""
+
+    lists_cheaply = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -122,6 +131,8 @@ class TarStore:
 class ZipStore:
     """The regular files of a zip archive, in archive order."""
 
+    lists_cheaply = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
 
@@ -139,6 +150,13 @@ class ZipStore:
             return archive.read(info)
         except _ARCHIVE_ERRORS as exc:
             raise unreadable_source(self.path, f"{info.filename}: {exc}") from None
+
+
+def count_members(store: Store, keep: Callable[[str], bool]) -> int | None:
+    """How many members of ``store`` ``keep`` accepts, when it lists them cheaply; ``None`` for a tar stream."""
+    if not store.lists_cheaply:
+        return None
+    return sum(1 for name, _ in store.members() if keep(name))
 
 
 def open_store(path: Path) -> Store:
@@ -208,13 +226,21 @@ def _decode(origin: Path, chunk: list[tuple[str, bytes]], image_size: int | None
     return decoded
 
 
-def decode_all(origin: Path, items: Iterable[tuple[str, bytes]], image_size: int | None) -> dict[str, np.ndarray]:
-    """Decode encoded images to ``H x W x 3`` uint8 arrays in a thread pool.
+def decode_all(
+    origin: Path,
+    items: Iterable[tuple[str, bytes]],
+    image_size: int | None,
+    what: str = "images",
+    total: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Decode encoded images to ``H x W x 3`` uint8 arrays in a thread pool, with a progress bar.
 
     Args:
         origin: The folder or archive the images come from (named in errors).
         items: ``(name, encoded bytes)`` pairs; consumed lazily, so an archive is streamed.
         image_size: Resize with :func:`resize_shorter_and_crop` to this size, or keep each image's own size.
+        what: what the bar says is decoded (``"train images"``).
+        total: how many images ``items`` holds, when known.
 
     Returns:
         The decoded arrays by name.
@@ -225,7 +251,16 @@ def decode_all(origin: Path, items: Iterable[tuple[str, bytes]], image_size: int
     workers = os.cpu_count() or 1
     decoded: dict[str, np.ndarray] = {}
     pending: deque[Future[list[tuple[str, np.ndarray]]]] = deque()
-    with ThreadPoolExecutor(workers) as pool:
+    with (
+        ThreadPoolExecutor(workers) as pool,
+        progress.task(f"decoding {what} of {origin.name}", total=total, unit="img") as bar,
+    ):
+
+        def collect(future: Future[list[tuple[str, np.ndarray]]]) -> None:
+            done = future.result()
+            decoded.update(done)
+            bar.advance(len(done))
+
         chunk: list[tuple[str, bytes]] = []
         for item in items:
             chunk.append(item)
@@ -233,10 +268,10 @@ def decode_all(origin: Path, items: Iterable[tuple[str, bytes]], image_size: int
                 pending.append(pool.submit(_decode, origin, chunk, image_size))
                 chunk = []
                 if len(pending) > 2 * workers:
-                    decoded.update(pending.popleft().result())
+                    collect(pending.popleft())
         pending.append(pool.submit(_decode, origin, chunk, image_size))
         for future in pending:
-            decoded.update(future.result())
+            collect(future)
     return decoded
 
 
@@ -277,6 +312,14 @@ def assemble(
     return RawSet(torch.from_numpy(out), labels, classes)
 
 
+def _class_folder_image(name: str) -> tuple[str, str, str] | None:
+    """``(prefix, split folder, class)`` of an image at ``[prefix/]<train|test|val>/<class>/<image>``, else None."""
+    parts = name.split("/")
+    if len(parts) < 3 or not is_image(name) or parts[-3] not in ("train", "test", "val"):
+        return None
+    return "/".join(parts[:-3]), parts[-3], parts[-2]
+
+
 def read_class_folders(store: Store, split: str, image_size: int | None) -> RawSet:
     """Read ``[prefix/]<split folder>/<class>/<image>``; classes are all class folders, sorted.
 
@@ -298,18 +341,22 @@ def read_class_folders(store: Store, split: str, image_size: int | None) -> RawS
     layout: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     parsed: dict[str, tuple[str, str, str]] = {}
 
+    def in_split(name: str) -> bool:
+        found = _class_folder_image(name)
+        return found is not None and found[1] in SPLIT_FOLDERS[split]
+
     def wanted() -> Iterator[tuple[str, bytes]]:
         for name, read in store.members():
-            parts = name.split("/")
-            if len(parts) < 3 or not is_image(name) or parts[-3] not in ("train", "test", "val"):
+            found = _class_folder_image(name)
+            if found is None:
                 continue
-            prefix, folder, cls = "/".join(parts[:-3]), parts[-3], parts[-2]
+            prefix, folder, cls = found
             layout[prefix][folder].add(cls)
             if folder in SPLIT_FOLDERS[split]:
-                parsed[name] = (prefix, folder, cls)
+                parsed[name] = found
                 yield name, read()
 
-    decoded = decode_all(store.path, wanted(), image_size)
+    decoded = decode_all(store.path, wanted(), image_size, f"{split} images", count_members(store, in_split))
     expected = "train/<class>/<image> and test/<class>/<image> (or val/<class>/<image>)"
     if not layout:
         raise UserError(f"no class folders found in {store.path}; expected {expected}.")
@@ -325,6 +372,16 @@ def read_class_folders(store: Store, split: str, image_size: int | None) -> RawS
     index = {cls: i for i, cls in enumerate(classes)}
     labelled = [(index[c], name) for name, (p, f, c) in parsed.items() if (p, f) == (prefix, folder)]
     return assemble(store.path, decoded, labelled, classes)
+
+
+def _tiny_imagenet_split(name: str) -> str | None:
+    """``train`` for ``train/<wnid>/images/<image>``, ``test`` for ``val/images/<image>``, else None."""
+    parts = name.split("/")
+    if not (is_image(name) and len(parts) >= 3 and parts[-2] == "images"):
+        return None
+    if len(parts) >= 4 and parts[-4] == "train":
+        return "train"
+    return "test" if parts[-3] == "val" else None
 
 
 def read_tiny_imagenet(store: Store, split: str, image_size: int | None) -> RawSet:
@@ -348,15 +405,13 @@ def read_tiny_imagenet(store: Store, split: str, image_size: int | None) -> RawS
 
     def wanted() -> Iterator[tuple[str, bytes]]:
         for name, read in store.members():
-            parts = name.split("/")
-            if parts[-1] in ("wnids.txt", "val_annotations.txt"):
+            if name.rsplit("/", 1)[-1] in ("wnids.txt", "val_annotations.txt"):
                 texts[name] = read()
-            elif is_image(name) and len(parts) >= 3 and parts[-2] == "images":
-                in_train = len(parts) >= 4 and parts[-4] == "train"
-                if (split == "train" and in_train) or (split == "test" and parts[-3] == "val"):
-                    yield name, read()
+            elif _tiny_imagenet_split(name) == split:
+                yield name, read()
 
-    decoded = decode_all(store.path, wanted(), image_size)
+    total = count_members(store, lambda name: _tiny_imagenet_split(name) == split)
+    decoded = decode_all(store.path, wanted(), image_size, f"{split} images", total)
     layout = "tiny-imagenet-200/wnids.txt, train/<wnid>/images/*.JPEG, val/images/*.JPEG, val/val_annotations.txt"
     wnid_files = sorted((n for n in texts if n.endswith("wnids.txt")), key=lambda n: (n.count("/"), n))
     if not wnid_files:
@@ -441,12 +496,14 @@ def read_cifar_pickles(store: Store, batches: list[str], meta: str, labels_key: 
     """
     wanted = {*batches, meta}
     found: dict[str, bytes] = {}
-    for name, read in store.members():
-        base = name.rsplit("/", 1)[-1]
-        if base in wanted and base not in found:
-            found[base] = read()
-            if len(found) == len(wanted):
-                break
+    with progress.task(f"reading {store.path.name}", total=len(wanted), unit="files") as bar:
+        for name, read in store.members():
+            base = name.rsplit("/", 1)[-1]
+            if base in wanted and base not in found:
+                found[base] = read()
+                bar.advance()
+                if len(found) == len(wanted):
+                    break
     missing = [f for f in [*batches, meta] if f not in found]
     if missing:
         raise UserError(

@@ -12,17 +12,24 @@ Three rules make a row trustworthy to read:
   The table and ``acn-bench leaderboard --paper`` (:func:`reproduction_status`) use this one rule.
 - **Near-chance rows are flagged** (``regime``, :mod:`acn_bench.results.regime`): they get no rank
   and are listed after the ranked rows.
+
+Tables come in two views: the compact one (the default of the terminal and the markdown: one small
+table per setup with the suite's key metrics, fitting 120 characters) and the wide one
+(``--columns all``: every metric, the commits and the tree state). The CSV always has every column.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
+from rich import box
+from rich.console import Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from acn_bench.errors import UserError
 from acn_bench.io import write_text_atomic
@@ -43,13 +50,32 @@ GROUP_KEYS = [
     "hardware",
 ]
 PERCENT_HINTS = ("acc", "accuracy", "forgetting")
-# Config keys that are not part of a run's recipe: what differs between the seeds of one row.
-# (``normalization`` stays: it is computed from the training images, which are the same for every
-# seed of a row; the validation split is carved with a fixed seed.)
-NOT_RECIPE = ("seed",)
+# Config keys that are not part of a run's recipe: what differs between the seeds of one row. The
+# seed, and ``normalization``: the per-channel statistics of the run's training images, which follow
+# from the recipe and the seed (low-data draws a different subset per seed).
+NOT_RECIPE = ("seed", "normalization")
 # Per-record columns that summarize aggregates into a row's provenance and regime.
 PROVENANCE = ["created", "commit", "git_dirty"]
 REGIME = ["judged_accuracy", "chance_accuracy", "source_accuracy", "source_chance_accuracy"]
+# What makes a compact table's setup: each compact table holds the rows of one dataset, profile, source, hardware.
+SETUP_KEYS = ["dataset", "dataset_source", "profile", "source", "hardware"]
+# Compact headers: (part of a metric or key name, its abbreviation), applied in order.
+ABBREVIATIONS = (
+    ("mean_relative_robustness", "rel robustness"),
+    ("salt_pepper", "s&p"),
+    ("gaussian", "gauss"),
+    ("accuracy", "acc"),
+    ("truncated", "trunc"),
+    ("forgetting", "forget"),
+    ("learning", "learn"),
+    ("connectivity", "conn"),
+    ("_layer", ""),
+    ("_at_", "@"),
+    ("samples_per_s", "img/s"),
+    ("_", " "),
+)
+# Numbers of 10,000 and more in compact tables: (divisor, suffix, from).
+SUFFIXES = ((1e9, "G", 1e9), (1e6, "M", 1e6), (1e3, "k", 1e4))
 
 
 def recipe_hash(record: Record) -> str:
@@ -197,20 +223,51 @@ def _three_significant_digits(value: float) -> str:
     return f".{min(max(2 - magnitude, 0), 6)}f"
 
 
-def format_value(mean: float, std: float | None, metric: str, n: int) -> str:
-    """``"92.04 ± 0.08"`` for accuracies (shown in percent), three significant digits otherwise (``"1.18 ± 0.04"``)."""
+def format_value(mean: float, std: float | None, metric: str, n: int, short: bool = False) -> str:
+    """``"92.04 ± 0.08"`` for accuracies (shown in percent), three significant digits otherwise (``"1.18 ± 0.04"``).
+
+    ``short``: numbers of 10,000 and more with a suffix (``"2.53M ± 0.12M"``, ``"75.0k"``) for the compact tables.
+    """
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "–"
+    scale, suffix = 1.0, ""
     if _is_percent(metric):
         scale, spec = 100.0, ".2f"
+    elif short and abs(mean) >= SUFFIXES[-1][2]:
+        divisor, suffix = next((d, name) for d, name, start in SUFFIXES if abs(mean) >= start)
+        scale, spec = 1 / divisor, _three_significant_digits(mean / divisor)
     elif float(mean).is_integer() and not std:
-        scale, spec = 1.0, ",.0f"
+        spec = ",.0f"
     else:
-        scale, spec = 1.0, _three_significant_digits(mean)
-    text = format(mean * scale, spec)
+        spec = _three_significant_digits(mean)
+    text = format(mean * scale, spec) + suffix
     if n > 1 and std:
-        text += f" ± {format(std * scale, spec)}"
+        text += f" ± {format(std * scale, spec)}{suffix}"
     return text
+
+
+def short_label(name: str) -> str:
+    """A compact table's header for a metric or key: ``truncated_accuracy`` -> ``trunc acc``,
+    ``accuracy_at_0.5`` -> ``acc@0.5`` (:data:`ABBREVIATIONS`)."""
+    for long, short in ABBREVIATIONS:
+        name = name.replace(long, short)
+    return name
+
+
+def identity_keys(summary: pd.DataFrame) -> list[str]:
+    """The columns of a :func:`summarize` table that identify a row (everything before ``n``)."""
+    columns = list(summary.columns)
+    return columns[: columns.index("n")] if "n" in columns else []
+
+
+def distinguishing_keys(rows: pd.DataFrame, keys: Sequence[str], fallback: Sequence[str]) -> list[str]:
+    """The ``keys`` whose values differ between ``rows``, ``recipe`` only where two rows differ in
+    nothing else (seeds of different recipes kept apart); ``fallback`` when none does."""
+    others = [k for k in keys if k != "recipe"]
+    found = [k for k in others if rows[k].nunique(dropna=False) > 1]
+    if "recipe" in keys and rows.duplicated(subset=others).any():
+        found.append("recipe")
+    return found or list(fallback)
 
 
 def display_frame(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
@@ -220,12 +277,7 @@ def display_frame(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame
     recipes that were kept apart).
     """
     metrics = [m for m in metrics if f"{m}_mean" in summary.columns]
-    identity = list(summary.columns[: list(summary.columns).index("n")]) if "n" in summary.columns else []
-    others = [k for k in identity if k != "recipe"]
-    keys = [k for k in others if summary[k].nunique(dropna=False) > 1]
-    if "recipe" in identity and summary.duplicated(subset=others).any():
-        keys.append("recipe")
-    keys = keys or ["backbone", "connectivity"]
+    keys = distinguishing_keys(summary, identity_keys(summary), ["backbone", "connectivity"])
     table = summary[keys + ["n"]].copy()
     for metric in metrics:
         table[metric] = [
@@ -275,14 +327,18 @@ def paper_match(row: Mapping[str, Any], paper_records: Sequence[Record], group_b
 
 @dataclass
 class Leaderboard:
-    """A suite's grouped records, with a rank and the paper's value beside each measured row."""
+    """A suite's grouped records, with a rank and the paper's value beside each measured row.
+
+    ``key_metrics``: the metrics of the compact view (default: all of ``metrics``).
+    """
 
     summary: pd.DataFrame
     metrics: list[str]
     rank_by: str
+    key_metrics: list[str] = field(default_factory=list)
 
     def display(self) -> pd.DataFrame:
-        """The human-readable table: rank, the keys that vary, n, metrics, regime, paper, Δ, commits, dirty."""
+        """The wide table: rank, the keys that vary, n, metrics, regime, paper, Δ, commits, dirty."""
         frame = display_frame(self.summary, self.metrics)
         if "rank" in self.summary.columns:
             frame.insert(0, "rank", self.summary["rank"])
@@ -292,41 +348,170 @@ class Leaderboard:
                 frame.insert(len(frame.columns), column, self.summary[column])
         return frame
 
-    def rich(self, title: str) -> Table:
-        """A rich table for the terminal."""
-        frame = self.display()
-        table = Table(title=title)
-        for column in frame.columns:
-            table.add_column(str(column), justify="left" if column in GROUP_KEYS else "right")
-        for _, row in frame.iterrows():
-            table.add_row(*(str(v) for v in row.tolist()))
-        return table
+    def compact(self) -> list[tuple[str, pd.DataFrame]]:
+        """The compact view: ``(heading, table)`` per setup (dataset, profile, hardware; the paper's
+        numbers apart), in the order of the ranked table.
 
-    def markdown(self, title: str, figures: Sequence[Path] = ()) -> str:
-        """The leaderboard as a markdown document, linking its figures."""
-        body = self.display().to_markdown(index=False) if len(self.summary) else "_No records yet._"
+        Each table has the rank, one column merging the keys that tell its rows apart
+        (``backbone · conn · depth``), n, the key metrics, the baseline verdict (``vs random``), the
+        paper's value with the difference (``paper (Δ)``) and ``notes`` (regime flags, ``dirty tree``);
+        a column empty for the whole setup is left out, and keys equal on every row go to the heading.
+        """
+        if self.summary.empty:
+            return []
+        identity = identity_keys(self.summary)
+        keys = [k for k in identity if k not in SETUP_KEYS and k != "suite"]
+        metrics = [m for m in self.key_metrics or self.metrics if f"{m}_mean" in self.summary.columns]
+        sections = []
+        for _, rows in self.summary.groupby(SETUP_KEYS, sort=False, dropna=False):
+            shown = distinguishing_keys(rows, keys, ["connectivity"])
+            sections.append(
+                (setup_heading(rows, [k for k in keys if k not in shown]), compact_rows(rows, shown, metrics))
+            )
+        return sections
+
+    def rich(self, title: str, wide: bool = False) -> RenderableType:
+        """The terminal view: the compact tables under their headings (``wide``: one wide table)."""
+        if wide:
+            return _rich_table(self.display(), title=title)
+        parts: list[RenderableType] = [Text(title, style="bold")]
+        for heading, table in self.compact():
+            parts += [Text(heading, style="italic"), _rich_table(table, compact=True)]
+        return Group(*parts)
+
+    def markdown(self, title: str, figures: Sequence[Path] = (), wide: bool = False) -> str:
+        """The leaderboard as a markdown document, linking its figures: the compact tables under a
+        heading per setup, or (``wide``) one table of every column."""
+        if not len(self.summary):
+            body = "_No records yet._"
+        elif wide:
+            body = self.display().to_markdown(index=False)
+        else:
+            body = "\n\n".join(f"## {heading}\n\n{_markdown_table(table)}" for heading, table in self.compact())
         links = "".join(f"\n![{p.stem}]({p.name})\n" for p in figures)
-        note = (
-            "\n\nAccuracies in percent; mean ± sample std over seeds (n = number of seeds), averaged only over "
-            "runs of one recipe (the whole config but the seed; `recipe` tells apart rows that differ in nothing "
-            f"else); rank by {self.rank_by} among measured rows of the same dataset and profile; `regime`: "
-            "`near chance` when the accuracy (continual: the learning accuracy) is below 2x chance, `near-chance "
-            "source` when a transfer source is below 5x its chance (either bar at most halfway from chance to "
-            "100%); such rows get no rank (`–`) and come last. "
-            f"`source: paper` rows quote the paper; `paper` / `Δ vs paper` put its {self.rank_by} beside a "
-            "measured row only when suite, dataset, backbone, depth, connectivity, strategy and the suite's keys "
-            "all match. `commits`: the commit(s) the row's runs were made at (first..last); `dirty`: `yes` when a "
-            "run had uncommitted changes, `?` when unknown (older records). Rendered by `acn-bench leaderboard` "
-            "from the JSON records.\n"
-        )
-        return f"# {title}\n\n{body}{note}{links}"
+        return f"# {title}\n\n{body}\n\n{self._note(wide)}\n{links}"
 
-    def write(self, out_dir: Path, name: str, title: str, figures: Sequence[Path] = ()) -> list[Path]:
-        """Write ``<name>.md`` and ``<name>.csv`` atomically; return their paths (and the figures')."""
+    def _note(self, wide: bool) -> str:
+        """What the markdown's columns mean."""
+        common = (
+            "Accuracies in percent; mean ± sample std over seeds (n = number of seeds), averaged only over runs of "
+            "one recipe (the whole config but the seed; `recipe` tells apart rows that differ in nothing else); "
+            f"rank by {self.rank_by} among measured rows of the same dataset and profile. Near-chance rows (the "
+            "accuracy, continual: the learning accuracy, below 2x chance: `near chance`; a transfer source below 5x "
+            "its chance: `near-chance source`; either bar at most halfway from chance to 100%) get no rank (`–`) and "
+            "come last. `source: paper` rows quote the paper; a paper value stands beside a measured row only when "
+            "suite, dataset, backbone, depth, connectivity, strategy and the suite's keys all match."
+        )
+        if wide:
+            return (
+                f"{common} `regime`: the near-chance flags; `paper` / `Δ vs paper`: the paper's {self.rank_by} and "
+                "the difference. `commits`: the commit(s) the row's runs were made at (first..last); `dirty`: `yes` "
+                "when a run had uncommitted changes, `?` when unknown (older records). Rendered by `acn-bench "
+                "leaderboard --columns all` from the JSON records.\n"
+            )
+        metrics = self.key_metrics or self.metrics
+        legend = ", ".join(f"`{short_label(m)}` {m}" for m in metrics if short_label(m) != m)
+        return (
+            f"{common} One table per setup (dataset, its source, profile, hardware), with the suite's key metrics"
+            f"{f' ({legend})' if legend else ''}; counts of 10,000 and more in k / M / G. `paper (Δ)`: the "
+            f"paper's {self.rank_by} and measured minus paper; `notes`: the near-chance flags, and `dirty tree` when "
+            "a run had uncommitted changes. Every metric, the commits and the tree state are in the CSV beside this "
+            "file and in `acn-bench leaderboard --columns all`. Rendered by `acn-bench leaderboard` from the JSON "
+            "records.\n"
+        )
+
+    def write(
+        self, out_dir: Path, name: str, title: str, figures: Sequence[Path] = (), wide: bool = False
+    ) -> list[Path]:
+        """Write ``<name>.md`` (compact, or ``wide``) and ``<name>.csv`` (every column) atomically; return
+        their paths (and the figures')."""
         out_dir = Path(out_dir)
-        md = write_text_atomic(out_dir / f"{name}.md", self.markdown(title, figures))
+        md = write_text_atomic(out_dir / f"{name}.md", self.markdown(title, figures, wide))
         csv = write_text_atomic(out_dir / f"{name}.csv", self.summary.to_csv(index=False))
         return [md, csv, *figures]
+
+
+NUMBER_COLUMNS = ("rank", "n", "paper (Δ)")  # compact columns aligned right, besides the metrics
+
+
+def setup_heading(rows: pd.DataFrame, keys: Sequence[str]) -> str:
+    """``digits (sklearn), quick profile, cpu · backbone=mixer_small, depth=16``: a compact table's
+    setup, then the ``keys`` that are equal on all its rows (unless ``-``: not set)."""
+    first = rows.iloc[0]
+    if first["source"] == "paper":
+        heading = f"{first['dataset']}: the paper's numbers"
+    else:
+        heading = f"{first['dataset']} ({first['dataset_source']}), {first['profile']} profile, {first['hardware']}"
+    same = [
+        f"{key}={first[key]}"
+        for key in keys
+        if key != "recipe" and rows[key].nunique(dropna=False) == 1 and str(first[key]) not in ("-", "-1")
+    ]
+    return " · ".join([heading, ", ".join(same)]) if same else heading
+
+
+def compact_rows(rows: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str]) -> pd.DataFrame:
+    """The compact table of one setup's ``rows``: rank, ``keys`` merged, n, ``metrics``, verdicts and notes
+    (text cells; headers abbreviated by :func:`short_label`; columns empty on every row left out)."""
+    table = pd.DataFrame(index=rows.index)
+    if "rank" in rows.columns:
+        table["rank"] = rows["rank"]
+    table[" · ".join(short_label(k) for k in keys)] = [
+        " · ".join(str(row[k]) for k in keys) for _, row in rows.iterrows()
+    ]
+    table["n"] = rows["n"].astype(str)
+    for metric in metrics:
+        table[short_label(metric)] = [
+            format_value(row[f"{metric}_mean"], row[f"{metric}_std"], metric, int(row["n"]), short=True)
+            for _, row in rows.iterrows()
+        ]
+    for column in (c for c in rows.columns if str(c).startswith("vs ")):
+        table[column] = rows[column].map(_short_verdict)
+    if "paper" in rows.columns:
+        table["paper (Δ)"] = [_paper_cell(row["paper"], row["Δ vs paper"]) for _, row in rows.iterrows()]
+    if "regime" in rows.columns:
+        table["notes"] = [
+            ", ".join(filter(None, [row["regime"], "dirty tree" if row["dirty"] == "yes" else ""]))
+            for _, row in rows.iterrows()
+        ]
+    empty = [c for c in table.columns if (table[c].astype(str) == "").all()]
+    return table.drop(columns=empty).reset_index(drop=True)
+
+
+def _short_verdict(text: str) -> str:
+    """``not beyond spread: accuracy_at_0.9`` -> ``not beyond spread: acc@0.9`` (metric names abbreviated)."""
+    verdict, sep, metrics = str(text).partition(": ")
+    return f"{verdict}{sep}{', '.join(short_label(m) for m in metrics.split(', '))}" if sep else verdict
+
+
+def _paper_cell(paper: str, delta: str) -> str:
+    """``92.00 (+0.41)``: the paper's value and measured minus paper; empty without a paper value."""
+    if not paper:
+        return ""
+    return f"{paper} ({delta if delta.startswith('-') else '+' + delta})"
+
+
+def _right_aligned(table: pd.DataFrame, column: str) -> bool:
+    """Whether a compact column holds numbers (rank, n, metrics, paper) rather than names and notes."""
+    return column in NUMBER_COLUMNS or table[column].astype(str).str.match(r"^[-–+]?[\d.,]|^–$").all()
+
+
+def _markdown_table(table: pd.DataFrame) -> str:
+    """A compact table as markdown: cells as written (no number parsing), numbers aligned right."""
+    align = ["right" if _right_aligned(table, c) else "left" for c in table.columns]
+    return table.to_markdown(index=False, disable_numparse=True, colalign=align)
+
+
+def _rich_table(frame: pd.DataFrame, title: str | None = None, compact: bool = False) -> Table:
+    """``frame`` as a rich table; ``compact``: no frame and narrow gaps, so 120 characters hold it."""
+    style = {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False, "collapse_padding": True} if compact else {}
+    table = Table(title=title, **style)
+    for column in frame.columns:
+        right = _right_aligned(frame, column) if compact else column not in GROUP_KEYS
+        table.add_column(str(column), justify="right" if right else "left")
+    for _, row in frame.iterrows():
+        table.add_row(*(str(v) for v in row.tolist()))
+    return table
 
 
 def build_table(
@@ -338,8 +523,11 @@ def build_table(
     higher_is_better: bool = True,
     baseline: Mapping[str, Any] | None = None,
     baseline_metrics: Sequence[str] = (),
+    key_metrics: Sequence[str] = (),
 ) -> Leaderboard:
     """Group, filter, rank and set paper values beside measured rows.
+
+    ``key_metrics``: the few metrics of the compact view (default: all of ``metrics``).
 
     ``baseline`` (e.g. ``{"method": "random"}``): every measured row is compared with the row that
     differs from it only by that key's value on ``baseline_metrics`` (:func:`beats_baseline`), in a
@@ -363,7 +551,7 @@ def build_table(
     rank_by = rank_by or metrics[0]
     mean = f"{rank_by}_mean"
     if summary.empty or mean not in summary.columns:
-        return Leaderboard(summary, list(metrics), rank_by)
+        return Leaderboard(summary, list(metrics), rank_by, list(key_metrics))
     measured = summary["source"] == "measured"
     flagged = measured & (summary["regime"] != "")
     ranks = (
@@ -389,7 +577,7 @@ def build_table(
         ((key, value),) = baseline.items()
         summary[f"vs {value}"] = beats_baseline(summary, key, value, baseline_metrics, higher_is_better)
     summary = pd.concat([summary[~flagged], summary[flagged]]).reset_index(drop=True)
-    return Leaderboard(summary, list(metrics), rank_by)
+    return Leaderboard(summary, list(metrics), rank_by, list(key_metrics))
 
 
 def beats_baseline(
@@ -399,7 +587,7 @@ def beats_baseline(
     other grouping key equal) beyond the seed spread on every metric both have: ``beats``, or
     ``not beyond spread: <metrics>`` where ``|mean - baseline mean| <= std + baseline std`` or worse;
     empty for the baseline rows themselves and rows that are not measured; ``no baseline row``."""
-    identity = [c for c in summary.columns[: list(summary.columns).index("n")] if c not in (key, "recipe")]
+    identity = [c for c in identity_keys(summary) if c not in (key, "recipe")]
     compared = [m for m in metrics if f"{m}_mean" in summary.columns]
     out = []
     for _, row in summary.iterrows():
@@ -424,10 +612,10 @@ def beats_baseline(
     return out
 
 
-def render(table: Leaderboard, fmt: str, title: str) -> str:
-    """The table as ``md``, ``csv`` or ``json`` text."""
+def render(table: Leaderboard, fmt: str, title: str, wide: bool = False) -> str:
+    """The table as ``md`` (compact, or ``wide``), ``csv`` or ``json`` text (every column)."""
     if fmt == "md":
-        return table.markdown(title)
+        return table.markdown(title, wide=wide)
     if fmt == "csv":
         return table.summary.to_csv(index=False)
     return table.summary.to_json(orient="records", indent=2)

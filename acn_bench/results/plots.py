@@ -1,12 +1,15 @@
 """Figures rendered from records (matplotlib, PNG), written next to the leaderboard tables.
 
-Suites turn their records into *series* (``{line label: {x: [y over seeds]}}``) and
-:func:`plot_series` draws them with mean ± std error bars.
+Suites turn their records into figures as data (``Suite.figures``): :class:`Lines` hold *series*
+(``{line label: {x: [y over seeds]}}``), drawn by :func:`plot_series` with mean ± std error bars,
+and :class:`Heatmaps` hold one grid per seed and panel, drawn by :func:`plot_heatmaps`. The site
+(:mod:`acn_bench.site`) draws the same data interactively.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -123,3 +126,63 @@ def plot_heatmaps(
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title
     return _save(fig, path)
+
+
+@dataclass
+class Lines:
+    """A line figure as data: ``series`` (line label -> x -> one value per seed).
+
+    :meth:`png` draws it with matplotlib (``acn-bench leaderboard``, ``plot``); the site draws the
+    same data interactively.
+    """
+
+    name: str  # the file stem, e.g. ``compression_probe_by_depth``
+    title: str
+    xlabel: str
+    series: Series
+    ylabel: str = "test accuracy (%)"
+    percent: bool = True  # values are fractions shown in percent
+    log_x: bool = False
+
+    def png(self, out_dir: Path) -> Path:
+        """Draw the figure into ``out_dir/<name>.png`` (:func:`plot_series`)."""
+        path = Path(out_dir) / f"{self.name}.png"
+        return plot_series(self.series, path, self.title, self.xlabel, self.ylabel, self.percent, self.log_x)
+
+
+@dataclass
+class Heatmaps:
+    """Heatmap panels as data: ``maps`` (panel label -> one grid per seed), shown as the mean over seeds."""
+
+    name: str
+    title: str
+    xlabel: str
+    ylabel: str
+    value_label: str
+    maps: dict[str, list[np.ndarray]]
+    log: bool = False  # colour by log10 of the value
+    columns: int | None = None  # panels per row (default: all in one row)
+    value_range: tuple[float, float] | None = None  # one colour scale for every panel
+
+    def stacked(self) -> dict[str, np.ndarray]:
+        """Per panel, its seeds' grids (those of the first grid's shape) as one array: seeds x rows x columns."""
+        return {name: np.stack([g for g in grids if g.shape == grids[0].shape]) for name, grids in self.maps.items()}
+
+    def png(self, out_dir: Path) -> Path:
+        """Draw the panels' means over seeds into ``out_dir/<name>.png`` (:func:`plot_heatmaps`)."""
+        means = {name: stack.mean(axis=0) for name, stack in self.stacked().items()}
+        path = Path(out_dir) / f"{self.name}.png"
+        return plot_heatmaps(
+            means,
+            path,
+            self.title,
+            self.xlabel,
+            self.ylabel,
+            self.value_label,
+            log=self.log,
+            columns=self.columns,
+            value_range=self.value_range,
+        )
+
+
+FigureData = Lines | Heatmaps  # what Suite.figures returns

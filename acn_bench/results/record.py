@@ -168,7 +168,8 @@ def git_dirty(where: Path | None = None) -> bool | None:
 
     The rule: ``git status --porcelain --untracked-files=no`` over the whole repository except the
     folders in :data:`DIRTY_IGNORED` (``leaderboards/``: records being added there and the tables
-    re-rendered from them, and ``benchmarks/results/``: measurements, are results, not code) is non-empty. Untracked files never count (a
+    re-rendered from them, and ``benchmarks/results/``: measurements, are results, not code) is
+    non-empty. Untracked files never count (a
     scratch file, or a plugin file not yet added, is not the benchmark's code).
 
     Args:
