@@ -168,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"markdown report (default {LEADERBOARDS / 'claims.md'}; with --records DIR, DIR/claims.md)",
     )
+    claims.add_argument(
+        "--columns",
+        choices=("key", "all"),
+        default="key",
+        help="key: one compact table per claim (default); all: one wide table of every column (ACN and residual "
+        "means, unpaired seeds, suite, budget, backbone, depth), printed and in the written markdown",
+    )
 
     submit = sub.add_parser("submit", help="check a new backbone, run a suite for it, add its records to leaderboards/")
     add_plugin_argument(submit, required=True, what="the backbone")
@@ -441,8 +448,9 @@ def cmd_claims(args: argparse.Namespace) -> int:
     records_dir = args.records or LEADERBOARD_RECORDS
     default_out = LEADERBOARDS if records_dir.resolve() == LEADERBOARD_RECORDS.resolve() else records_dir
     report = build_claims(records_dir)
-    console.print(report.rich())
-    console.print(f"wrote {report.write(args.out or default_out / 'claims.md')}")
+    wide = args.columns == "all"
+    console.print(report.rich(wide))
+    console.print(f"wrote {report.write(args.out or default_out / 'claims.md', wide)}")
     return 0
 
 

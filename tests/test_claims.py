@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.console import Console
 from scipy import stats
 
 from acn_bench.cli import main
 from acn_bench.errors import UserError
 from acn_bench.results import Record, run_id, write_record
 from acn_bench.results.claims import (
+    COLUMNS,
     CONTRADICTED,
     INCONCLUSIVE,
     NEAR_CHANCE,
@@ -369,5 +374,104 @@ def test_the_default_report_goes_beside_the_records(tmp_path, capsys):
     folder = write_all(tmp_path / "records", records)
     assert main(["claims", "--records", str(folder)]) == 0
     text = (folder / "claims.md").read_text()
-    assert text.startswith("# Claims of the paper") and "| a | cutoff_layer (↓) | compression | digits |" in text
+    assert text.startswith("# Claims of the paper") and "| 2 | -4 [-4, -4] | +0 [+0, +0] | supported | – |" in text
     assert f"wrote {folder / 'claims.md'}" in " ".join(capsys.readouterr().out.split())
+
+
+# --- readable tables ----------------------------------------------------------------------------
+
+COMMITTED = Path(__file__).resolve().parents[1] / "leaderboards" / "records"
+
+
+def every_claim_records():
+    """Hand-made records for every claim: several per_class, transfer modes, depths and noise kinds."""
+    records = []
+    for seed in range(3):
+        for connectivity, gap in (("acn", 0.01 * seed), ("residual", 0.0)):
+            cutoff = 4 + seed if connectivity == "acn" else 8
+            records.append(make("compression", connectivity, seed, cutoff_layer=cutoff, accuracy=0.9 + gap))
+            severities = {"gaussian_0.1_relative": 0.8 + gap, "salt_pepper_0.01_relative": 0.9 - gap}
+            records.append(make("robustness", connectivity, seed, **severities))
+            records.append(make("early_exit", connectivity, seed, depth=16, flops_speedup=1.2 + 10 * gap))
+            for per_class, epochs in ((10, 150), (100, 15)):
+                config = {"per_class": per_class, "train": {"epochs": epochs, "lr": 0.001}}
+                records.append(make("low_data", connectivity, seed, config=config, accuracy=0.5 + gap))
+            for mode in ("full", "scratch"):
+                config = {"mode": mode, "source_dataset": "tiny-imagenet"}
+                records.append(make("transfer", connectivity, seed, config=config, accuracy=0.6 + gap))
+            for depth in (5, 10, 15):
+                config = {"train": {}, "recipe": {"epochs": 5}}  # epochs per task
+                forgetting = 0.2 - gap * depth
+                records.append(
+                    make("continual", connectivity, seed, depth=depth, config=config, avg_forgetting=forgetting)
+                )
+    return records
+
+
+def console_lines(report, wide=False):
+    """The report as a 120-character console shows it."""
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(report.rich(wide))
+    return console.export_text().splitlines()
+
+
+def markdown_headers(text):
+    """The header line of every markdown table of ``text``."""
+    lines = text.splitlines()
+    return [line for line, below in zip(lines, lines[1:]) if line.startswith("|") and below.startswith("| ---")]
+
+
+@pytest.fixture(params=["committed", "hand-made"])
+def any_report(request, tmp_path):
+    """The claims report of the committed records and of hand-made records of every claim."""
+    if request.param == "committed":
+        return build_claims(COMMITTED)
+    return build_claims(write_all(tmp_path / "records", every_claim_records()))
+
+
+def test_compact_terminal_tables_fit_120_characters_and_only_the_setting_folds(any_report):
+    lines = console_lines(any_report)
+    assert max(map(len, lines)) <= 120
+    assert "…" not in "\n".join(lines)
+    flat = " ".join(" ".join(lines).split())
+    for section in any_report.compact():
+        assert section.heading in flat
+        for table in section.tables:
+            assert table.heading in flat
+            for row in table.rows:  # every cell but the setting on the row's first line, in order
+                cells = [cell for column, cell in zip(table.columns, row) if column != "setting" and cell]
+                assert any(re.search(".*".join(map(re.escape, cells)), line) for line in lines), row
+
+
+def test_compact_markdown_has_at_most_ten_columns_and_the_wide_view_every_column(any_report):
+    headers = markdown_headers(any_report.markdown().split("## Pairs")[0])
+    assert headers and all(line.count("|") - 1 <= 10 for line in headers)
+    assert "--columns all" in any_report.markdown()
+    wide = markdown_headers(any_report.markdown(wide=True))[0]
+    assert wide == "| " + " | ".join(COLUMNS) + " |"
+    assert any_report.markdown().split("## Pairs")[1] == any_report.markdown(wide=True).split("## Pairs")[1]
+
+
+def test_the_compact_view_names_records_roles_slopes_and_the_beside_metric(tmp_path):
+    report = build_claims(write_all(tmp_path / "records", every_claim_records()))
+    text = report.markdown()
+    assert "### a: lower cutoff layer at equal accuracy — cutoff_layer ↓ (lower is better for ACN)" in text
+    assert "#### digits quick · mixer_small L8 · 10 ep" in text  # shared by every row: the heading
+    assert "| n | Δ ACN − res [95% CI] | beside: Δ accuracy | verdict | seeds needed |" in text
+    assert "| 3 | -3 [-5.48, -0.516] | +0.01 [-0.0148, +0.0348] | supported | 3 |" in text
+    assert "| 150 ep | per_class=10 subset=first | 3 |" in text and "| 15 ep | detail: per_class=100 subset" in text
+    assert "| baseline: source_dataset=tiny-imagenet mode=scratch | 3 |" in text
+    assert "#### tiny-imagenet quick · mixer_small · 5 ep/task" in text  # continual: epochs per task
+    [slope] = [line for line in text.splitlines() if line.startswith("| L5,10,15 | slope vs depth: strategy=naive")]
+    assert re.search(r"\| slope -0\.\d+/layer \[-0\.\d+, [-+]0\.\d+\] \|", slope)
+
+
+def test_columns_all_prints_and_writes_every_column(tmp_path, capsys):
+    folder = write_all(tmp_path / "records", every_claim_records())
+    assert main(["claims", "--records", str(folder), "--columns", "all"]) == 0
+    text = (folder / "claims.md").read_text()
+    assert "| " + " | ".join(COLUMNS) + " |" in text and "## Claims\n\n### a:" not in text
+    out = capsys.readouterr().out
+    assert all(column in out for column in ("unpaired", "residual", "suite", "budget", "beside"))
+    assert main(["claims", "--records", str(folder)]) == 0
+    assert "## Claims\n\n### a:" in (folder / "claims.md").read_text()

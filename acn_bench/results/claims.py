@@ -22,9 +22,10 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -398,13 +399,26 @@ def identity(record: Record) -> dict[str, Any]:
     return ident
 
 
-def budget(record: Record) -> str:
-    """Training epochs: ``config.train.epochs``, else ``config.recipe.epochs`` (continual: per task)."""
-    for section in ("train", "recipe"):
+def _epochs(record: Record) -> tuple[Any, str] | None:
+    """Training epochs and their unit: ``config.train.epochs`` (``ep``), else ``config.recipe.epochs``
+    (continual: ``ep/task``); ``None`` when neither is set."""
+    for section, unit in (("train", "ep"), ("recipe", "ep/task")):
         part = record.config.get(section)
         if isinstance(part, dict) and part.get("epochs") is not None:
-            return str(part["epochs"])
-    return "–"
+            return part["epochs"], unit
+    return None
+
+
+def budget(record: Record) -> str:
+    """Training epochs: ``config.train.epochs``, else ``config.recipe.epochs`` (continual: per task)."""
+    epochs = _epochs(record)
+    return "–" if epochs is None else str(epochs[0])
+
+
+def budget_label(record: Record) -> str:
+    """The budget with its unit: ``40 ep``, ``2 ep/task`` (continual), ``–`` when unknown."""
+    epochs = _epochs(record)
+    return "–" if epochs is None else f"{epochs[0]} {epochs[1]}"
 
 
 def _key(ident: dict[str, Any]) -> str:
@@ -448,15 +462,25 @@ class ClaimsReport:
     def cells(self) -> list[dict[str, str]]:
         return [_cells(row) for row in self.rows]
 
-    def rich(self) -> Group:
-        """The table, the per-claim summary and the left-out list, for the console."""
-        table = Table(title=f"claims: ACN − residual paired by seed ({LEVEL:.0%} Student-t interval)")
-        columns = [c for c in COLUMNS if c != "metric"]  # the summary under the table names each claim's metric
-        for column in columns:
-            table.add_column(column, justify="right" if column in NUMERIC_COLUMNS else "left", overflow="fold")
-        for cells in self.cells():
-            table.add_row(*(cells[c] for c in columns))
-        parts: list[Any] = [table, Text("summary", style="bold")]
+    def claims(self) -> list[Claim]:
+        """The claims of the rows, in row order (a Claim holds a dict: unhashable, told apart by id)."""
+        return list({id(row.claim): row.claim for row in self.rows}.values())
+
+    def compact(self) -> list[Section]:
+        """The compact view: one :class:`Section` per claim (:func:`compact_section`)."""
+        return [compact_section(claim, [row for row in self.rows if row.claim is claim]) for claim in self.claims()]
+
+    def rich(self, wide: bool = False) -> Group:
+        """The console view: a compact table per claim (``wide``: one table of every column), the per-claim
+        summary and the left-out list."""
+        title = f"claims: ACN − residual paired by seed ({LEVEL:.0%} Student-t interval)"
+        if wide:
+            parts: list[Any] = [_rich_wide_table(title, self.cells())]
+        else:
+            parts = [Text(title, style="bold")]
+            for section in self.compact():
+                parts += _rich_section(section)
+        parts += [Text(""), Text("summary", style="bold")]
         parts += [Text(f"  {line}") for line in self.summary_lines()]
         parts += [Text(line) for line in self.left_out_lines()]
         return Group(*parts)
@@ -464,8 +488,7 @@ class ClaimsReport:
     def summary_lines(self) -> list[str]:
         """Per claim: how many of its groups support, contradict or leave it open (never pooled)."""
         lines = []
-        claims = {id(row.claim): row.claim for row in self.rows}  # in row order; a Claim holds a dict, unhashable
-        for claim in claims.values():
+        for claim in self.claims():
             parts = []
             for role, label in (("claim", ""), ("slope", "slope against depth: ")):
                 counts = Counter(r.verdict for r in self.rows if r.claim is claim and r.role == role)
@@ -490,7 +513,13 @@ class ClaimsReport:
         lines += [f"- not used: {line}" for line in self.not_used]
         return lines
 
-    def markdown(self) -> str:
+    def markdown(self, wide: bool = False) -> str:
+        """The report as markdown: the claims (a compact table per claim; ``wide``: one table of every
+        column), the summary, the records left out, every pair and how the numbers are made."""
+        if wide:
+            tables = [_markdown_table(COLUMNS, [[c[k] for k in COLUMNS] for c in self.cells()])]
+        else:
+            tables = [_markdown_section(section) for section in self.compact()]
         out = [
             "# Claims of the paper, tested on paired seeds",
             "",
@@ -499,7 +528,11 @@ class ClaimsReport:
             f"its {LEVEL:.0%} Student-t interval and a verdict. Groups are never pooled; see "
             "[How the numbers are made](#how-the-numbers-are-made).",
             "",
-            _markdown_table(COLUMNS, [[c[k] for k in COLUMNS] for c in self.cells()]),
+            WIDE_NOTE if wide else COMPACT_NOTE,
+            "",
+            "## Claims",
+            "",
+            "\n\n".join(tables),
             "",
             "## Summary",
             "",
@@ -538,9 +571,9 @@ class ClaimsReport:
         out += ["## How the numbers are made", "", *HOW, ""]
         return "\n".join(out)
 
-    def write(self, path: Path) -> Path:
-        """Write the markdown report atomically."""
-        return write_text_atomic(path, self.markdown())
+    def write(self, path: Path, wide: bool = False) -> Path:
+        """Write the markdown report (:meth:`markdown`) atomically."""
+        return write_text_atomic(path, self.markdown(wide))
 
 
 COLUMNS = (
@@ -598,12 +631,18 @@ def _metric_label(claim: Claim) -> str:
     return f"{claim.metric}, {claim.better} is better for ACN"
 
 
+def _arrow(claim: Claim) -> str:
+    """``↑`` when the paper claims a higher value for the ACN, ``↓`` when a lower one."""
+    return "↑" if claim.better == HIGHER else "↓"
+
+
 def _cells(row: Row) -> dict[str, str]:
+    """The row's cells of the wide table (:data:`COLUMNS`), 4 significant digits."""
     claim = row.claim
     cells = {
         "claim": claim.id
         + {"detail": " (detail)", "baseline": " (baseline)", "slope": " (slope vs depth)"}.get(row.role, ""),
-        "metric": f"{claim.metric} ({'↑' if claim.better == HIGHER else '↓'})",
+        "metric": f"{claim.metric} ({_arrow(claim)})",
         "suite": claim.suite,
         **row.labels,
         "n": str(len(row.pairs)),
@@ -637,6 +676,158 @@ def _cells(row: Row) -> dict[str, str]:
         interval = _interval(b.low, b.high) if b.n > 1 else "(n=1)"
         cells["beside"] = f"Δ {claim.beside} {_signed(b.mean)} {interval}"
     return cells
+
+
+# ---------------------------------------------------------------------------------------------
+# The compact view: a section per claim, a table per setup
+
+DELTA = f"Δ ACN − res [{LEVEL:.0%} CI]"
+ROLES = {"detail": "detail", "baseline": "baseline", "slope": "slope vs depth"}  # the setting's prefix per role
+SETTING_WIDTH = 60  # the console folds the setting at this width at most (narrower when 120 characters need it)
+COMPACT_RIGHT = {"n", "seeds needed"}
+COMPACT_NOTE = (
+    "One section per claim, headed by the claim, its metric and the direction the paper claims for the ACN "
+    "(↑ higher, ↓ lower is better), with a table per setup headed by what its rows share: dataset profile · "
+    "backbone `L<depth>` · training epochs (`ep`; continual: `ep/task`). `records`: those parts in which the "
+    "rows differ; `setting`: the row's configuration keys after its role (`detail:` a larger `per_class` than "
+    "the claim row, `baseline:` tested alike but not counted, `slope vs depth:` the slope of the differences "
+    f"against depth); `{DELTA}`: the mean difference and its interval, 3 significant digits. Every column "
+    "(ACN and residual means, unpaired seeds, suite, budget, backbone, depth; 4 significant digits) in one "
+    "table: `acn-bench claims --columns all`."
+)
+WIDE_NOTE = (
+    "Every column in one table (`acn-bench claims --columns all`; the default is a compact table per claim). "
+    "`budget`: training epochs (continual: per task); `unpaired`: seeds with one usable twin only; `beside`: "
+    "a second metric's paired difference, shown but not tested."
+)
+
+
+class SetupTable(NamedTuple):
+    """A claim's rows of one setup (dataset and profile): what they all share (``cifar10 quick ·
+    mixer_small L8 · 4 ep``, as far as shared), the column names and the rows of text cells."""
+
+    heading: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+class Section(NamedTuple):
+    """One claim in the compact view: its heading and a table per setup."""
+
+    heading: str
+    tables: list[SetupTable]
+
+
+def compact_section(claim: Claim, rows: Sequence[Row]) -> Section:
+    """The claim (id, title, metric and the paper's direction) and a :func:`setup_table` per setup."""
+    heading = f"{claim.id}: {claim.title} — {claim.metric} {_arrow(claim)} ({claim.better} is better for ACN)"
+    setups: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        setups[_record_parts(row).get("data", "")].append(row)
+    return Section(heading, [setup_table(claim, setup) for setup in setups.values()])
+
+
+def setup_table(claim: Claim, rows: Sequence[Row]) -> SetupTable:
+    """The compact table of a claim's rows of one setup: ``records`` (the parts in which the rows differ;
+    the shared parts are the heading), ``setting`` after the row's role, ``n``, the difference with its
+    interval, the ``beside`` metric's difference, ``verdict`` and ``seeds needed``; a column empty on
+    every row is left out."""
+    parts = [_record_parts(row) for row in rows]
+    shared = {k: v for k, v in parts[0].items() if all(p.get(k) == v for p in parts)}
+    columns = {
+        "records": [_join_parts({k: v for k, v in p.items() if k not in shared}) for p in parts],
+        "setting": [_setting_cell(row) for row in rows],
+        "n": [str(len(row.pairs)) for row in rows],
+        DELTA: [_delta_cell(row) for row in rows],
+        **({f"beside: Δ {claim.beside}": [_beside_cell(row) for row in rows]} if claim.beside else {}),
+        "verdict": [row.verdict for row in rows],
+        "seeds needed": [row.seeds_needed for row in rows],
+    }
+    kept = [name for name, cells in columns.items() if any(cells)]
+    return SetupTable(_join_parts(shared), kept, [[columns[name][i] for name in kept] for i in range(len(rows))])
+
+
+def _record_parts(row: Row) -> dict[str, str]:
+    """What the row's records are: ``data`` (dataset profile), ``backbone``, ``depth`` (``L<depth>``) and
+    ``budget`` (epochs with their unit); none for the row of a claim without records."""
+    labels = row.labels
+    if labels["dataset"] == "–":
+        return {}
+    return {
+        "data": f"{labels['dataset']} {labels['profile']}",
+        "backbone": labels["backbone"],
+        "depth": f"L{labels['depth']}",
+        "budget": labels["epochs"],
+    }
+
+
+def _join_parts(parts: dict[str, str]) -> str:
+    """``digits quick · mixer_small L16 · 40 ep``, of the parts present."""
+    model = " ".join(parts[k] for k in ("backbone", "depth") if k in parts)
+    return " · ".join(part for part in (parts.get("data"), model, parts.get("budget")) if part)
+
+
+def _setting_cell(row: Row) -> str:
+    """The row's setting after its role (``detail: per_class=50 subset=random``; a claim row: no role)."""
+    role = ROLES.get(row.role)
+    setting = row.labels["setting"]
+    return f"{role}: {setting}" if role and setting else role or setting
+
+
+def _estimate(mean: float, low: float | None, high: float | None, unit: str = "") -> str:
+    """``+0.0864 [+0.0656, +0.107]``: the mean (3 significant digits, then ``unit``) and its interval if any."""
+    interval = "" if low is None or high is None else f" [{low:+.3g}, {high:+.3g}]"
+    return f"{mean:+.3g}{unit}{interval}"
+
+
+def _delta_cell(row: Row) -> str:
+    """The mean difference with its interval; a slope row: ``slope -0.0138/layer [-0.337, +0.309]``."""
+    if row.role == "slope":
+        s = row.slope
+        return f"slope {_estimate(s.slope, s.low, s.high, '/layer')}" if s else "needs 2 depths"
+    return _estimate(row.diff.mean, row.diff.low, row.diff.high) if row.diff else "–"
+
+
+def _beside_cell(row: Row) -> str:
+    """The ``beside`` metric's mean difference with its interval (empty without one)."""
+    b = row.beside
+    return _estimate(b.mean, b.low, b.high) if b else ""
+
+
+def _rich_section(section: Section) -> list[Any]:
+    """A claim's compact tables for the console, each under its setup: no frame, narrow gaps; only the
+    setting folds (at :data:`SETTING_WIDTH`), so 120 characters hold them."""
+    parts: list[Any] = [Text(""), Text(section.heading, style="bold")]
+    for setup in section.tables:
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+        for name in setup.columns:
+            if name == "setting":
+                table.add_column(name, max_width=SETTING_WIDTH, overflow="fold")
+            else:
+                table.add_column(name, justify="right" if name in COMPACT_RIGHT else "left", no_wrap=True)
+        for row in setup.rows:
+            table.add_row(*row)
+        parts += [Text(setup.heading, style="italic"), table] if setup.heading else [table]
+    return parts
+
+
+def _markdown_section(section: Section) -> str:
+    """A claim's compact tables in markdown, each under its setup."""
+    out = [f"### {section.heading}"]
+    for setup in section.tables:
+        out += [f"#### {setup.heading}"] if setup.heading else []
+        out.append(_markdown_table(setup.columns, setup.rows))
+    return "\n\n".join(out)
+
+
+def _rich_wide_table(title: str, cells: Sequence[dict[str, str]]) -> Table:
+    """Every column of :data:`COLUMNS` in one table, for the console."""
+    table = Table(title=title)
+    for column in COLUMNS:
+        table.add_column(column, justify="right" if column in NUMERIC_COLUMNS else "left", overflow="fold")
+    for row in cells:
+        table.add_row(*(row[c] for c in COLUMNS))
+    return table
 
 
 def _markdown_table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -712,13 +903,18 @@ def _own_problems(entry: Entry, claim: Claim) -> list[tuple[str, str]]:
     return problems
 
 
+LABELS = ("dataset", "profile", "budget", "epochs", "backbone", "depth", "setting")  # what a row is about
+
+
 def _labels(claim: Claim, group: _Group) -> dict[str, str]:
+    """The row's :data:`LABELS`: its records (dataset, profile, budget, backbone, depth) and shown setting."""
     record = group.entries[0].record
     shown = [(k, config_value(record, k)) for k in claim.show]
     return {
         "dataset": str(record.dataset.get("name")),
         "profile": record.profile,
         "budget": budget(record),
+        "epochs": budget_label(record),
         "backbone": str(record.backbone.get("name")),
         "depth": str(record.backbone.get("depth")),
         "setting": " ".join(f"{k}={v}" for k, v in shown),
@@ -798,15 +994,7 @@ def _claim_rows(claim: Claim, entries: list[Entry], left_out: list[LeftOut]) -> 
     if claim.grows_with_depth:
         result += _slope_rows(claim, rows)
     if not result:
-        result = [
-            Row(
-                claim,
-                "claim",
-                {k: "–" for k in ("dataset", "profile", "budget", "backbone", "depth", "setting")},
-                [],
-                0,
-            )
-        ]
+        result = [Row(claim, "claim", {k: "–" for k in LABELS}, [], 0)]
     for row in result:
         row.labels.pop("_key", None)
     return sorted(result, key=_row_order)
