@@ -24,13 +24,14 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from rich.console import Console
 
@@ -138,6 +139,7 @@ def run_parallel(
     if jobs < 1:
         raise UserError(f"--jobs must be >= 1, got {jobs}.")
     jobs = min(jobs, len(configs)) or 1
+    configs = spread_shared(configs, suite.shared_model)
     threads = threads_per_job(jobs)
     outcome = JobsRun(planned=len(configs), jobs=jobs, threads=threads)
     worker_context = replace(context, log=print, progress=False)  # console.print does not pickle
@@ -182,6 +184,25 @@ def run_parallel(
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     return outcome
+
+
+def spread_shared(
+    configs: Sequence[dict[str, Any]], shared: Callable[[dict[str, Any]], str | None]
+) -> list[dict[str, Any]]:
+    """``configs`` reordered so that runs sharing a trained model do not start side by side: the first run
+    of every shared model first, then the second of each, and so on; the grid's order otherwise.
+
+    A run that needs a model another worker is training waits for it (:func:`benchmarks.common.cached_model`'s
+    lock); in this order the runs that reuse a model come after every model's first run.
+    """
+    seen: Counter[str] = Counter()
+    ranked = []
+    for index, config in enumerate(configs):
+        key = shared(config)
+        ranked.append((0 if key is None else seen[key], index, config))
+        if key is not None:
+            seen[key] += 1
+    return [config for _, _, config in sorted(ranked, key=lambda item: item[:2])]
 
 
 def _outcome_of(future: Future) -> _Done:

@@ -192,6 +192,12 @@ class Suite(abc.ABC):
         """Write the suite's :meth:`figures` (PNG) into ``out_dir``."""
         return [figure.png(out_dir) for figure in self.figures(records)]
 
+    def shared_model(self, config: dict[str, Any]) -> str | None:
+        """The trained model ``config``'s run shares with other runs of the grid (a transfer source, a
+        dense twin to prune), named by a string; ``None`` (the default): none. ``--jobs`` keeps runs
+        that share a model from starting together, so that no worker waits while another trains it."""
+        return None
+
     def identity(self, config: dict[str, Any]) -> str:
         """Stable id of a configuration: same id, same run (used to skip on resume)."""
         return run_id({"suite": self.name, **config})

@@ -45,6 +45,7 @@ from benchmarks.common import VALIDATION_SEED, Recipe, cached_model
 from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained, fit_trainer
 
 TRUNCATION = ("none", "cutoff")
+DENSE_KEY = ("dataset", "backbone", "connectivity", "depth", "seed", "profile")  # what tells dense twins apart
 
 # The same twins as the robustness suite: a trained dense model per (connectivity, seed).
 RECIPES = robustness.RECIPES
@@ -107,6 +108,10 @@ class PruningSuite(ImageSuite):
             raise unknown_choice("truncate option", config["truncate"], TRUNCATION)
         parse_sparsities(config["sparsities"])
 
+    def shared_model(self, config: dict[str, Any]) -> str:
+        """The dense twin: every method and truncation of a (dataset, backbone, connectivity, depth, seed) prunes it."""
+        return run_id({k: config[k] for k in DENSE_KEY})
+
     def train(self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext) -> Trained:
         """The dense model of (dataset, backbone, connectivity, depth, seed): trained once, shared by every method.
 
@@ -114,7 +119,7 @@ class PruningSuite(ImageSuite):
         The cache key holds the whole training recipe and the validation split, so a model trained
         on other data is never reused.
         """
-        dense_key = {k: config[k] for k in ("dataset", "backbone", "connectivity", "depth", "seed", "profile")}
+        dense_key = {k: config[k] for k in DENSE_KEY}
         recipe_key = {k: v for k, v in dataclasses.asdict(recipe).items() if k != "connectivities"}
         key = {"recipe": recipe_key, "val_seed": VALIDATION_SEED, **dense_key}
         path = context.out_dir / self.name / "dense" / f"{run_id(key)}.pt"

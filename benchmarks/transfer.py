@@ -163,6 +163,10 @@ class TransferSuite(ImageSuite):
             config, model, trainer.normalizer, target, finetune, result.val_probe_acc, test_probe, result, extra=source
         )
 
+    def shared_model(self, config: dict[str, Any]) -> str:
+        """The source model: every mode of a (source, backbone, connectivity, depth, seed) shares it."""
+        return run_id(source_key(config))
+
     def build_model(
         self, config: dict[str, Any], recipe: Recipe, data: ImageData, like: Backbone | None = None
     ) -> Backbone:
@@ -206,10 +210,7 @@ class TransferSuite(ImageSuite):
         self, config: dict[str, Any], recipe: TransferRecipe, context: RunContext
     ) -> tuple[Backbone, dict[str, Any]]:
         """The pre-trained source model of ``config``: loaded when saved before, else trained and saved."""
-        key = {
-            k: config[k]
-            for k in ("source_dataset", "backbone", "connectivity", "depth", "seed", "profile", "cutoff_delta")
-        }
+        key = source_key(config)
         source_config = dict(key, dataset=config["source_dataset"])
         streamed = is_streamed(config["source_dataset"])
         pretrain = self.stream_pretrain if streamed else self.memory_pretrain
@@ -249,6 +250,13 @@ class TransferSuite(ImageSuite):
         return run.trainer.model, source_facts(
             run.result.val_probe_acc, test_probe, folders.num_classes, run.result.train_seconds, config["cutoff_delta"]
         )
+
+
+def source_key(config: dict[str, Any]) -> dict[str, Any]:
+    """What tells one pre-trained source model from another (every fine-tuning mode of it shares it)."""
+    return {
+        k: config[k] for k in ("source_dataset", "backbone", "connectivity", "depth", "seed", "profile", "cutoff_delta")
+    }
 
 
 def is_streamed(source: str) -> bool:

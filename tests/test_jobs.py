@@ -15,7 +15,7 @@ import torch
 
 from acn_bench import suite_registry as registry
 from acn_bench.cli import auto_jobs, main
-from acn_bench.jobs import run_log_path, threads_per_job
+from acn_bench.jobs import run_log_path, spread_shared, threads_per_job
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["run", "compression", "--profile", "smoke", "--device", "cpu", "--no-progress"]
@@ -158,6 +158,23 @@ def test_auto_jobs_is_one_per_core_for_cpu_grids_of_real_runs_else_one(monkeypat
     assert auto_jobs("quick", cuda, runs=6) == 1  # sharing one GPU is opt-in
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert auto_jobs("quick", cpu, runs=6) == 1  # torchrun: every process trains a slice of one run
+
+
+def test_runs_sharing_a_trained_model_do_not_start_side_by_side():
+    transfer = registry.get_suite("transfer")
+    grid = [dict(c, seed=s, profile="quick") for c in transfer.grid("quick", "cifar10") for s in range(3)]
+    assert [c["mode"] for c in grid[:6]] == ["full"] * 3 + ["scratch"] * 3  # the grid's order: seeds innermost
+    ordered = spread_shared(grid, transfer.shared_model)
+    assert sorted(map(str, ordered)) == sorted(map(str, grid))  # the same runs
+    first = ordered[: len(grid) // 2]  # every source model's first run, before any run that reuses one
+    assert len({transfer.shared_model(c) for c in first}) == len(first) == 6
+    assert {c["mode"] for c in first} == {"full"} and {c["mode"] for c in ordered[6:]} == {"scratch"}
+    same_source = {k: v for k, v in grid[0].items() if k != "mode"}
+    assert transfer.shared_model(grid[0]) == transfer.shared_model({**same_source, "mode": "scratch"})
+    assert transfer.shared_model(grid[0]) != transfer.shared_model({**grid[0], "seed": 1})
+    compression = registry.get_suite("compression")  # shares nothing: the grid's order is kept
+    plain = [dict(c, seed=0) for c in compression.grid("quick", "digits")]
+    assert spread_shared(plain, compression.shared_model) == plain
 
 
 def test_threads_split_the_cores():
