@@ -140,3 +140,15 @@ def pytest_collection_modifyitems(config, items):
     if gpu:
         config.hook.pytest_deselected(items=gpu)
         items[:] = [item for item in items if not item.get_closest_marker("gpu")]
+
+
+@pytest.fixture
+def clean_registry():
+    """The suite registry as it was before the test: suites a test registers (plugins) leave with it."""
+    from acn_bench import suite_registry as registry
+
+    before, instances = dict(registry._REGISTRY), dict(registry._instances)
+    yield
+    for table, saved in ((registry._REGISTRY, before), (registry._instances, instances)):
+        table.clear()
+        table.update(saved)

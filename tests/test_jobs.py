@@ -49,13 +49,7 @@ class FailingSuite(ImageSuite):
 """
 
 
-@pytest.fixture(autouse=True)
-def clean_registry():
-    before, instances = dict(registry._REGISTRY), dict(registry._instances)
-    yield
-    for table, saved in ((registry._REGISTRY, before), (registry._instances, instances)):
-        table.clear()
-        table.update(saved)
+pytestmark = pytest.mark.usefixtures("clean_registry")  # suites registered by a test leave with it
 
 
 def records(folder: Path) -> dict[str, dict]:

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from acn_bench import UserError
-from acn_bench import suite_registry as registry
 from acn_bench.cli import main
 from acn_bench.plugins import load_plugin
 from acn_bench.suite import RunContext, plan_runs, run_suite
@@ -39,13 +38,7 @@ MEASURE = """
 """
 
 
-@pytest.fixture(autouse=True)
-def clean_registry():
-    before, instances = dict(registry._REGISTRY), dict(registry._instances)
-    yield
-    for table, saved in ((registry._REGISTRY, before), (registry._instances, instances)):
-        table.clear()
-        table.update(saved)
+pytestmark = pytest.mark.usefixtures("clean_registry")  # suites registered by a test leave with it
 
 
 def write_plugin(folder: Path, name: str, body: str) -> Path:

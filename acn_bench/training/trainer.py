@@ -37,6 +37,7 @@ import time
 import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -266,10 +267,15 @@ class ParameterGroups:
         in_blocks = {id(p) for block in blocks for p in block}
         return cls(blocks, tuple(p for p in model.parameters() if id(p) not in in_blocks))
 
-    @property
+    @cached_property
     def all(self) -> list[torch.nn.Parameter]:
         """Every parameter, blocks first."""
         return [p for block in self.blocks for p in block] + list(self.rest)
+
+    @cached_property
+    def owners(self) -> list[int]:
+        """For every parameter of :attr:`all`, its block's index (``len(blocks)`` for the rest)."""
+        return [i for i, block in enumerate(self.blocks) for _ in block] + [len(self.blocks)] * len(self.rest)
 
 
 def block_grad_norms(model: Backbone) -> torch.Tensor:
@@ -285,8 +291,7 @@ def gradient_norms(groups: ParameterGroups) -> tuple[torch.Tensor, torch.Tensor]
     clipping needs (:func:`torch.nn.utils.clip_grads_with_norm_`), so nothing is reduced twice.
     """
     depth = len(groups.blocks)
-    owners = [i for i, block in enumerate(groups.blocks) for _ in block] + [depth] * len(groups.rest)
-    present = [(p.grad, owner) for p, owner in zip(groups.all, owners) if p.grad is not None]
+    present = [(p.grad, owner) for p, owner in zip(groups.all, groups.owners) if p.grad is not None]
     device = groups.blocks[0][0].device
     squares = torch.zeros(depth + 1, device=device)
     if present:
