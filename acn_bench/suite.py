@@ -24,7 +24,7 @@ from acn_bench.training import distributed
 if TYPE_CHECKING:
     from acn_bench.results.plots import FigureData
 
-PROFILES = ("smoke", "quick", "paper")
+PROFILES = ("smoke", "quick", "standard", "paper")
 
 
 def expand_grid(axes: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -130,6 +130,7 @@ class Suite(abc.ABC):
     higher_is_better: bool = True  # for the leaderboard rank by the first metric
     baseline: dict[str, Any] = {}  # e.g. {"method": "random"}: the row every other row must beat
     baseline_metrics: tuple[str, ...] = ()  # ... on these metrics, beyond the seed spread
+    recipe_keys: tuple[str, ...] = ()  # recipe fields ``--set`` may change (e.g. ``epochs``); see :meth:`run_recipe`
 
     def compact_metrics(self) -> tuple[str, ...]:
         """The metrics of the compact tables (terminal, markdown, the site's default columns)."""
@@ -140,14 +141,42 @@ class Suite(abc.ABC):
         return []
 
     def default_dataset(self, profile: str) -> str:
-        """Dataset used when the user names none: the profile's entry in ``default_datasets``, else the first."""
-        return self.default_datasets.get(profile, self.datasets[0])
+        """Dataset used when the user names none: the profile's entry in ``default_datasets``, else the first
+        of ``datasets`` the profile defines (else the first: :meth:`recipe` then says what it has)."""
+        if profile in self.default_datasets:
+            return self.default_datasets[profile]
+        return next((d for d in self.datasets if profile in self.profiles_for(d)), self.datasets[0])
 
     def recipe(self, profile: str, dataset: str) -> Any:
-        """The suite's recipe for ``profile`` on ``dataset`` (the profile's ``"*"`` entry where it has none)."""
+        """The suite's recipe for ``profile`` on ``dataset`` (the profile's ``"*"`` entry where it has none).
+
+        Raises:
+            UserError: the suite has no such profile, or the profile does not define ``dataset``
+                (the message names the profiles that do).
+        """
         if profile not in self.recipes:
             raise unknown_choice(f"profile of suite {self.name!r}", profile, self.recipes)
-        return self.recipes[profile].get(dataset, self.recipes[profile].get("*"))
+        recipes = self.recipes[profile]
+        if dataset not in recipes and "*" not in recipes:
+            have = self.profiles_for(dataset)
+            raise UserError(
+                f"the {profile} profile of suite {self.name!r} does not define dataset {dataset!r} "
+                f"(it defines: {', '.join(recipes)}); profiles of suite {self.name!r} on {dataset!r}: "
+                f"{', '.join(have) if have else 'none'}."
+            )
+        return recipes.get(dataset, recipes.get("*"))
+
+    def profiles_for(self, dataset: str) -> list[str]:
+        """The profiles of this suite that define ``dataset`` (by name or through their ``"*"`` entry)."""
+        return [p for p in PROFILES if p in self.recipes and (dataset in self.recipes[p] or "*" in self.recipes[p])]
+
+    def run_recipe(self, config: dict[str, Any]) -> Any:
+        """The recipe one run trains with: the profile's, with the configuration's :attr:`recipe_keys` applied.
+
+        A recipe key is in ``config`` only when the user set it (``--set epochs=20``), so the runs of
+        the profile's own recipe keep their identity. Suites with recipe keys override this.
+        """
+        return self.recipe(config["profile"], config["dataset"])
 
     @abc.abstractmethod
     def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
@@ -158,7 +187,7 @@ class Suite(abc.ABC):
 
     def run_one(self, config: dict[str, Any], context: RunContext) -> Record:
         """Run one configuration and return its record (not yet written): the four steps in order."""
-        recipe = self.recipe(config["profile"], config["dataset"])
+        recipe = self.run_recipe(config)
         data = self.load_data(config, recipe, context)
         trained = self.train(config, recipe, data, context)
         measured = self.measure(config, recipe, trained, context)
@@ -238,7 +267,8 @@ def plan_runs(
         seeds: seeds 0..seeds-1 for every configuration.
         only: ``--only`` filters (key -> accepted values).
         shard: ``(i, n)``: keep the i-th of n round-robin shards.
-        axes: replace grid axes (e.g. ``{"depth": [5, 10, 15]}``, ``{"backbone": ["my-net"]}``).
+        axes: replace grid axes (e.g. ``{"depth": [5, 10, 15]}``, ``{"backbone": ["my-net"]}``) or
+            set the suite's :attr:`~Suite.recipe_keys` (``{"epochs": [10, 20, 40]}`` sweeps them).
     """
     if profile not in PROFILES:
         raise unknown_choice("profile", profile, PROFILES)
@@ -248,8 +278,8 @@ def plan_runs(
         raise unknown_choice(f"dataset for suite {suite.name!r}", dataset, [*suite.datasets, "imagefolder:PATH"])
     base = suite.grid(profile, dataset)
     for key in axes or {}:
-        if key not in base[0]:
-            raise unknown_choice(f"grid axis of suite {suite.name!r}", key, list(base[0]))
+        if key not in base[0] and key not in suite.recipe_keys:
+            raise unknown_choice(f"grid axis of suite {suite.name!r}", key, [*base[0], *suite.recipe_keys])
     variants = expand_grid(axes or {})
     if axes and "backbone" in axes and "depth" not in axes and "depth" in base[0]:
         variants = [dict(v, depth=None) for v in variants]  # another backbone keeps its own depth
@@ -268,6 +298,7 @@ def plan_runs(
         )
     for config in configs:
         suite.check(config)
+        suite.run_recipe(config)  # a bad recipe setting (``--set epochs=0``) fails here, before any run
     return take_shard(configs, shard)
 
 

@@ -18,40 +18,17 @@ from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import CONNECTIVITIES
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
-from acn_bench.results.plots import FigureData, Heatmaps, model_label
+from acn_bench.results.plots import FigureData, Heatmaps, Lines, model_label, new_series, training_epochs
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig, probe_accuracy
 from benchmarks import paper
 from benchmarks.common import Recipe, parameter_matched_depth
 from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained, truncation_metrics
-
-PAPER_MIXER_RECIPE = TrainConfig(
-    epochs=700,
-    batch_size=64,
-    lr=1e-3,
-    weight_decay=0.01,
-    warmup_epochs=10,
-    min_lr=1e-6,
-    label_smoothing=0.1,
-    cutmix_prob=0.5,
-    cutmix_alpha=1.0,
-    autoaugment="cifar10",
-    crop_padding=4,
-    hflip=True,
-    clip_grad=1.0,
-    grad_norms=True,
-)
+from benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
 
 RECIPES: dict[str, dict[str, Recipe]] = {
-    "smoke": {
-        "*": Recipe(
-            "mixer_tiny",
-            TrainConfig(epochs=2, batch_size=32, warmup_epochs=0, grad_norms=True),
-            max_train=256,
-            max_test=128,
-        )
-    },
+    "smoke": {"*": SMOKE_TWINS},
     "quick": {
         "digits": Recipe(
             "mixer_small",
@@ -65,9 +42,15 @@ RECIPES: dict[str, dict[str, Recipe]] = {
         ),
         "*": Recipe("mixer_small", TrainConfig(epochs=10, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True)),
     },
+    "standard": {"cifar10": STANDARD_CIFAR10},
     "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
 }
-LATENCY = {"smoke": (8, 2), "quick": (64, 10), "paper": (64, 20)}  # (batch, repeats) of the latency timing
+LATENCY = {
+    "smoke": (8, 2),
+    "quick": (64, 10),
+    "standard": (64, 20),
+    "paper": (64, 20),
+}  # (batch, repeats) of the latency timing
 
 
 @register_suite
@@ -108,9 +91,12 @@ class CompressionSuite(ImageSuite):
         if unknown:
             raise unknown_choice("match_params connectivity", unknown[0], ["none", *CONNECTIVITIES])
 
+    def shares_twin(self, config: dict[str, Any]) -> bool:
+        """The compressed model is the plain twin: robustness, pruning and inherent early exits reuse it."""
+        return True
+
     def train(self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext) -> Trained:
         """Train the twin; a connectivity named in ``match_params`` gets the residual twin's parameter budget."""
-        checkpoint = context.checkpoint_path(self.name, self.identity(config))
         if config["connectivity"] in str(config["match_params"]).split(","):
             depth = parameter_matched_depth(
                 config["backbone"], data.train, config["connectivity"], config["depth"], **recipe.overrides
@@ -120,7 +106,7 @@ class CompressionSuite(ImageSuite):
                 f"at depth {config['depth']}"
             )
             config = dict(config, depth=depth)
-        return self.train_model(config, recipe, data, context, checkpoint)
+        return super().train(config, recipe, data, context)
 
     def measure(self, config: dict[str, Any], recipe: Recipe, trained: Trained, context: RunContext) -> Measured:
         """Cutoff layer (chosen on validation), the truncated model's test accuracy, and the cost of the full
@@ -143,8 +129,9 @@ class CompressionSuite(ImageSuite):
         return Measured(metrics, timings={"cost_s": time.perf_counter() - start})
 
     def figures(self, records: list[Record]) -> list[FigureData]:
-        """Probe accuracy by depth, and Figure-1-style per-block gradient norms over training."""
-        figures = super().figures(records)
+        """Probe accuracy by depth, Figure-1-style per-block gradient norms over training and, for models
+        trained at several budgets (``--set epochs=E``), test accuracy and cutoff layer against epochs."""
+        figures = [*super().figures(records), *budget_figures(self.name, records)]
         grids: dict[str, list[np.ndarray]] = {}
         for record in records:
             epochs = [e["grad_norms"] for e in record.history.get("epochs", []) if "grad_norms" in e]
@@ -159,3 +146,33 @@ class CompressionSuite(ImageSuite):
     def paper_records(self) -> list[Record]:
         """The paper's reported numbers for this suite."""
         return paper.compression_records()
+
+
+def budget_figures(suite: str, records: list[Record]) -> list[FigureData]:
+    """Test accuracy and cutoff layer against training epochs, one line per model family measured at two
+    or more budgets (mean ± std over seeds at each measured budget; nothing is extrapolated)."""
+    accuracy, cutoff = new_series(), new_series()
+    for record in records:
+        epochs = training_epochs(record)
+        if epochs is not None:
+            accuracy[model_label(record, epochs=False)][epochs].append(record.metrics["accuracy"])
+            cutoff[model_label(record, epochs=False)][epochs].append(record.metrics["cutoff_layer"])
+    swept = [label for label, points in accuracy.items() if len(points) >= 2]
+    if not swept:
+        return []
+    return [
+        Lines(
+            f"{suite}_accuracy_vs_epochs",
+            f"{suite}: test accuracy against training budget",
+            "training epochs",
+            {label: accuracy[label] for label in swept},
+        ),
+        Lines(
+            f"{suite}_cutoff_vs_epochs",
+            f"{suite}: cutoff layer against training budget",
+            "training epochs",
+            {label: cutoff[label] for label in swept},
+            ylabel="cutoff layer",
+            percent=False,
+        ),
+    ]

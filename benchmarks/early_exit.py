@@ -38,13 +38,11 @@ from acn_bench.training import TrainConfig
 from acn_bench.training.trainer import Objective
 from benchmarks import paper
 from benchmarks.common import Recipe
-from benchmarks.compression import PAPER_MIXER_RECIPE
 from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained
+from benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
 
 RECIPES: dict[str, dict[str, Recipe]] = {
-    "smoke": {
-        "*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128)
-    },
+    "smoke": {"*": SMOKE_TWINS},
     "quick": {
         "digits": Recipe(
             "mixer_small",
@@ -60,6 +58,7 @@ RECIPES: dict[str, dict[str, Recipe]] = {
             max_test=5_000,
         ),
     },
+    "standard": {"cifar10": STANDARD_CIFAR10},
     "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
 }
 
@@ -118,6 +117,11 @@ class EarlyExitSuite(ImageSuite):
             branch_layers(config["depth"], config["branch_layers"])
         parse_thresholds(config["thresholds"], 2)
         require(0 <= config["tolerance"] < 1, f"tolerance must be in [0, 1), got {config['tolerance']!r}.")
+
+    def shares_twin(self, config: dict[str, Any]) -> bool:
+        """Inherent exits need no extra training: the model is the plain twin (the compression suite's
+        when the recipes agree); branches and a shared exit head train their own."""
+        return config["exit_mode"] == "inherent"
 
     def build_model(self, config: dict[str, Any], recipe: Recipe, data: ImageData) -> Backbone:
         """The twin, with branch classifiers attached in the ``branches`` exit mode."""

@@ -6,6 +6,11 @@ the one :class:`~acn_bench.training.Trainer`, resumable), ``make_record`` (datas
 recipe, probe, history, timings, environment). A suite adds its grid keys (:meth:`axes`) and its
 measurement (:meth:`measure`), and overrides a step only where its protocol differs. A complete
 suite fits in about 30 lines: see ``examples/calibration_suite.py``.
+
+Twins are trained once: a run whose model is the plain twin of its recipe (trained on the final
+output's loss: compression, robustness, pruning's dense model, inherent early exits) takes it from
+the twin store (``<out>/.twins/``), where the first run that needed it trained and saved it. So one
+``standard`` training of a twin serves every suite that measures it.
 """
 
 from __future__ import annotations
@@ -21,11 +26,30 @@ from acn_bench.analysis import truncation_costs
 from acn_bench.backbones import Backbone
 from acn_bench.data import ImageSet
 from acn_bench.data.augment import Normalizer
-from acn_bench.results import Record, environment
+from acn_bench.errors import require
+from acn_bench.results import Record, environment, run_id
 from acn_bench.suite import RunContext, Suite, expand_grid
 from acn_bench.training import Trainer, TrainResult, probe_accuracy, seed_everything
 from acn_bench.training.trainer import Objective
-from benchmarks.common import Recipe, backbone_for, backbone_info, dataset_info, load_splits
+from benchmarks.common import (
+    VALIDATION_SEED,
+    Recipe,
+    backbone_for,
+    backbone_info,
+    cached_model,
+    dataset_info,
+    load_splits,
+)
+
+TWIN_STORE = ".twins"  # under the records folder: one trained model per twin key, shared by the suites
+TWIN_KEY = ("dataset", "backbone", "connectivity", "depth", "seed")  # with the recipe: what tells twins apart
+
+
+def twin_key(config: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
+    """What tells one trained twin from another: dataset, backbone, connectivity, depth, seed, the whole
+    training recipe and the validation split (never the suite or the profile: equal recipes share)."""
+    recipe_fields = {k: v for k, v in dataclasses.asdict(recipe).items() if k != "connectivities"}
+    return {"recipe": recipe_fields, "val_seed": VALIDATION_SEED, **{k: config[k] for k in TWIN_KEY}}
 
 
 @dataclass
@@ -50,8 +74,9 @@ class Trained:
         recipe: the recipe it was trained with (the record's ``config.train``).
         val_probe, test_probe: accuracy at every depth 0..L on the validation and the test split
             (the test split's is the run's one test evaluation).
-        result: the training result (``None`` for a model loaded from disk).
-        extra: what a suite's ``train`` step passes on to its ``measure`` step.
+        result: the training result (``None`` for a model loaded from disk without one).
+        extra: what a suite's ``train`` step passes on to its ``measure`` step (``twin``: the twin
+            store's key and whether this run trained it).
     """
 
     config: dict[str, Any]
@@ -122,8 +147,34 @@ class ImageSuite(Suite):
 
     Subclasses set ``recipes`` (profile -> dataset or ``*`` -> recipe) and implement
     :meth:`measure`; they add grid keys in :meth:`axes`, and name the :class:`Recipe` inside a
-    nested recipe in :meth:`model_recipe`.
+    nested recipe in :meth:`model_recipe` (such a suite sets ``recipe_keys = ()``: ``--set epochs``
+    changes a plain :class:`Recipe` only). A suite whose model is the plain twin says so in
+    :meth:`shares_twin`.
     """
+
+    recipe_keys = ("epochs",)
+
+    def run_recipe(self, config: dict[str, Any]) -> Any:
+        """The profile's recipe, with ``epochs`` replaced when the run sets it (``--set epochs=E``)."""
+        recipe = self.recipe(config["profile"], config["dataset"])
+        if "epochs" not in config:
+            return recipe
+        epochs, warmup = config["epochs"], recipe.train.warmup_epochs
+        require(
+            isinstance(epochs, int) and epochs > warmup,
+            f"--set epochs takes a whole number of epochs above the recipe's {warmup:g} warm-up epochs, "
+            f"got {epochs!r}.",
+        )
+        return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, epochs=epochs))
+
+    def shares_twin(self, config: dict[str, Any]) -> bool:
+        """Whether the run's model is the plain twin of its recipe (no extra heads, the final output's
+        loss), taken from the twin store (default: no, the run trains its own model)."""
+        return False
+
+    def shared_model(self, config: dict[str, Any]) -> str | None:
+        """A run that shares a twin shares it with every run of the same twin key (one plan: one recipe)."""
+        return run_id({k: config[k] for k in TWIN_KEY}) if self.shares_twin(config) else None
 
     def model_recipe(self, recipe: Any) -> Recipe:
         """The :class:`Recipe` inside the suite's ``recipe`` that names backbone, twins and depth."""
@@ -165,9 +216,41 @@ class ImageSuite(Suite):
         return None
 
     def train(self, config: dict[str, Any], recipe: Any, data: ImageData, context: RunContext) -> Trained:
-        """Build and train the run's model, resumable from its checkpoint."""
+        """Build and train the run's model, resumable from its checkpoint; a shared twin
+        (:meth:`shares_twin`) comes from the twin store (:meth:`shared_twin`)."""
+        recipe = self.training_recipe(config, recipe, data)
+        if self.shares_twin(config):
+            return self.shared_twin(config, recipe, data, context)
         checkpoint = context.checkpoint_path(self.name, self.identity(config))
-        return self.train_model(config, self.training_recipe(config, recipe, data), data, context, checkpoint)
+        return self.train_model(config, recipe, data, context, checkpoint)
+
+    def shared_twin(self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext) -> Trained:
+        """The twin of ``config`` trained with ``recipe``: loaded from the twin store, or trained (resumable)
+        and saved there. Either way the run gets the training result (history, best epoch, timings), so
+        its record reads the same; ``extra["twin"]`` says which run trained it."""
+        key = run_id(twin_key(config, recipe))
+        path = context.out_dir / TWIN_STORE / f"{key}.pt"
+        fresh: list[Trained] = []
+
+        def train_twin() -> tuple[Backbone, dict[str, Any]]:
+            checkpoint = path.with_suffix(".ckpt")
+            trained = self.train_model(config, recipe, data, context, checkpoint)
+            checkpoint.unlink(missing_ok=True)
+            fresh.append(trained)
+            info = {"normalization": trained.normalizer.as_dict(), "result": dataclasses.asdict(trained.result)}
+            return trained.model, info
+
+        model, info = cached_model(
+            path, train_twin, context, {"name": config["backbone"], "connectivity": config["connectivity"]}
+        )
+        if fresh:
+            trained = fresh[0]
+        else:
+            normalizer = Normalizer.from_dict(info["normalization"])
+            trained = Trained.loaded(config, model, normalizer, data, recipe)
+            trained.result = TrainResult(**info["result"])
+        trained.extra["twin"] = {"key": key, "trained_by_this_run": bool(fresh)}
+        return trained
 
     def train_model(
         self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext, checkpoint: Path
@@ -204,6 +287,8 @@ class ImageSuite(Suite):
             **measured.metrics,
         }
         timings, history = dict(measured.timings), {"val_probe": trained.val_probe, **measured.history}
+        if "twin" in trained.extra:
+            history["twin"] = trained.extra["twin"]
         run_config = {**trained.config, "normalization": trained.normalizer.as_dict()}
         result = trained.result
         if result is not None:

@@ -150,6 +150,8 @@ class ImageNetSuite(ImageSuite):
     datasets = ("imagenet",)
     recipes = RECIPES
 
+    recipe_keys = ()  # streamed training has its own recipe
+
     def model_recipe(self, recipe: ImageNetRecipe) -> Recipe:
         return recipe.model
 

@@ -27,8 +27,8 @@ from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig
 from benchmarks.common import Recipe
-from benchmarks.compression import PAPER_MIXER_RECIPE
 from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained
+from benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_CIFAR10
 
 ALL = "all"
 
@@ -78,6 +78,13 @@ RECIPES: dict[str, dict[str, LowDataRecipe]] = {
             steps=234,  # 15,000 samples at batch 64
         ),
     },
+    "standard": {
+        "cifar10": LowDataRecipe(
+            STANDARD_CIFAR10,
+            per_class=(10, 50, 100),
+            steps=1_500,  # 96,000 samples at batch 64: 100 epochs of 100 images per class
+        )
+    },
     "paper": {
         "*": LowDataRecipe(
             Recipe("mixer_cifar", dataclasses.replace(PAPER_MIXER_RECIPE, epochs=150)),
@@ -100,6 +107,7 @@ class LowDataSuite(ImageSuite):
     datasets = ("cifar10", "digits", "cifar100", "tiny-imagenet")
     recipes = RECIPES
     default_datasets = {"smoke": "digits"}
+    recipe_keys = ()  # the step budget sets the epochs
 
     def model_recipe(self, recipe: LowDataRecipe) -> Recipe:
         return recipe.base

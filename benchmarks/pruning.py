@@ -1,8 +1,9 @@
 """Pruning: sparsity–accuracy curves of AC vs residual twins, magnitude pruning against a random baseline.
 
 For every (connectivity, method, seed): the dense model of (dataset, backbone, connectivity, depth,
-seed) is trained once with the validation split held out, saved, and reused by every method
-(:func:`benchmarks.common.cached_model`); it is probed on validation and, once, on test. With
+seed) is the plain twin of the recipe, trained once with the validation split held out and kept in
+the twin store, so every method (and the compression suite, with the same recipe) reuses it
+(:meth:`~benchmarks.image_suite.ImageSuite.shared_twin`); it is probed on validation and, once, on test. With
 ``truncate=cutoff`` it is first cut at its cutoff layer, chosen on the validation probe (SPEC.md
 §1), so pruning stacks on the ACN's layer compression. Then, for every sparsity of the sweep, a
 copy is pruned and fine-tuned for ``finetune_epochs`` with the mask fixed and the validation split
@@ -33,23 +34,21 @@ from typing import Any
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.analysis.pruning import PRUNE_METHODS, check_sparsity, nonzero_params, prunable, prune_model
 from acn_bench.backbones import Backbone
-from acn_bench.data.augment import Normalizer
 from acn_bench.errors import UserError, require, unknown_choice
-from acn_bench.results import Record, run_id
+from acn_bench.results import Record
 from acn_bench.results.plots import FigureData, Lines, model_label, new_series
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig, seed_everything
 from benchmarks import robustness
-from benchmarks.common import VALIDATION_SEED, Recipe, cached_model
-from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained, fit_trainer
+from benchmarks.common import Recipe
+from benchmarks.image_suite import ImageSuite, Measured, Trained, fit_trainer
 
 TRUNCATION = ("none", "cutoff")
-DENSE_KEY = ("dataset", "backbone", "connectivity", "depth", "seed", "profile")  # what tells dense twins apart
 
 # The same twins as the robustness suite: a trained dense model per (connectivity, seed).
 RECIPES = robustness.RECIPES
-FINETUNE = {"smoke": 1, "quick": 2, "paper": 10}
+FINETUNE = {"smoke": 1, "quick": 2, "standard": 1, "paper": 10}
 
 
 def parse_sparsities(spec: Any) -> list[float]:
@@ -108,39 +107,10 @@ class PruningSuite(ImageSuite):
             raise unknown_choice("truncate option", config["truncate"], TRUNCATION)
         parse_sparsities(config["sparsities"])
 
-    def shared_model(self, config: dict[str, Any]) -> str:
-        """The dense twin: every method and truncation of a (dataset, backbone, connectivity, depth, seed) prunes it."""
-        return run_id({k: config[k] for k in DENSE_KEY})
-
-    def train(self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext) -> Trained:
-        """The dense model of (dataset, backbone, connectivity, depth, seed): trained once, shared by every method.
-
-        Loaded (or just trained), it is probed on validation and once on test (:meth:`Trained.loaded`).
-        The cache key holds the whole training recipe and the validation split, so a model trained
-        on other data is never reused.
-        """
-        dense_key = {k: config[k] for k in DENSE_KEY}
-        recipe_key = {k: v for k, v in dataclasses.asdict(recipe).items() if k != "connectivities"}
-        key = {"recipe": recipe_key, "val_seed": VALIDATION_SEED, **dense_key}
-        path = context.out_dir / self.name / "dense" / f"{run_id(key)}.pt"
-        checkpoint = path.with_suffix(".ckpt")
-
-        def train_dense() -> tuple[Backbone, dict[str, Any]]:
-            trained = self.train_model(dict(dense_key), recipe, data, context, checkpoint)
-            checkpoint.unlink(missing_ok=True)
-            result = trained.result
-            return trained.model, {
-                "normalization": trained.normalizer.as_dict(),
-                "history": result.history,
-                "best_epoch": result.best_epoch,
-            }
-
-        dense, info = cached_model(
-            path, train_dense, context, {"name": config["backbone"], "connectivity": config["connectivity"]}
-        )
-        run_config = {**config, "train": dataclasses.asdict(recipe.train)}
-        normalizer = Normalizer.from_dict(info["normalization"])
-        return Trained.loaded(run_config, dense, normalizer, data, recipe, **info)
+    def shares_twin(self, config: dict[str, Any]) -> bool:
+        """The dense model is the plain twin: trained once (or by the compression suite, with the same
+        recipe), shared by every method and truncation of a (dataset, backbone, connectivity, depth, seed)."""
+        return True
 
     def measure(self, config: dict[str, Any], recipe: Recipe, trained: Trained, context: RunContext) -> Measured:
         """Test and validation accuracy and non-zero parameters at every sparsity (after the optional cut)."""
@@ -158,7 +128,7 @@ class PruningSuite(ImageSuite):
             "base_accuracy": trained.test_probe[depth],
             "base_val_accuracy": trained.val_probe[depth],
             "dense_params": nonzero_params(base),
-            "dense_best_epoch": trained.extra["best_epoch"],
+            "dense_best_epoch": trained.result.best_epoch,
         }
         for point in curve:
             metrics[f"accuracy_at_{point['sparsity']:g}"] = point["accuracy"]
@@ -168,7 +138,7 @@ class PruningSuite(ImageSuite):
             "curve": curve,
             "pruned_layers": [name for name, _ in prunable(base)],
             "finetune": dataclasses.asdict(finetune),
-            "dense_epochs": trained.extra["history"],
+            "dense_epochs": trained.result.history,
         }
         return Measured(metrics, history=history, model=base)
 

@@ -1,6 +1,8 @@
 """Robustness: twins trained clean, tested under seeded Gaussian and salt-and-pepper noise.
 
-For every (backbone, connectivity, seed): train on clean data (or load ``--checkpoint``), then
+For every (backbone, connectivity, seed): take the clean-trained twin from the twin store (trained
+there by the first suite that needed it, e.g. compression with the same recipe; or load
+``--checkpoint``), then
 evaluate the test set clean and under every corruption and severity of the grid, with the
 shared head at every depth (does noise hurt the deep layers of a residual net more?). Every model
 sees exactly the same corrupted images (``noise_seed``). Where the noise is applied
@@ -11,10 +13,9 @@ code) is a grid key, so it is recorded.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
-from acn_bench.backbones.saving import load_backbone, save_backbone
+from acn_bench.backbones.saving import load_backbone
 from acn_bench.data.augment import Normalizer
 from acn_bench.data.corruptions import CORRUPTIONS, SPACES, corrupt_normalized, corrupt_pixels, get_corruption
 from acn_bench.errors import UserError, require, unknown_choice
@@ -25,15 +26,13 @@ from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig, probe_accuracy
 from benchmarks import paper
 from benchmarks.common import Recipe
-from benchmarks.compression import PAPER_MIXER_RECIPE
 from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained
+from benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
 
 DEFAULT_CORRUPTIONS = "gaussian:0.1,0.2,0.4;salt_pepper:0.01,0.05,0.1"
 
 RECIPES: dict[str, dict[str, Recipe]] = {
-    "smoke": {
-        "*": Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128)
-    },
+    "smoke": {"*": SMOKE_TWINS},
     "quick": {
         "digits": Recipe(
             "mixer_small",
@@ -48,6 +47,7 @@ RECIPES: dict[str, dict[str, Recipe]] = {
             max_test=5_000,
         ),
     },
+    "standard": {"cifar10": STANDARD_CIFAR10},
     "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
 }
 
@@ -116,14 +116,16 @@ class RobustnessSuite(ImageSuite):
         wanted = {"name": config["backbone"], "connectivity": config["connectivity"], "depth": config["depth"]}
         return {key: value for key, value in wanted.items() if value is not None}
 
+    def shares_twin(self, config: dict[str, Any]) -> bool:
+        """Without ``--checkpoint`` the model is the clean-trained plain twin (the compression suite's,
+        when the recipes agree)."""
+        return config["checkpoint"] is None
+
     def train(self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext) -> Trained:
-        """Train on clean data and save the model for later ``--checkpoint`` use, or load ``--checkpoint``."""
+        """The twin from the twin store (trained on clean data there; its file also serves as a later
+        ``--checkpoint``), or the model of ``--checkpoint``."""
         if config["checkpoint"] is None:
-            trained = super().train(config, recipe, data, context)
-            save_backbone(
-                self.model_path(config, context), trained.model, {"normalization": trained.normalizer.as_dict()}
-            )
-            return trained
+            return super().train(config, recipe, data, context)
         model, extra = load_backbone(config["checkpoint"], self._architecture(config))
         normalizer = (
             Normalizer.from_dict(extra["normalization"])
@@ -161,10 +163,6 @@ class RobustnessSuite(ImageSuite):
     def paper_records(self) -> list[Record]:
         """The paper's reported numbers for this suite."""
         return paper.robustness_records()
-
-    def model_path(self, config: dict[str, Any], context: RunContext) -> Path:
-        """Where a trained model is kept for later ``--checkpoint`` use."""
-        return context.out_dir / self.name / "models" / f"{self.identity(config)}.pt"
 
 
 def evaluate_under_noise(

@@ -34,8 +34,8 @@ from acn_bench.suite_registry import get_suite, register_suite
 from acn_bench.training import TrainConfig, seed_everything
 from benchmarks import paper
 from benchmarks.common import Recipe, cached_model, load_splits
-from benchmarks.compression import PAPER_MIXER_RECIPE
 from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained, fit_trainer
+from benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_TRAIN
 
 MODES = ("full", "linear", "scratch")
 STREAMED = "imagenet"  # and every imagefolder:PATH source: class folders streamed by the imagenet suite
@@ -65,6 +65,16 @@ def target_splits(**splits: Any) -> Recipe:
     return Recipe("", TrainConfig(), **splits)
 
 
+# Tiny-ImageNet decoded at 32 px (CIFAR's size), 6 epochs on the 90,000 training images left after the
+# validation split: a source well above 5x chance (0.5%), so transfer is transfer.
+QUICK_SOURCE = Recipe(
+    "mixer_small",
+    TrainConfig(epochs=6, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
+    max_test=5_000,
+    val_size=5_000,
+    image_size=32,
+)
+
 RECIPES: dict[str, dict[str, TransferRecipe]] = {
     "smoke": {
         "*": TransferRecipe(
@@ -77,17 +87,19 @@ RECIPES: dict[str, dict[str, TransferRecipe]] = {
     "quick": {
         "*": TransferRecipe(
             "tiny-imagenet",
-            # Tiny-ImageNet decoded at 32 px (CIFAR's size), 6 epochs on the 90,000 training images left
-            # after the validation split: a source well above 5x chance (0.5%), so transfer is transfer.
-            Recipe(
-                "mixer_small",
-                TrainConfig(epochs=6, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
-                max_test=5_000,
-                val_size=5_000,
-                image_size=32,
-            ),
+            QUICK_SOURCE,
             TrainConfig(epochs=2, batch_size=128, lr=5e-4, warmup_epochs=0.2, crop_padding=4, hflip=True),
             target_splits(max_train=10_000, max_test=5_000),
+        )
+    },
+    "standard": {
+        # the quick profile's source models (the same pre-training recipe shares them), fine-tuned on the
+        # whole CIFAR-10 training set with the standard profile's augmentation and optimiser
+        "cifar10": TransferRecipe(
+            "tiny-imagenet",
+            QUICK_SOURCE,
+            dataclasses.replace(STANDARD_TRAIN, epochs=3, lr=5e-4, warmup_epochs=0.3),
+            target_splits(),
         )
     },
     "paper": {
@@ -114,6 +126,7 @@ class TransferSuite(ImageSuite):
     recipes = RECIPES
     default_datasets = {"smoke": "digits"}
     sources = ("tiny-imagenet", "cifar100", "imagenet", "digits", "cifar10")
+    recipe_keys = ()  # pre-training and fine-tuning have their own epochs
 
     def model_recipe(self, recipe: TransferRecipe) -> Recipe:
         return recipe.pretrain
@@ -253,10 +266,9 @@ class TransferSuite(ImageSuite):
 
 
 def source_key(config: dict[str, Any]) -> dict[str, Any]:
-    """What tells one pre-trained source model from another (every fine-tuning mode of it shares it)."""
-    return {
-        k: config[k] for k in ("source_dataset", "backbone", "connectivity", "depth", "seed", "profile", "cutoff_delta")
-    }
+    """What tells one pre-trained source model from another, besides its pre-training recipe (every
+    fine-tuning mode of it shares it, and so do profiles with the same pre-training recipe)."""
+    return {k: config[k] for k in ("source_dataset", "backbone", "connectivity", "depth", "seed", "cutoff_delta")}
 
 
 def is_streamed(source: str) -> bool:

@@ -93,7 +93,7 @@ def test_shard_and_only_select_runs(tmp_path, capsys):
     "argv, message",
     [
         (["run", "nosuchsuite"], "unknown suite 'nosuchsuite'"),
-        (["run", "--profile", "huge"], "unknown profile 'huge'; accepted: smoke, quick, paper"),
+        (["run", "--profile", "huge"], "unknown profile 'huge'; accepted: smoke, quick, standard, paper"),
         (["run", "--dataset", "mnist"], "unknown dataset for suite 'compression' 'mnist'"),
         (["run", "--backbones", "resnet9000"], "unknown backbone 'resnet9000'"),
         (["run", "--only", "colour=red"], "unknown --only key 'colour'"),

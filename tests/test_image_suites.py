@@ -24,7 +24,7 @@ def run(*argv):
     return main(["run", *argv, "--profile", "smoke", "--no-progress"])
 
 
-def test_robustness_reports_every_corruption_level_and_reuses_saved_models(tmp_path):
+def test_robustness_reports_every_corruption_level_and_reloads_the_twin_as_a_checkpoint(tmp_path):
     out = tmp_path / "out"
     assert run("robustness", "--out", str(out), "--set", "corruptions=gaussian:0.2;salt_pepper:0.05") == 0
     recs = records(out, "robustness")
@@ -36,7 +36,7 @@ def test_robustness_reports_every_corruption_level_and_reuses_saved_models(tmp_p
         assert rec["config"]["noise_space"] == "pixel" and len(rec["probe"]) == rec["backbone"]["depth"] + 1
 
     acn = next(r for r in recs if r["backbone"]["connectivity"] == "acn")
-    model = out / "robustness" / "models" / f"{acn['run_id']}.pt"
+    model = out / ".twins" / f"{acn['history']['twin']['key']}.pt"  # the twin store's file is a checkpoint
     again = tmp_path / "again"
     args = ["--out", str(again), "--checkpoint", str(model), "--set", "corruptions=gaussian:0.2;salt_pepper:0.05"]
     assert run("robustness", *args, "--only", "connectivity=acn") == 0

@@ -127,7 +127,7 @@ def test_pruning_suite_runs_end_to_end_with_one_dense_model_per_twin(tmp_path, c
     assert main([*argv, "--only", "connectivity=acn", "--set", "sparsities=0,0.5"]) == 0
     # the second method reused the dense model the first one trained and saved
     assert capsys.readouterr().out.count("reusing the trained model") == 1
-    assert len(list((out / "pruning" / "dense").glob("*.pt"))) == 1
+    assert len(list((out / ".twins").glob("*.pt"))) == 1  # the twin store
     recs = {r["config"]["method"]: r for r in (json.loads(p.read_text()) for p in (out / "pruning").glob("*.json"))}
     assert set(recs) == {"magnitude", "random"}
     for rec in recs.values():

@@ -1,0 +1,118 @@
+"""The ``standard`` profile, the training-budget sweep (``--set epochs=E``) and the twin store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from acn_bench.cli import main
+from acn_bench.results import load_records
+from acn_bench.suite import plan_runs
+from acn_bench.suite_registry import get_suite
+from benchmarks.compression import budget_figures
+from benchmarks.recipes import STANDARD_CIFAR10
+
+IMAGE_SUITES = ("compression", "robustness", "early_exit", "pruning", "low_data", "transfer", "continual")
+
+
+def records(out, suite):
+    return [json.loads(p.read_text()) for p in sorted((out / suite).glob("*.json"))]
+
+
+def run(*argv):
+    return main(["run", *argv, "--profile", "smoke", "--no-progress"])
+
+
+@pytest.mark.parametrize("suite", IMAGE_SUITES)
+def test_standard_profile_runs_the_cifar10_suites_on_cifar10(suite):
+    configs = plan_runs(get_suite(suite), "standard", seeds=3)  # no dataset named: CIFAR-10
+    assert {c["dataset"] for c in configs} == {"cifar10"}
+    assert {c["connectivity"] for c in configs} == {"residual", "acn"}
+    assert {c["seed"] for c in configs} == {0, 1, 2}
+
+
+@pytest.mark.parametrize("suite", ["compression", "robustness", "early_exit", "pruning", "low_data"])
+def test_standard_twins_train_with_the_papers_augmentation_and_optimiser(suite):
+    recipe = get_suite(suite).model_recipe(get_suite(suite).recipe("standard", "cifar10"))
+    paper = get_suite("compression").recipe("paper", "cifar10").train
+    assert recipe.max_train is None and recipe.max_test is None  # the whole sets (minus validation)
+    for field in ("batch_size", "lr", "weight_decay", "label_smoothing", "cutmix_prob", "autoaugment", "clip_grad"):
+        assert getattr(recipe.train, field) == getattr(paper, field), field
+    if suite != "low_data":
+        assert recipe is STANDARD_CIFAR10  # one recipe, so one trained twin serves every suite
+
+
+@pytest.mark.parametrize("suite", ["compression", "robustness", "pruning", "low_data", "continual"])
+def test_standard_profile_on_a_dataset_it_does_not_define_names_the_profiles_it_has(suite, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["run", suite, "--profile", "standard", "--dataset", "digits", "--out", str(out), "--no-progress"])
+    assert code == 2
+    message = capsys.readouterr().err
+    assert "standard profile" in message and "'digits'" in message and "smoke, quick" in message
+    assert not out.exists()  # nothing written
+
+
+def test_set_epochs_sweeps_the_training_budget_and_rejects_bad_values(tmp_path, capsys):
+    suite = get_suite("compression")
+    configs = plan_runs(suite, "smoke", "digits", axes={"epochs": [1, 3]}, only={"connectivity": ["acn"]})
+    assert [c["epochs"] for c in configs] == [1, 3]
+    assert [suite.run_recipe(c).train.epochs for c in configs] == [1, 3]
+    plain = plan_runs(suite, "smoke", "digits", only={"connectivity": ["acn"]})[0]
+    assert "epochs" not in plain and suite.run_recipe(plain).train.epochs == 2  # the profile's own runs keep their id
+    assert len({suite.identity(c) for c in [plain, *configs]}) == 3
+
+    out = tmp_path / "out"
+    assert run("compression", "--set", "epochs=0", "--out", str(out)) == 2
+    assert "--set epochs takes a whole number" in capsys.readouterr().err
+    assert run("low_data", "--set", "epochs=3", "--out", str(out)) == 2  # its step budget sets the epochs
+    assert "unknown grid axis of suite 'low_data' 'epochs'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_budget_sweep_records_and_figures(tmp_path):
+    out = tmp_path / "out"
+    assert run("compression", "--set", "epochs=1", "--set", "epochs=2", "--out", str(out)) == 0
+    recs = records(out, "compression")
+    assert sorted((r["config"]["epochs"], r["config"]["train"]["epochs"]) for r in recs) == [
+        (1, 1),
+        (1, 1),
+        (2, 2),
+        (2, 2),
+    ]
+    assert {len(r["history"]["epochs"]) for r in recs} == {1, 2}
+
+    loaded = load_records(out, "compression")
+    figures = {f.name: f for f in budget_figures("compression", loaded)}
+    assert set(figures) == {"compression_accuracy_vs_epochs", "compression_cutoff_vs_epochs"}
+    lines = figures["compression_accuracy_vs_epochs"].series
+    assert len(lines) == 2 and all(set(points) == {1, 2} for points in lines.values())  # one line per twin
+    assert budget_figures("compression", [r for r in loaded if r.config["epochs"] == 1]) == []  # one budget: no sweep
+
+    assert main(["leaderboard", "compression", "--records", str(out)]) == 0
+    assert (out / "compression_accuracy_vs_epochs.png").stat().st_size > 0
+
+
+def test_a_twin_is_trained_once_and_measured_by_every_suite(tmp_path):
+    out = tmp_path / "out"
+    only = ["--only", "connectivity=acn", "--out", str(out)]
+    assert run("compression", *only) == 0
+    assert run("robustness", *only, "--set", "corruptions=gaussian:0.2") == 0
+    assert run("early_exit", *only, "--only", "exit_mode=inherent") == 0
+    assert run("pruning", *only, "--only", "method=magnitude", "--set", "sparsities=0,0.5") == 0
+
+    trained = records(out, "compression")[0]
+    assert trained["history"]["twin"]["trained_by_this_run"] is True
+    assert len(list((out / ".twins").glob("*.pt"))) == 1
+    for suite in ("robustness", "early_exit", "pruning"):
+        reused = records(out, suite)[0]
+        assert reused["history"]["twin"] == {**trained["history"]["twin"], "trained_by_this_run": False}, suite
+        assert reused["metrics"]["accuracy"] == trained["metrics"]["accuracy"], suite  # the same model, tested
+        assert reused["metrics"]["best_epoch"] == trained["metrics"]["best_epoch"], suite
+        assert reused["history"]["epochs"] == trained["history"]["epochs"], suite  # its training, as trained
+        assert reused["config"]["train"] == trained["config"]["train"], suite
+
+    assert run("early_exit", *only, "--only", "exit_mode=shared") == 0  # exit heads: a model of its own
+    shared = next(r for r in records(out, "early_exit") if r["config"]["exit_mode"] == "shared")
+    assert "twin" not in shared["history"]
+    assert len(list((out / ".twins").glob("*.pt"))) == 1
