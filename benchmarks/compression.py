@@ -18,7 +18,7 @@ from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import CONNECTIVITIES
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
-from acn_bench.results.plots import FigureData, Heatmaps, Lines, model_label, new_series, training_epochs
+from acn_bench.results.plots import FigureData, Heatmaps, Lines, model_label, new_series
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig, probe_accuracy
@@ -153,7 +153,7 @@ def budget_figures(suite: str, records: list[Record]) -> list[FigureData]:
     or more budgets (mean ± std over seeds at each measured budget; nothing is extrapolated)."""
     accuracy, cutoff = new_series(), new_series()
     for record in records:
-        epochs = training_epochs(record)
+        epochs = record.training_epochs
         if epochs is not None:
             accuracy[model_label(record, epochs=False)][epochs].append(record.metrics["accuracy"])
             cutoff[model_label(record, epochs=False)][epochs].append(record.metrics["cutoff_layer"])

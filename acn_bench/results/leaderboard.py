@@ -44,6 +44,7 @@ GROUP_KEYS = [
     "backbone",
     "connectivity",
     "depth",
+    "epochs",  # the training budget (``config.train.epochs``): a budget sweep's rows differ in it
     "strategy",
     "profile",
     "source",
@@ -100,6 +101,7 @@ def records_frame(records: Iterable[Record], config_keys: Sequence[str] = ()) ->
             "backbone": rec.backbone.get("name", ""),
             "connectivity": rec.backbone.get("connectivity", ""),
             "depth": rec.backbone.get("depth", -1),
+            "epochs": rec.training_epochs or -1,
             "strategy": rec.strategy or "-",
             "profile": rec.profile,
             "source": rec.source,

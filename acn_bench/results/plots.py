@@ -33,12 +33,6 @@ def _save(fig: plt.Figure, path: Path) -> Path:
         plt.close(fig)
 
 
-def training_epochs(record: Record) -> int | None:
-    """The epochs the record's model was trained for (``config.train.epochs``; None where not recorded)."""
-    train = record.config.get("train")
-    return train.get("epochs") if isinstance(train, dict) else None
-
-
 def model_label(record: Record, epochs: bool = True) -> str:
     """``<dataset> <profile> <backbone> <connectivity> L=<depth> <E>ep``: one line per model family and
     training budget in a figure (``epochs=False`` leaves the budget out: lines drawn against it)."""
@@ -47,7 +41,7 @@ def model_label(record: Record, epochs: bool = True) -> str:
         f"{record.dataset.get('name')} {record.profile} {backbone.get('name')} {backbone.get('connectivity')} "
         f"L={backbone.get('depth')}"
     )
-    budget = training_epochs(record) if epochs else None
+    budget = record.training_epochs if epochs else None
     return f"{label} {budget}ep" if budget is not None else label
 
 

@@ -27,7 +27,7 @@ class Record:
 
     Attributes:
         suite: suite name (``compression``, ``continual``, ...).
-        profile: ``smoke``, ``quick`` or ``paper``.
+        profile: ``smoke``, ``quick``, ``standard`` or ``paper``.
         dataset: ``{"name", "source", "train_size", "test_size", ...}``.
         backbone: ``{"name", "connectivity", "depth", "params", "config"}``.
         seed: the run's seed.
@@ -67,6 +67,12 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (what is written as JSON)."""
         return asdict(self)
+
+    @property
+    def training_epochs(self) -> int | None:
+        """The epochs the model was trained for (``config.train.epochs``; None where not recorded)."""
+        train = self.config.get("train")
+        return train.get("epochs") if isinstance(train, dict) else None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
