@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +17,7 @@ from acn_bench.suite_registry import get_suite
 from benchmarks.compression import budget_figures
 from benchmarks.recipes import STANDARD_CIFAR10
 
+ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SUITES = ("compression", "robustness", "early_exit", "pruning", "low_data", "transfer", "continual")
 
 
@@ -116,3 +121,33 @@ def test_a_twin_is_trained_once_and_measured_by_every_suite(tmp_path):
     shared = next(r for r in records(out, "early_exit") if r["config"]["exit_mode"] == "shared")
     assert "twin" not in shared["history"]
     assert len(list((out / ".twins").glob("*.pt"))) == 1
+
+
+@pytest.mark.slow
+def test_standard_evidence_script_runs_its_steps_and_reuses_the_twins(tmp_path):
+    """The script the standard evidence is made with, tried on the smoke profile (real digits)."""
+    out = tmp_path / "records"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PYTHON": sys.executable,
+        "PROFILE": "smoke",
+        "DATASET": "digits",
+        "SWEEP_EPOCHS": "1 3",
+        "SEEDS": "1",
+        "JOBS": "1",
+        "ACN_BENCH_RESULTS": str(out),
+    }
+    script = ROOT / "benchmarks" / "standard_evidence.sh"
+    done = subprocess.run(
+        ["bash", str(script), "twins", "noise exits", "sweep"], cwd=ROOT, env=env, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    twins = records(out, "compression")
+    assert sorted(r["config"].get("epochs", 2) for r in twins) == [1, 1, 2, 2, 3, 3]  # the profile's 2 and the sweep
+    for suite in ("robustness", "early_exit"):
+        assert [r["history"]["twin"]["trained_by_this_run"] for r in records(out, suite)] == [False, False], suite
+    assert len(list((out / ".twins").glob("*.pt"))) == 6
+
+    bad = subprocess.run(["bash", str(script), "bogus"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown step 'bogus'" in bad.stderr

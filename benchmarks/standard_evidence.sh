@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The standard profile's evidence on CIFAR-10, in the order the claims report needs it; resumable.
+#
+#   ACN_BENCH_CIFAR10=PATH/cifar10-jpg.tar.gz ACN_BENCH_TINY_IMAGENET=PATH/tiny-imagenet-200.tar.gz \
+#     bash benchmarks/standard_evidence.sh [STEP ...]
+#
+# Run it from a clean checkout (records remember the commit and whether the tree was dirty). Every step
+# is `acn-bench run ... --resume`: finished runs are skipped, an interrupted run continues from its last
+# epoch, so the script can be stopped and started again, session after session. With no STEP every step
+# runs in this order (the cost is measured on a 2-core CPU, --jobs auto = two single-thread workers):
+#   twins      compression, both twins, seeds 0-2, 20 epochs (about an hour of one core per run);
+#              claim (a), and the trained twins every later image step reuses (the twin store)
+#   noise      robustness on those twins: evaluation only (claim b)
+#   exits      inherent early exits of those twins: evaluation only (claim f)
+#   transfer   the quick profile's Tiny-ImageNet sources, fine-tuned and from scratch on CIFAR-10 (claim d)
+#   lowdata    10 images per class, 1,500 steps (claim c)
+#   continual  split CIFAR-10, naive fine-tuning, depths 5, 10, 15 (claim e)
+#   sweep      compression at 5 and 10 epochs beside the 20 of `twins` (the budget sweep; SWEEP_EPOCHS)
+#   report     leaderboards, claims report, validation
+# Settings: ACN_BENCH_RESULTS the records folder (default leaderboards/records), JOBS --jobs (auto), PYTHON
+# the interpreter (python3; e.g. .venv/bin/python), SEEDS (3), SWEEP_EPOCHS the sweep's budgets ("5 10"), and for a
+# try on a laptop PROFILE and DATASET (standard, cifar10): PROFILE=smoke DATASET=digits runs in minutes.
+set -euo pipefail
+records=${ACN_BENCH_RESULTS:-leaderboards/records}
+python=${PYTHON:-python3}
+sweep=()
+for epochs in ${SWEEP_EPOCHS:-5 10}; do sweep+=(--set "epochs=$epochs"); done
+run() { "$python" -m acn_bench.cli run "$@" --profile "${PROFILE:-standard}" --dataset "${DATASET:-cifar10}" \
+  --seeds "${SEEDS:-3}" --resume --out "$records" --jobs "${JOBS:-auto}" --no-progress; }
+
+step() {
+  case $1 in
+    twins) run compression ;;
+    noise) run robustness ;;
+    exits) run early_exit --only exit_mode=inherent ;;
+    transfer) run transfer ;;
+    lowdata) run low_data --only per_class=10 ;;
+    continual) run continual --only strategy=naive ;;
+    sweep) run compression "${sweep[@]}" ;;
+    report)
+      "$python" -m acn_bench.cli leaderboard --records "$records"
+      "$python" -m acn_bench.cli claims --records "$records"
+      "$python" -m acn_bench.cli validate --records "$records" ;;
+    *) echo "unknown step '$1'; steps: twins noise exits transfer lowdata continual sweep report" >&2; exit 2 ;;
+  esac
+}
+
+for name in "${@:-twins noise exits transfer lowdata continual sweep report}"; do
+  for one in $name; do step "$one"; done
+done
