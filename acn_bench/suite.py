@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import itertools
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
@@ -342,7 +343,8 @@ def run_config(
 
     On ``resume`` a configuration with a record is skipped and an interrupted run continues from
     its checkpoint; otherwise its checkpoint is deleted first so the run starts afresh. The record
-    is written atomically (by rank 0 under torchrun), then the checkpoint is deleted.
+    (with ``timings.run_s``, the run's wall time) is written atomically (by rank 0 under torchrun),
+    then the checkpoint is deleted.
     ``position`` (e.g. ``"[3/12] "``) starts the log lines.
     """
     context.resume = resume
@@ -356,7 +358,10 @@ def run_config(
     if not resume and distributed.is_main():
         checkpoint.unlink(missing_ok=True)  # without --resume every run starts afresh
     distributed.barrier()
+    start = time.perf_counter()
     record = suite.run_one(config, context)
+    # the run's whole wall time (x its CPU threads: the compute it cost; a model another run trained is not in it)
+    record.timings["run_s"] = time.perf_counter() - start
     record.run_id = rid
     result = RunResult(rid, record)
     if distributed.is_main():  # under torchrun every rank ran the same run; one writes it

@@ -108,6 +108,7 @@ def test_a_twin_is_trained_once_and_measured_by_every_suite(tmp_path):
 
     trained = records(out, "compression")[0]
     assert trained["history"]["twin"]["trained_by_this_run"] is True
+    assert trained["timings"]["run_s"] > trained["timings"]["train_s"] > 0  # the run's wall time holds its training
     assert len(list((out / ".twins").glob("*.pt"))) == 1
     for suite in ("robustness", "early_exit", "pruning"):
         reused = records(out, suite)[0]
