@@ -222,9 +222,15 @@ class Suite(abc.ABC):
         """Write the suite's :meth:`figures` (PNG) into ``out_dir``."""
         return [figure.png(out_dir) for figure in self.figures(records)]
 
+    def canonical(self, config: dict[str, Any]) -> dict[str, Any]:
+        """``config`` in the one form that names its run (default: as it is). A suite drops a recipe key
+        set to the profile's own value, so ``--set epochs=20`` on a 20-epoch profile is the profile's run,
+        not a second run of the same model."""
+        return config
+
     def shared_model(self, config: dict[str, Any]) -> str | None:
         """The trained model ``config``'s run shares with other runs of the grid (a transfer source, a
-        dense twin to prune), named by a string; ``None`` (the default): none. ``--jobs`` keeps runs
+        twin of the twin store), named by a string; ``None`` (the default): none. ``--jobs`` keeps runs
         that share a model from starting together, so that no worker waits while another trains it."""
         return None
 
@@ -285,7 +291,7 @@ def plan_runs(
     if axes and "backbone" in axes and "depth" not in axes and "depth" in base[0]:
         variants = [dict(v, depth=None) for v in variants]  # another backbone keeps its own depth
     configs = [
-        dict(cfg, **variant, profile=profile, seed=seed)
+        suite.canonical(dict(cfg, **variant, profile=profile, seed=seed))
         for cfg in base
         for variant in variants
         for seed in range(seeds)

@@ -10,6 +10,7 @@ latency of the full and the truncated model timed interleaved (a paired speedup 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -17,8 +18,8 @@ import numpy as np
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import CONNECTIVITIES
 from acn_bench.errors import require, unknown_choice
-from acn_bench.results import Record
-from acn_bench.results.plots import FigureData, Heatmaps, Lines, model_label, new_series
+from acn_bench.results import Record, run_id
+from acn_bench.results.plots import FigureData, Heatmaps, Lines, model_label
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
 from acn_bench.training import TrainConfig, probe_accuracy
@@ -150,29 +151,46 @@ class CompressionSuite(ImageSuite):
 
 def budget_figures(suite: str, records: list[Record]) -> list[FigureData]:
     """Test accuracy and cutoff layer against training epochs, one line per model family measured at two
-    or more budgets (mean ± std over seeds at each measured budget; nothing is extrapolated)."""
-    accuracy, cutoff = new_series(), new_series()
+    or more budgets (mean ± std over seeds at each measured budget; nothing is extrapolated).
+
+    A line holds everything but the budget fixed: records that differ in any other configuration key or
+    recipe field (a ``--set cutoff_delta``, an older recipe) make lines of their own.
+    """
+    lines: dict[tuple[str, str], dict[str, Any]] = {}
     for record in records:
         epochs = record.training_epochs
-        if epochs is not None:
-            accuracy[model_label(record, epochs=False)][epochs].append(record.metrics["accuracy"])
-            cutoff[model_label(record, epochs=False)][epochs].append(record.metrics["cutoff_layer"])
-    swept = [label for label, points in accuracy.items() if len(points) >= 2]
+        if epochs is None:
+            continue
+        line = lines.setdefault((model_label(record, epochs=False), budget_family(record)), {"acc": {}, "cut": {}})
+        line["acc"].setdefault(epochs, []).append(record.metrics["accuracy"])
+        line["cut"].setdefault(epochs, []).append(record.metrics["cutoff_layer"])
+    swept = {key: line for key, line in lines.items() if len(line["acc"]) >= 2}
     if not swept:
         return []
+    families = Counter(label for label, _ in swept)
+    names = {key: key[0] if families[key[0]] == 1 else f"{key[0]} ({key[1][:6]})" for key in swept}
+    accuracy = {names[key]: line["acc"] for key, line in swept.items()}
+    cutoff = {names[key]: line["cut"] for key, line in swept.items()}
     return [
         Lines(
             f"{suite}_accuracy_vs_epochs",
             f"{suite}: test accuracy against training budget",
             "training epochs",
-            {label: accuracy[label] for label in swept},
+            accuracy,
         ),
         Lines(
             f"{suite}_cutoff_vs_epochs",
             f"{suite}: cutoff layer against training budget",
             "training epochs",
-            {label: cutoff[label] for label in swept},
+            cutoff,
             ylabel="cutoff layer",
             percent=False,
         ),
     ]
+
+
+def budget_family(record: Record) -> str:
+    """What a budget-sweep line holds fixed: the configuration and recipe but the seed and the epochs."""
+    train = {k: v for k, v in record.config.get("train", {}).items() if k != "epochs"}
+    rest = {k: v for k, v in record.config.items() if k not in ("seed", "epochs", "train", "normalization")}
+    return run_id({**rest, "train": train})

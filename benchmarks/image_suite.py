@@ -29,8 +29,8 @@ from acn_bench.data.augment import Normalizer
 from acn_bench.errors import require
 from acn_bench.results import Record, environment, run_id
 from acn_bench.suite import RunContext, Suite, expand_grid
-from acn_bench.training import Trainer, TrainResult, probe_accuracy, seed_everything
-from acn_bench.training.trainer import Objective
+from acn_bench.training import Trainer, TrainResult, distributed, probe_accuracy, seed_everything
+from acn_bench.training.trainer import Objective, resolve_amp
 from benchmarks.common import (
     VALIDATION_SEED,
     Recipe,
@@ -45,11 +45,17 @@ TWIN_STORE = ".twins"  # under the records folder: one trained model per twin ke
 TWIN_KEY = ("dataset", "backbone", "connectivity", "depth", "seed")  # with the recipe: what tells twins apart
 
 
-def twin_key(config: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
-    """What tells one trained twin from another: dataset, backbone, connectivity, depth, seed, the whole
-    training recipe and the validation split (never the suite or the profile: equal recipes share)."""
+def twin_key(config: dict[str, Any], recipe: Recipe, data: ImageData) -> dict[str, Any]:
+    """What tells one trained twin from another: dataset (and where its files came from), backbone,
+    connectivity, depth, seed, the whole training recipe and the validation split (never the suite or
+    the profile: equal recipes share)."""
     recipe_fields = {k: v for k, v in dataclasses.asdict(recipe).items() if k != "connectivities"}
-    return {"recipe": recipe_fields, "val_seed": VALIDATION_SEED, **{k: config[k] for k in TWIN_KEY}}
+    return {
+        "recipe": recipe_fields,
+        "val_seed": VALIDATION_SEED,
+        "data_source": data.train.source,
+        **{k: config[k] for k in TWIN_KEY},
+    }
 
 
 @dataclass
@@ -167,6 +173,12 @@ class ImageSuite(Suite):
         )
         return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, epochs=epochs))
 
+    def canonical(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Without ``epochs`` when it is the profile's own budget (the profile's run, not a copy of it)."""
+        if "epochs" in config and config["epochs"] == self.recipe(config["profile"], config["dataset"]).train.epochs:
+            return {k: v for k, v in config.items() if k != "epochs"}
+        return config
+
     def shares_twin(self, config: dict[str, Any]) -> bool:
         """Whether the run's model is the plain twin of its recipe (no extra heads, the final output's
         loss), taken from the twin store (default: no, the run trains its own model)."""
@@ -225,37 +237,68 @@ class ImageSuite(Suite):
         return self.train_model(config, recipe, data, context, checkpoint)
 
     def shared_twin(self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext) -> Trained:
-        """The twin of ``config`` trained with ``recipe``: loaded from the twin store, or trained (resumable)
-        and saved there. Either way the run gets the training result (history, best epoch, timings), so
-        its record reads the same; ``extra["twin"]`` says which run trained it."""
-        key = run_id(twin_key(config, recipe))
+        """The twin of ``config`` trained with ``recipe``: loaded from the twin store, or trained and saved
+        there (resumable from ``<key>.ckpt`` with ``--resume``; without it training starts afresh).
+
+        Either way the run gets the training result (history, best epoch, timings) and the same probes:
+        a loaded twin's validation probe is the one its training ended with, and its test probe uses the
+        trainer's precision (autocast on a GPU), so its record reads as the training run's would.
+        ``extra["twin"]`` says which run trained it, and at which commit, tree state and device.
+        """
+        key_fields = twin_key(config, recipe, data)
+        key = run_id(key_fields)
         path = context.out_dir / TWIN_STORE / f"{key}.pt"
+        checkpoint = path.with_suffix(".ckpt")
         fresh: list[Trained] = []
 
         def train_twin() -> tuple[Backbone, dict[str, Any]]:
-            checkpoint = path.with_suffix(".ckpt")
-            trained = self.train_model(config, recipe, data, context, checkpoint)
-            checkpoint.unlink(missing_ok=True)
+            if not context.resume and distributed.is_main():
+                checkpoint.unlink(missing_ok=True)  # without --resume a twin starts afresh, as every run does
+            distributed.barrier()
+            trained = self.train_model(config, recipe, data, context, checkpoint, identity=key_fields)
             fresh.append(trained)
-            info = {"normalization": trained.normalizer.as_dict(), "result": dataclasses.asdict(trained.result)}
+            env = environment()
+            info = {
+                "normalization": trained.normalizer.as_dict(),
+                "result": dataclasses.asdict(trained.result),
+                "trained_in": {
+                    **{k: env.get(k) for k in ("git_commit", "git_dirty", "cpu_threads")},
+                    "device": str(context.device),
+                },
+            }
             return trained.model, info
 
         model, info = cached_model(
             path, train_twin, context, {"name": config["backbone"], "connectivity": config["connectivity"]}
         )
         if fresh:
+            checkpoint.unlink(missing_ok=True)  # the model is saved: its training checkpoint is done with
             trained = fresh[0]
         else:
+            result = TrainResult(**info["result"])
             normalizer = Normalizer.from_dict(info["normalization"])
-            trained = Trained.loaded(config, model, normalizer, data, recipe)
-            trained.result = TrainResult(**info["result"])
-        trained.extra["twin"] = {"key": key, "trained_by_this_run": bool(fresh)}
+            images, labels = data.test.images, data.test.labels
+            amp = resolve_amp(recipe.train.amp, context.device)
+            test_probe = probe_accuracy(model, images, labels, normalizer, recipe.train.eval_batch_size, amp)
+            trained = Trained(config, model, normalizer, data, recipe, result.val_probe_acc, test_probe, result)
+        trained.extra["twin"] = {
+            "key": key,
+            "trained_by_this_run": bool(fresh),
+            **({} if fresh else {"trained_in": info.get("trained_in")}),
+        }
         return trained
 
     def train_model(
-        self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext, checkpoint: Path
+        self,
+        config: dict[str, Any],
+        recipe: Recipe,
+        data: ImageData,
+        context: RunContext,
+        checkpoint: Path,
+        identity: dict[str, Any] | None = None,
     ) -> Trained:
-        """Seed, build ``config``'s model and train it with ``recipe`` on ``data``, resumable from ``checkpoint``."""
+        """Seed, build ``config``'s model and train it with ``recipe`` on ``data``, resumable from ``checkpoint``
+        (which must have been written for ``identity``, default ``config``)."""
         seed_everything(config["seed"])
         model = self.build_model(config, recipe, data)
         trainer, result = fit_trainer(
@@ -265,7 +308,7 @@ class ImageSuite(Suite):
             config["seed"],
             context,
             checkpoint=checkpoint,
-            identity=config,
+            identity=config if identity is None else identity,
             on_epoch=context.log_epoch,
             objective=self.objective(config),
         )

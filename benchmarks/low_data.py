@@ -160,8 +160,9 @@ class LowDataSuite(ImageSuite):
         accuracy, cutoff = new_series(), new_series()
         for record in records:
             per_class = record.metrics["train_size"] / record.dataset["num_classes"]
-            accuracy[model_label(record)][per_class].append(record.metrics["accuracy"])
-            cutoff[model_label(record)][per_class].append(record.metrics["cutoff_layer"])
+            label = model_label(record, epochs=False)  # the epochs follow from N (equal steps): one line per model
+            accuracy[label][per_class].append(record.metrics["accuracy"])
+            cutoff[label][per_class].append(record.metrics["cutoff_layer"])
         return [
             Lines(f"{self.name}_accuracy", "low data: accuracy", "images per class", accuracy, log_x=True),
             Lines(

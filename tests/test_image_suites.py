@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from acn_bench.cli import main
+from acn_bench.results import load_records
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import get_suite
 
@@ -75,6 +76,9 @@ def test_low_data_sweeps_images_per_class(tmp_path, capsys):
     assert main(["leaderboard", "low_data", "--records", str(out)]) == 0
     assert "per_class" in capsys.readouterr().out
     assert (out / "low_data_accuracy.png").is_file()
+    figures = {f.name: f for f in get_suite("low_data").figures(load_records(out, "low_data"))}
+    (line,) = figures["low_data_accuracy"].series.values()  # one line per model, though each N trains other epochs
+    assert sorted(line) == [5, 20]
 
     assert run("low-data", "--out", str(tmp_path / "bad"), "--set", "per_class=500") == 2
     assert re.search(r"smallest class of digits train has \d+ images", " ".join(capsys.readouterr().err.split()))

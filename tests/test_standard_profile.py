@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -66,6 +67,8 @@ def test_set_epochs_sweeps_the_training_budget_and_rejects_bad_values(tmp_path, 
     plain = plan_runs(suite, "smoke", "digits", only={"connectivity": ["acn"]})[0]
     assert "epochs" not in plain and suite.run_recipe(plain).train.epochs == 2  # the profile's own runs keep their id
     assert len({suite.identity(c) for c in [plain, *configs]}) == 3
+    again = plan_runs(suite, "smoke", "digits", axes={"epochs": [2]}, only={"connectivity": ["acn"]})
+    assert again == [plain]  # the profile's own budget set explicitly is the profile's run, not a copy
 
     out = tmp_path / "out"
     assert run("compression", "--set", "epochs=0", "--out", str(out)) == 2
@@ -79,12 +82,8 @@ def test_budget_sweep_records_and_figures(tmp_path):
     out = tmp_path / "out"
     assert run("compression", "--set", "epochs=1", "--set", "epochs=2", "--out", str(out)) == 0
     recs = records(out, "compression")
-    assert sorted((r["config"]["epochs"], r["config"]["train"]["epochs"]) for r in recs) == [
-        (1, 1),
-        (1, 1),
-        (2, 2),
-        (2, 2),
-    ]
+    budgets = sorted((r["config"].get("epochs", 0), r["config"]["train"]["epochs"]) for r in recs)
+    assert budgets == [(0, 2), (0, 2), (1, 1), (1, 1)]  # epochs=2 is the smoke profile's own: no epochs key
     assert {len(r["history"]["epochs"]) for r in recs} == {1, 2}
 
     loaded = load_records(out, "compression")
@@ -92,7 +91,11 @@ def test_budget_sweep_records_and_figures(tmp_path):
     assert set(figures) == {"compression_accuracy_vs_epochs", "compression_cutoff_vs_epochs"}
     lines = figures["compression_accuracy_vs_epochs"].series
     assert len(lines) == 2 and all(set(points) == {1, 2} for points in lines.values())  # one line per twin
-    assert budget_figures("compression", [r for r in loaded if r.config["epochs"] == 1]) == []  # one budget: no sweep
+    one_budget = [r for r in loaded if r.config.get("epochs") == 1]
+    assert budget_figures("compression", one_budget) == []  # one budget: no sweep
+    other = [dataclasses.replace(r, config={**r.config, "cutoff_delta": 0.02}) for r in loaded]
+    lines = budget_figures("compression", [*loaded, *other])[0].series
+    assert len(lines) == 4 and all(len(v) == 1 for p in lines.values() for v in p.values())  # never pooled
 
     assert main(["leaderboard", "compression", "--records", str(out)]) == 0
     assert (out / "compression_accuracy_vs_epochs.png").stat().st_size > 0
@@ -112,7 +115,10 @@ def test_a_twin_is_trained_once_and_measured_by_every_suite(tmp_path):
     assert len(list((out / ".twins").glob("*.pt"))) == 1
     for suite in ("robustness", "early_exit", "pruning"):
         reused = records(out, suite)[0]
-        assert reused["history"]["twin"] == {**trained["history"]["twin"], "trained_by_this_run": False}, suite
+        twin = reused["history"]["twin"]
+        assert twin["key"] == trained["history"]["twin"]["key"] and twin["trained_by_this_run"] is False, suite
+        assert twin["trained_in"]["git_commit"] == trained["environment"]["git_commit"], suite  # where it was made
+        assert twin["trained_in"]["device"] == "cpu", suite
         assert reused["metrics"]["accuracy"] == trained["metrics"]["accuracy"], suite  # the same model, tested
         assert reused["metrics"]["best_epoch"] == trained["metrics"]["best_epoch"], suite
         assert reused["history"]["epochs"] == trained["history"]["epochs"], suite  # its training, as trained
@@ -145,10 +151,43 @@ def test_standard_evidence_script_runs_its_steps_and_reuses_the_twins(tmp_path):
     )
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     twins = records(out, "compression")
-    assert sorted(r["config"].get("epochs", 2) for r in twins) == [1, 1, 2, 2, 3, 3]  # the profile's 2 and the sweep
+    assert sorted(r["config"]["train"]["epochs"] for r in twins) == [1, 1, 2, 2, 3, 3]  # the profile's 2, the sweep
     for suite in ("robustness", "early_exit"):
         assert [r["history"]["twin"]["trained_by_this_run"] for r in records(out, suite)] == [False, False], suite
     assert len(list((out / ".twins").glob("*.pt"))) == 6
 
     bad = subprocess.run(["bash", str(script), "bogus"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown step 'bogus'" in bad.stderr
+
+
+def test_an_interrupted_twin_resumes_in_any_suite_and_starts_afresh_without_resume(tmp_path, monkeypatch, capsys):
+    """A twin whose training ended before it was saved: ``--resume`` in another suite continues it (its
+    checkpoint belongs to the twin, not to the suite that started it); without it, training starts over."""
+    import benchmarks.common as common
+
+    out = tmp_path / "out"
+    only = ["--only", "connectivity=acn", "--out", str(out)]
+
+    def interrupt_before_saving() -> None:
+        def fail(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(common, "save_backbone", fail)
+        with pytest.raises(KeyboardInterrupt):
+            run("compression", *only)
+        monkeypatch.undo()
+        assert len(list((out / ".twins").glob("*.ckpt"))) == 1 and not list((out / ".twins").glob("*.pt"))
+
+    interrupt_before_saving()
+    capsys.readouterr()
+    assert run("robustness", *only, "--resume") == 0
+    assert "epoch 1:" not in capsys.readouterr().out  # continued from the finished epochs, nothing retrained
+    assert list((out / ".twins").glob("*")) != [] and not list((out / ".twins").glob("*.ckpt"))
+    assert records(out, "robustness")[0]["history"]["twin"]["trained_by_this_run"] is True
+
+    for saved in (out / ".twins").glob("*.pt"):
+        saved.unlink()
+    interrupt_before_saving()
+    capsys.readouterr()
+    assert run("robustness", *only) == 0  # no --resume: the stale checkpoint is not continued
+    assert "epoch 1:" in capsys.readouterr().out

@@ -70,9 +70,10 @@ class Record:
 
     @property
     def training_epochs(self) -> int | None:
-        """The epochs the model was trained for (``config.train.epochs``; None where not recorded)."""
+        """The epochs the model was trained for (``config.train.epochs``, else ``config.epochs`` as the
+        paper's rows state it; None where not recorded)."""
         train = self.config.get("train")
-        return train.get("epochs") if isinstance(train, dict) else None
+        return train.get("epochs") if isinstance(train, dict) else self.config.get("epochs")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
