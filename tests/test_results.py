@@ -175,7 +175,7 @@ def test_seeds_average_only_over_one_recipe_and_rows_show_their_commits(tmp_path
         ],
     ):
         run.environment, run.created = {"git_commit": commit, "git_dirty": False}, created
-    runs[2].config = {**runs[2].config, "epochs": 99}  # another recipe: never averaged with the others
+    runs[2].config = {**runs[2].config, "lr": 0.5}  # another recipe: never averaged with the others
     for seed, run in enumerate(runs):  # statistics of each seed's own training images: not the recipe
         run.config = {**run.config, "normalization": {"mean": [0.1 * seed], "std": [1.0]}}
     table = build_table(runs, ["accuracy"])
