@@ -9,6 +9,7 @@ latency of the full and the truncated model timed interleaved (a paired speedup 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from typing import Any
@@ -18,7 +19,8 @@ import numpy as np
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import CONNECTIVITIES
 from acn_bench.errors import require, unknown_choice
-from acn_bench.results import Record, run_id
+from acn_bench.results import Record
+from acn_bench.results.leaderboard import recipe_hash
 from acn_bench.results.plots import FigureData, Heatmaps, Lines, model_label
 from acn_bench.suite import RunContext
 from acn_bench.suite_registry import register_suite
@@ -190,7 +192,7 @@ def budget_figures(suite: str, records: list[Record]) -> list[FigureData]:
 
 
 def budget_family(record: Record) -> str:
-    """What a budget-sweep line holds fixed: the configuration and recipe but the seed and the epochs."""
-    train = {k: v for k, v in record.config.get("train", {}).items() if k != "epochs"}
-    rest = {k: v for k, v in record.config.items() if k not in ("seed", "epochs", "train", "normalization")}
-    return run_id({**rest, "train": train})
+    """What a budget-sweep line holds fixed: the record's recipe (:func:`recipe_hash`) but its epochs."""
+    config = {k: v for k, v in record.config.items() if k != "epochs"}
+    config["train"] = {k: v for k, v in config.get("train", {}).items() if k != "epochs"}
+    return recipe_hash(dataclasses.replace(record, config=config))

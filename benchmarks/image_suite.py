@@ -97,12 +97,24 @@ class Trained:
 
     @classmethod
     def loaded(
-        cls, config: dict[str, Any], model: Backbone, normalizer: Normalizer, data: ImageData, recipe: Recipe, **extra
+        cls,
+        config: dict[str, Any],
+        model: Backbone,
+        normalizer: Normalizer,
+        data: ImageData,
+        recipe: Recipe,
+        result: TrainResult | None = None,
+        amp_dtype: torch.dtype | None = None,
     ) -> Trained:
-        """A model that was trained before (loaded from disk): probed on validation and, once, on test."""
-        val = probe_accuracy(model, data.val.images, data.val.labels, normalizer, recipe.train.eval_batch_size)
-        test = probe_accuracy(model, data.test.images, data.test.labels, normalizer, recipe.train.eval_batch_size)
-        return cls(config, model, normalizer, data, recipe, val, test, extra=extra)
+        """A model that was trained before (loaded from disk), tested once at ``amp_dtype`` (None: full
+        precision); its validation probe is the one its training ``result`` ended with, else measured."""
+        batch = recipe.train.eval_batch_size
+        if result is not None:
+            val = result.val_probe_acc
+        else:
+            val = probe_accuracy(model, data.val.images, data.val.labels, normalizer, batch)
+        test = probe_accuracy(model, data.test.images, data.test.labels, normalizer, batch, amp_dtype)
+        return cls(config, model, normalizer, data, recipe, val, test, result)
 
     def val_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Validation images (uint8) and labels on the model's device."""
@@ -275,12 +287,9 @@ class ImageSuite(Suite):
             checkpoint.unlink(missing_ok=True)  # the model is saved: its training checkpoint is done with
             trained = fresh[0]
         else:
-            result = TrainResult(**info["result"])
             normalizer = Normalizer.from_dict(info["normalization"])
-            images, labels = data.test.images, data.test.labels
-            amp = resolve_amp(recipe.train.amp, context.device)
-            test_probe = probe_accuracy(model, images, labels, normalizer, recipe.train.eval_batch_size, amp)
-            trained = Trained(config, model, normalizer, data, recipe, result.val_probe_acc, test_probe, result)
+            result, amp = TrainResult(**info["result"]), resolve_amp(recipe.train.amp, context.device)
+            trained = Trained.loaded(config, model, normalizer, data, recipe, result, amp)
         trained.extra["twin"] = {
             "key": key,
             "trained_by_this_run": bool(fresh),
