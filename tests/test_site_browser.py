@@ -141,10 +141,20 @@ def test_metric_columns_and_the_rank_metric_can_be_chosen(site, browser):
     Select(browser.find_element(By.ID, "rank-by")).select_by_value("cutoff_layer")
     Select(browser.find_element(By.ID, "rank-direction")).select_by_value("lower")
     assert "cutoff_layer" in headers()  # the rank metric is shown
-    ranked = [(r, c) for r, c in zip(column(browser, "rank"), column(browser, "cutoff_layer")) if r.isdigit()]
-    assert ranked and ranked[0][0] == "1"
-    lowest = min(float(c.split(" ")[0]) for _, c in ranked)
-    assert float(ranked[0][1].split(" ")[0]) == lowest
+    # a rank counts within a dataset and profile: in each such group, rank 1 has the group's lowest cutoff
+    table = json.loads(browser.find_element(By.ID, "table-data").get_attribute("textContent"))
+    groups: dict[tuple, list[tuple[int, float]]] = {}
+    indices = [row.get_attribute("data-index") for row in visible_rows(browser)]
+    for index, rank, cutoff in zip(indices, column(browser, "rank"), column(browser, "cutoff_layer")):
+        if rank.isdigit():
+            cells = table["rows"][int(index)]["cells"]
+            key = (cells.get("dataset"), cells.get("dataset_source"), cells.get("profile"))
+            groups.setdefault(key, []).append((int(rank), float(cutoff.split(" ")[0])))
+    assert groups
+    for key, ranked in groups.items():
+        assert ranked[0][0] == 1, key
+        assert [rank for rank, _ in ranked] == sorted(rank for rank, _ in ranked), key
+        assert ranked[0][1] == min(cutoff for _, cutoff in ranked), key
 
 
 def test_an_expanded_row_shows_every_metric_and_links_its_records(site, browser):
