@@ -417,7 +417,22 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         console.print("filtered view: the written tables are left as they are (run without filters to rewrite them)")
     for name in names:
         show_leaderboard(name, records_dir, tables_dir, not filtered, filters, args.format, wide=args.columns == "all")
+    if not filtered and not args.suite:
+        show_compute(names, records_dir, tables_dir or records_dir)
     return 0
+
+
+def show_compute(names: list[str], records_dir: Path, out_dir: Path) -> None:
+    """Print what the measured records of ``names`` cost and write it to ``<out_dir>/compute.md``."""
+    from acn_bench.io import write_text_atomic
+    from acn_bench.results.compute import compute_markdown, compute_table
+    from acn_bench.results.leaderboard import rich_table
+
+    table = compute_table(record for name in names for record in load_suite_records(name, records_dir))
+    console.print(
+        rich_table(table.assign(hours=table["hours"].map("{:.2f}".format)), "compute spent on the measured records")
+    )
+    console.print(f"wrote {write_text_atomic(out_dir / 'compute.md', compute_markdown(table))}")
 
 
 def cmd_plot(args: argparse.Namespace) -> int:

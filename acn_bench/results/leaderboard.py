@@ -375,10 +375,10 @@ class Leaderboard:
     def rich(self, title: str, wide: bool = False) -> RenderableType:
         """The terminal view: the compact tables under their headings (``wide``: one wide table)."""
         if wide:
-            return _rich_table(self.display(), title=title)
+            return rich_table(self.display(), title=title)
         parts: list[RenderableType] = [Text(title, style="bold")]
         for heading, table in self.compact():
-            parts += [Text(heading, style="italic"), _rich_table(table, compact=True)]
+            parts += [Text(heading, style="italic"), rich_table(table, compact=True)]
         return Group(*parts)
 
     def markdown(self, title: str, figures: Sequence[Path] = (), wide: bool = False) -> str:
@@ -504,7 +504,7 @@ def _markdown_table(table: pd.DataFrame) -> str:
     return table.to_markdown(index=False, disable_numparse=True, colalign=align)
 
 
-def _rich_table(frame: pd.DataFrame, title: str | None = None, compact: bool = False) -> Table:
+def rich_table(frame: pd.DataFrame, title: str | None = None, compact: bool = False) -> Table:
     """``frame`` as a rich table; ``compact``: no frame and narrow gaps, so 120 characters hold it."""
     style = {"box": box.SIMPLE_HEAD, "show_edge": False, "pad_edge": False, "collapse_padding": True} if compact else {}
     table = Table(title=title, **style)
