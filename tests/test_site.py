@@ -150,6 +150,8 @@ def test_the_index_has_the_claims_the_reproduction_status_and_how_to_submit(site
     assert re.search(r"v-(supported|contradicted|inconclusive)", index)
     assert "Reproduction of the paper" in index and "not measured" in index
     assert "acn-bench submit" in index
+    compute = re.search(r"<section id='compute'>.*?</section>", index, re.S).group(0)
+    assert "<th>hours</th>" in compute and "core-h" in compute and "<td>compression</td>" in compute
 
 
 def test_the_pareto_front_keeps_the_points_no_other_point_dominates():

@@ -21,6 +21,7 @@ from typing import Callable
 from acn_bench import progress as progress_display
 from acn_bench.errors import UserError
 from acn_bench.results.claims import build_claims
+from acn_bench.results.compute import compute_table
 from acn_bench.results.leaderboard import Reproduction, reproductions
 from acn_bench.results.record import Record
 from acn_bench.results.store import iter_record_files, read_record
@@ -172,7 +173,8 @@ def _write_site(
             claims = build_claims(records_dir)
         except UserError as exc:  # no usable pair (yet): the index says why
             problem = str(exc).replace(" Nothing was written.", "")
-        content = IndexContent(str(records_dir), summaries, claims, problem, repro, skipped)
+        records = (record for entry in suites for _, record in entry.files)
+        content = IndexContent(str(records_dir), summaries, claims, problem, repro, skipped, compute_table(records))
         (root / "index.html").write_text(index_page(content), encoding="utf-8")
         bar.advance()
     return ["index.html", *(f"{name}.html" for name in names)]

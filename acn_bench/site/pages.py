@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+import pandas as pd
+
 from acn_bench.results.claims import CLAIMS, COLUMNS, LEVEL, ClaimsReport
 from acn_bench.results.leaderboard import Reproduction, format_value
 
@@ -42,6 +44,7 @@ class IndexContent:
     claims_problem: str  # why there is no claims report (empty when there is one)
     reproductions: list[tuple[str, Reproduction]]  # (suite, paper number and its measured row)
     skipped: list[str] = field(default_factory=list)  # records not shown, and why
+    compute: pd.DataFrame | None = None  # :func:`acn_bench.results.compute.compute_table` of the records
 
 
 def esc(value: Any) -> str:
@@ -107,11 +110,13 @@ def index_page(content: IndexContent) -> str:
     parts = [
         "<h1>Auto-Compressing Networks vs residual twins</h1>",
         "<p>Leaderboards of <a href='#suites'>every suite</a>, the <a href='#claims'>claims of the paper</a> "
-        "tested on seed-paired twins, the <a href='#paper'>reproduction</a> of the paper's numbers, and "
+        "tested on seed-paired twins, the <a href='#paper'>reproduction</a> of the paper's numbers, the "
+        "<a href='#compute'>compute</a> the records cost, and "
         f"<a href='#submit'>how to submit a backbone</a>. Records: <code>{esc(content.records_dir)}</code>.</p>",
         _suites_section(content),
         _claims_section(content),
         _reproduction_section(content.reproductions),
+        _compute_section(content.compute),
         SUBMIT,
     ]
     return layout("leaderboards", "\n".join(parts), names, current="index")
@@ -216,6 +221,24 @@ def _reproduction_section(items: Sequence[tuple[str, Reproduction]]) -> str:
     header = ["suite", "metric", "paper row", "paper", "measured (profile, dataset, n)", "within spread"]
     out.append("<details><summary>Every paper number and its measured rows</summary>")
     out.append(f"<div class='wide'>{html_table(header, rows, 'reproduction', classes)}</div></details>")
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _compute_section(table: pd.DataFrame | None) -> str:
+    out = [
+        "<section id='compute'><h2>Compute</h2>",
+        "<p>What the measured records cost: a run's wall time (<code>timings.run_s</code>) times its CPU threads "
+        "(core-h) or its GPU time (GPU-h); a model loaded from the twin store is paid by the run that trained it. "
+        "<code>estimated</code>: older runs without <code>run_s</code>, costed from their other timings; "
+        "<code>untimed</code>: runs that recorded no timings. Computed by <code>acn-bench leaderboard</code> "
+        "(<code>acn_bench/results/compute.py</code>), which also writes <code>compute.md</code>.</p>",
+    ]
+    if table is None or table.empty:
+        out.append("<p class='empty'>No measured records.</p>")
+    else:
+        rows = [(*row[:-2], f"{row[-2]:.2f}", row[-1]) for row in table.itertuples(index=False)]
+        out.append(html_table(list(table.columns), rows, "compute"))
     out.append("</section>")
     return "\n".join(out)
 
