@@ -12,7 +12,8 @@ a model's training that several records carry (a twin another run trained, recor
 ``history.twin``; a transfer source shared by its fine-tuned and from-scratch runs: the same
 ``source_train_s``) is counted once, for the earliest record. The table counts these runs apart
 (``estimated``), and runs with no timings at all (``untimed``), so an estimate or a gap is never passed
-off as a measurement.
+off as a measurement. A run resumed after an interruption counts only the process that finished it, so
+the hours are a lower bound.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def compute_markdown(table: pd.DataFrame) -> str:
             "(`timings.run_s`) times the CPU threads it used (`core-h`), or its GPU time (`GPU-h`). A model "
             "loaded from the twin store is paid by the run that trained it. `estimated`: runs made before "
             "`run_s` was recorded, costed from their other timings (a shared model's training counted once); "
-            "`untimed`: runs that recorded no timings (counted as 0 h).",
+            "`untimed`: runs that recorded no timings (counted as 0 h). A run resumed with `--resume` after an "
+            "interruption counts only its last part (`run_s` is one process's wall time): the hours are a lower bound.",
             "",
             table.to_markdown(index=False, floatfmt=".2f"),
             "",
