@@ -350,9 +350,10 @@ def show_leaderboard(
     filters: dict | None = None,
     fmt: str = "table",
     wide: bool = False,
-) -> None:
+) -> list:
     """Print the suite's table from ``records_dir`` (compact: its key metrics; ``wide``: every column); with
-    ``write``, also write ``.md`` (compact or wide), ``.csv`` (every column) and figures."""
+    ``write``, also write ``.md`` (compact or wide), ``.csv`` (every column) and figures. Return the suite's
+    records (read once, for callers that summarise them further)."""
     from acn_bench.results.leaderboard import build_table, render
 
     suite = get_suite(suite_name)
@@ -378,6 +379,7 @@ def show_leaderboard(
         figures = suite.plot([r for r in records if r.source == "measured"], out_dir) if records else []
         for path in table.write(out_dir, suite.name, title, figures, wide):
             console.print(f"wrote {path}")
+    return records
 
 
 def leaderboard_dirs(records: Path | None, tables: Path | None) -> tuple[Path, Path | None]:
@@ -415,23 +417,23 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     filtered = any(value is not None for value in filters.values())
     if filtered:
         console.print("filtered view: the written tables are left as they are (run without filters to rewrite them)")
+    records = []
     for name in names:
-        show_leaderboard(name, records_dir, tables_dir, not filtered, filters, args.format, wide=args.columns == "all")
+        wide = args.columns == "all"
+        records += show_leaderboard(name, records_dir, tables_dir, not filtered, filters, args.format, wide=wide)
     if not filtered and not args.suite:
-        show_compute(names, records_dir, tables_dir or records_dir)
+        show_compute(records, tables_dir or records_dir)
     return 0
 
 
-def show_compute(names: list[str], records_dir: Path, out_dir: Path) -> None:
-    """Print what the measured records of ``names`` cost and write it to ``<out_dir>/compute.md``."""
+def show_compute(records: list, out_dir: Path) -> None:
+    """Print what the measured ``records`` cost and write it to ``<out_dir>/compute.md``."""
     from acn_bench.io import write_text_atomic
-    from acn_bench.results.compute import compute_markdown, compute_table
+    from acn_bench.results.compute import compute_markdown, compute_table, hours_as_text
     from acn_bench.results.leaderboard import rich_table
 
-    table = compute_table(record for name in names for record in load_suite_records(name, records_dir))
-    console.print(
-        rich_table(table.assign(hours=table["hours"].map("{:.2f}".format)), "compute spent on the measured records")
-    )
+    table = compute_table(records)
+    console.print(rich_table(hours_as_text(table), "compute spent on the measured records"))
     console.print(f"wrote {write_text_atomic(out_dir / 'compute.md', compute_markdown(table))}")
 
 

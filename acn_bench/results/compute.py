@@ -25,6 +25,13 @@ import pandas as pd
 from acn_bench.results.leaderboard import hardware
 from acn_bench.results.record import Record
 
+HOW_COUNTED = (
+    "A run's cost is its wall time (`timings.run_s`) times the CPU threads it used (`core-h`), or its GPU time "
+    "(`GPU-h`). A model loaded from the twin store is paid by the run that trained it. `estimated`: runs made "
+    "before `run_s` was recorded, costed from their other timings (a shared model's training counted once); "
+    "`untimed`: runs that recorded no timings (counted as 0 h). A run resumed with `--resume` after an "
+    "interruption counts only its last part (`run_s` is one process's wall time): the hours are a lower bound."
+)
 COLUMNS = ["suite", "profile", "dataset", "hardware", "runs", "estimated", "untimed", "hours", "unit"]
 TWIN_TIMINGS = ("train_s", "eval_s", "cost_s")  # copied from the run that trained a loaded twin
 
@@ -85,6 +92,11 @@ def compute_table(records: Iterable[Record]) -> pd.DataFrame:
     return table[COLUMNS].sort_values(["suite", "profile", "dataset", "hardware"], ignore_index=True)
 
 
+def hours_as_text(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its hours written to 0.01, for the terminal and the site."""
+    return table.assign(hours=table["hours"].map("{:.2f}".format))
+
+
 def compute_markdown(table: pd.DataFrame) -> str:
     """``compute.md``: the table, its totals per unit and profile, and how the hours are counted."""
     totals = table.groupby(["profile", "unit"], as_index=False)["hours"].sum().round(2)
@@ -93,12 +105,7 @@ def compute_markdown(table: pd.DataFrame) -> str:
         [
             "# Compute spent on the measured records",
             "",
-            "Rendered by `acn-bench leaderboard` from the records. A run's cost is its wall time "
-            "(`timings.run_s`) times the CPU threads it used (`core-h`), or its GPU time (`GPU-h`). A model "
-            "loaded from the twin store is paid by the run that trained it. `estimated`: runs made before "
-            "`run_s` was recorded, costed from their other timings (a shared model's training counted once); "
-            "`untimed`: runs that recorded no timings (counted as 0 h). A run resumed with `--resume` after an "
-            "interruption counts only its last part (`run_s` is one process's wall time): the hours are a lower bound.",
+            f"Rendered by `acn-bench leaderboard` from the records. {HOW_COUNTED}",
             "",
             table.to_markdown(index=False, floatfmt=".2f"),
             "",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
@@ -16,6 +17,7 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from acn_bench.results.claims import CLAIMS, COLUMNS, LEVEL, ClaimsReport
+from acn_bench.results.compute import HOW_COUNTED, hours_as_text
 from acn_bench.results.leaderboard import Reproduction, format_value
 
 # the claims report's columns, the verdict and its numbers first (the setting is long)
@@ -226,19 +228,16 @@ def _reproduction_section(items: Sequence[tuple[str, Reproduction]]) -> str:
 
 
 def _compute_section(table: pd.DataFrame | None) -> str:
+    how = re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(HOW_COUNTED))
     out = [
         "<section id='compute'><h2>Compute</h2>",
-        "<p>What the measured records cost: a run's wall time (<code>timings.run_s</code>) times its CPU threads "
-        "(core-h) or its GPU time (GPU-h); a model loaded from the twin store is paid by the run that trained it. "
-        "<code>estimated</code>: older runs without <code>run_s</code>, costed from their other timings; "
-        "<code>untimed</code>: runs that recorded no timings. Computed by <code>acn-bench leaderboard</code> "
+        f"<p>What the measured records cost. {how} Computed by <code>acn-bench leaderboard</code> "
         "(<code>acn_bench/results/compute.py</code>), which also writes <code>compute.md</code>.</p>",
     ]
     if table is None or table.empty:
         out.append("<p class='empty'>No measured records.</p>")
     else:
-        rows = [(*row[:-2], f"{row[-2]:.2f}", row[-1]) for row in table.itertuples(index=False)]
-        out.append(html_table(list(table.columns), rows, "compute"))
+        out.append(html_table(list(table.columns), hours_as_text(table).itertuples(index=False), "compute"))
     out.append("</section>")
     return "\n".join(out)
 
