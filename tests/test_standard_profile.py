@@ -141,13 +141,14 @@ def test_standard_evidence_script_runs_its_steps_and_reuses_the_twins(tmp_path):
         "PROFILE": "smoke",
         "DATASET": "digits",
         "SWEEP_EPOCHS": "1 3",
+        "CONTINUAL_DEPTHS": "2,3",
         "SEEDS": "1",
         "JOBS": "1",
         "ACN_BENCH_RESULTS": str(out),
     }
     script = ROOT / "benchmarks" / "standard_evidence.sh"
     done = subprocess.run(
-        ["bash", str(script), "twins", "noise exits", "sweep"], cwd=ROOT, env=env, capture_output=True
+        ["bash", str(script), "twins", "noise exits", "sweep", "continual"], cwd=ROOT, env=env, capture_output=True
     )
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     twins = records(out, "compression")
@@ -155,6 +156,10 @@ def test_standard_evidence_script_runs_its_steps_and_reuses_the_twins(tmp_path):
     for suite in ("robustness", "early_exit"):
         assert [r["history"]["twin"]["trained_by_this_run"] for r in records(out, suite)] == [False, False], suite
     assert len(list((out / ".twins").glob("*.pt"))) == 6
+    continual = records(out, "continual")
+    assert sorted((r["config"]["depth"], r["config"]["strategy"]) for r in continual) == [
+        (2, "naive"), (2, "naive"), (3, "naive"), (3, "naive")
+    ]  # both twins at the depths asked for, naive only
 
     bad = subprocess.run(["bash", str(script), "bogus"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown step 'bogus'" in bad.stderr
