@@ -158,7 +158,10 @@ def test_standard_evidence_script_runs_its_steps_and_reuses_the_twins(tmp_path):
     assert len(list((out / ".twins").glob("*.pt"))) == 6
     continual = records(out, "continual")
     assert sorted((r["config"]["depth"], r["config"]["strategy"]) for r in continual) == [
-        (2, "naive"), (2, "naive"), (3, "naive"), (3, "naive")
+        (2, "naive"),
+        (2, "naive"),
+        (3, "naive"),
+        (3, "naive"),
     ]  # both twins at the depths asked for, naive only
 
     bad = subprocess.run(["bash", str(script), "bogus"], cwd=ROOT, env=env, capture_output=True, text=True)
