@@ -14,13 +14,12 @@
 #   exits      inherent early exits of those twins: evaluation only (claim f)
 #   transfer   the quick profile's Tiny-ImageNet sources, fine-tuned and from scratch on CIFAR-10 (claim d)
 #   lowdata    10 images per class, 1,500 steps (claim c)
-#   continual  split CIFAR-10, naive fine-tuning, depths 5 and 10 (claim e; CONTINUAL_DEPTHS; 8 and 16 min of
-#              one core per run: depth 15, about 24 min a run, would add 2.4 core-hours for 3 seeds of both twins)
+#   continual  split CIFAR-10, naive fine-tuning, the profile's depths (standard: 5 and 10) (claim e)
 #   sweep      compression at 5 and 10 epochs beside the 20 of `twins` (the budget sweep; SWEEP_EPOCHS)
 #   report     leaderboards, claims report, validation
 # Settings: ACN_BENCH_RESULTS the records folder (default leaderboards/records), JOBS --jobs (auto), PYTHON
 # the interpreter (python3; e.g. .venv/bin/python), SEEDS (3), SWEEP_EPOCHS the sweep's budgets ("5 10"),
-# CONTINUAL_DEPTHS the continual depths (5,10), and for a
+# CONTINUAL_DEPTHS continual depths replacing the profile's (e.g. 5,10,15), and for a
 # try on a laptop PROFILE and DATASET (standard, cifar10): PROFILE=smoke DATASET=digits runs in minutes.
 set -euo pipefail
 records=${ACN_BENCH_RESULTS:-leaderboards/records}
@@ -37,7 +36,7 @@ step() {
     exits) run early_exit --only exit_mode=inherent ;;
     transfer) run transfer ;;
     lowdata) run low_data --only per_class=10 ;;
-    continual) run continual --only strategy=naive --depths "${CONTINUAL_DEPTHS:-5,10}" ;;
+    continual) run continual --only strategy=naive ${CONTINUAL_DEPTHS:+--depths "$CONTINUAL_DEPTHS"} ;;
     sweep) run compression "${sweep[@]}" ;;
     report)
       "$python" -m acn_bench.cli leaderboard --records "$records"
