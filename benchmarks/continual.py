@@ -130,8 +130,8 @@ RECIPES: dict[str, dict[str, ContinualRecipe]] = {
         ),
     },
     # the whole split CIFAR-10 (every training image but the validation split), the paper's optimiser
-    # and batch, the compression twins' width; 3 epochs per task: 8 min a run at depth 5, 16 at depth 10
-    # on one core (depth 15, about 24 min a run, left out for the CPU budget; `--depths 5,10,15` adds it)
+    # and batch, the compression twins' width, 3 epochs per task (costs: the README's profile table);
+    # depth 15 is left out for the CPU budget (`--depths 5,10,15` adds it)
     "standard": {"cifar10": ContinualRecipe("mixer_small", epochs=3, batch_size=64, depths=(5, 10))},
     "paper": {"*": ContinualRecipe("mixer_cifar", epochs=10, batch_size=64)},
 }

@@ -14,7 +14,7 @@
 #   exits      inherent early exits of those twins: evaluation only (claim f)
 #   transfer   the quick profile's Tiny-ImageNet sources, fine-tuned and from scratch on CIFAR-10 (claim d)
 #   lowdata    10 images per class, 1,500 steps (claim c)
-#   continual  split CIFAR-10, naive fine-tuning, the profile's depths (standard: 5 and 10) (claim e)
+#   continual  split CIFAR-10, naive fine-tuning at the profile's depths (claim e)
 #   sweep      compression at 5 and 10 epochs beside the 20 of `twins` (the budget sweep; SWEEP_EPOCHS)
 #   report     leaderboards, claims report, validation
 # Settings: ACN_BENCH_RESULTS the records folder (default leaderboards/records), JOBS --jobs (auto), PYTHON
