@@ -132,6 +132,11 @@ class Suite(abc.ABC):
     baseline: dict[str, Any] = {}  # e.g. {"method": "random"}: the row every other row must beat
     baseline_metrics: tuple[str, ...] = ()  # ... on these metrics, beyond the seed spread
     recipe_keys: tuple[str, ...] = ()  # recipe fields ``--set`` may change (e.g. ``epochs``); see :meth:`run_recipe`
+    # The version of what a run of this suite trains and measures: bumped (and the change said where it
+    # is set) whenever the same configuration would train or measure something else. Records carry it;
+    # seeds are averaged and twins paired only within one version, and runs of another version get
+    # other ids (:meth:`protocol_fields`), so ``--resume`` never takes one for the other.
+    protocol: int = 1
 
     def compact_metrics(self) -> tuple[str, ...]:
         """The metrics of the compact tables (terminal, markdown, the site's default columns)."""
@@ -234,9 +239,14 @@ class Suite(abc.ABC):
         that share a model from starting together, so that no worker waits while another trains it."""
         return None
 
+    def protocol_fields(self) -> dict[str, int]:
+        """The protocol as part of a run's identity: nothing for version 1 (the ids of runs made before
+        versions existed stay valid), ``{"protocol": N}`` from version 2 on."""
+        return {"protocol": self.protocol} if self.protocol > 1 else {}
+
     def identity(self, config: dict[str, Any]) -> str:
-        """Stable id of a configuration: same id, same run (used to skip on resume)."""
-        return run_id({"suite": self.name, **config})
+        """Stable id of a configuration under this suite's protocol: same id, same run (used to skip on resume)."""
+        return run_id({"suite": self.name, **self.protocol_fields(), **config})
 
 
 @dataclass
@@ -369,6 +379,7 @@ def run_config(
     # the run's whole wall time (x its CPU threads: the compute it cost; a model another run trained is not in it)
     record.timings["run_s"] = time.perf_counter() - start
     record.run_id = rid
+    record.protocol = suite.protocol
     result = RunResult(rid, record)
     if distributed.is_main():  # under torchrun every rank ran the same run; one writes it
         result.path = write_record(context.out_dir, record)

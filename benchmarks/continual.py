@@ -299,7 +299,7 @@ class ContinualSuite(Suite):
 
     def identity(self, config: dict[str, Any]) -> str:
         """Hyperparameters of other strategies do not change a run (``--set ewc_lambda`` leaves naive alone)."""
-        return run_id({"suite": self.name, **own_config(config)})
+        return run_id({"suite": self.name, **self.protocol_fields(), **own_config(config)})
 
     def load_data(self, config: dict[str, Any], recipe: ContinualRecipe, context: RunContext) -> SplitScenario:
         """The split scenario of the dataset in the seed's class order."""

@@ -5,9 +5,10 @@
 #
 # Runs from the repository root with the machine's own python3 (PyTorch, timm, pandas, rich, scikit-learn:
 # the lent H200 image has them; nothing is installed), in this order:
-#   1. throughput tables, appended to benchmarks/results/<date>-<gpu>.md: the trainer against the bare loop
-#      for mixer_cifar at the paper's batch size (64) and mixer_small at 512, and the mixer_cifar step time
-#      compiled under bf16;
+#   1. throughput tables, appended to benchmarks/results/<date>-<gpu>.md: the trainer with the paper recipe
+#      (AutoAugment batched on the GPU, CutMix, clipping, gradient norms) against the bare loop, with the
+#      epoch's phases, for mixer_cifar at the paper's batch size (64) and mixer_small at 512; the paper
+#      augmentation of a batch against a bare step; and the mixer_cifar step time compiled under bf16;
 #   2. the paper-profile compression run of the paper Mixer on CIFAR-10, both twins of seed 0 sharing the GPU
 #      (--jobs 2), interrupted with SIGINT after BUDGET_S seconds (default 360): finished records are kept, an
 #      unfinished run leaves its epoch checkpoint for --resume and its epoch lines in the run's log.
@@ -24,8 +25,9 @@ export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 : "${ACN_BENCH_CIFAR10:?set ACN_BENCH_CIFAR10 to the CIFAR-10 JPEG archive (see Data in the README)}"
 
 perf() { python3 -m benchmarks.perf "$@" --device "$device" --save || echo "perf $1 failed (exit $?)"; }
-perf train-throughput --backbone mixer_cifar --dataset synthetic --batch-size 64 --steps "$steps" --rounds 3
-perf train-throughput --backbone mixer_small --dataset synthetic --batch-size 512 --steps "$steps" --rounds 3
+perf train-throughput --recipe paper --dataset synthetic --steps "$steps" --rounds 3  # mixer_cifar, batch 64, the paper's augmentation
+perf augment --rounds 10
+perf train-throughput --recipe paper --backbone mixer_small --dataset synthetic --batch-size 512 --steps "$steps" --rounds 3
 perf step-time --backbone mixer_cifar --batch-size 64 --steps "$steps" --warmup 5 --compile --amp bf16
 
 timeout -s INT "$budget" python3 -m acn_bench.cli run compression --profile "${PROFILE:-paper}" --dataset cifar10 \

@@ -45,12 +45,13 @@ TWIN_STORE = ".twins"  # under the records folder: one trained model per twin ke
 TWIN_KEY = ("dataset", "backbone", "connectivity", "depth", "seed")  # with the recipe: what tells twins apart
 
 
-def twin_key(config: dict[str, Any], recipe: Recipe, data: ImageData) -> dict[str, Any]:
+def twin_key(config: dict[str, Any], recipe: Recipe, data: ImageData, protocol: int = 1) -> dict[str, Any]:
     """What tells one trained twin from another: dataset (and where its files came from), backbone,
-    connectivity, depth, seed, the whole training recipe and the validation split (never the suite or
-    the profile: equal recipes share)."""
+    connectivity, depth, seed, the whole training recipe, the validation split and the protocol
+    version the twin was trained under (never the suite or the profile: equal recipes share)."""
     recipe_fields = {k: v for k, v in dataclasses.asdict(recipe).items() if k != "connectivities"}
     return {
+        **({"protocol": protocol} if protocol > 1 else {}),
         "recipe": recipe_fields,
         "val_seed": VALIDATION_SEED,
         "data_source": data.train.source,
@@ -171,6 +172,10 @@ class ImageSuite(Suite):
     """
 
     recipe_keys = ("epochs",)
+    # 2: AutoAugment batched (acn_bench.data.autoaugment), every draw from the run's augmentation
+    #    generator; version 1 ran torchvision's AutoAugment image by image from torch's global
+    #    generator. Recipes without AutoAugment train alike under both.
+    protocol = 2
 
     def run_recipe(self, config: dict[str, Any]) -> Any:
         """The profile's recipe, with ``epochs`` replaced when the run sets it (``--set epochs=E``)."""
@@ -257,7 +262,7 @@ class ImageSuite(Suite):
         trainer's precision (autocast on a GPU), so its record reads as the training run's would.
         ``extra["twin"]`` says which run trained it, and at which commit, tree state and device.
         """
-        key_fields = twin_key(config, recipe, data)
+        key_fields = twin_key(config, recipe, data, self.protocol)
         key = run_id(key_fields)
         path = context.out_dir / TWIN_STORE / f"{key}.pt"
         checkpoint = path.with_suffix(".ckpt")

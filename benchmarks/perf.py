@@ -72,11 +72,12 @@ from acn_bench.training import TrainConfig, Trainer
 from acn_bench.training.evaluate import autocast
 from acn_bench.training.schedule import build_optimizer
 from acn_bench.training.throughput import training_flops_per_sample
-from acn_bench.training.trainer import resolve_amp
+from acn_bench.training.trainer import PhaseClock, resolve_amp
 
 RESULTS_DIR = Path(__file__).parent / "results"
 AMP_CHOICES = ("none", "bf16", "fp16")
 DATASETS = ("digits", "synthetic", "cifar10")
+RECIPES = ("quick", "standard", "paper")  # the compression suite's profiles whose recipes train-throughput runs
 SYNTHETIC_IMAGES = 4096
 EVAL_IMAGES = 16  # the trainer's validation set: evaluated once per fit, outside the timed stretch
 
@@ -134,8 +135,9 @@ def results_path(device: torch.device, day: datetime.date | None = None) -> Path
     return RESULTS_DIR / f"{(day or datetime.date.today()).isoformat()}-{slug}.md"
 
 
-def save_report(report: Report, device: torch.device, argv: Sequence[str], path: Path | None = None) -> Path:
-    """Append ``report`` under its command line and environment to the day's results file of this machine."""
+def save_report(reports: Sequence[Report], device: torch.device, argv: Sequence[str], path: Path | None = None) -> Path:
+    """Append ``reports`` (one command's tables) under its command line and environment to the day's
+    results file of this machine."""
     from acn_bench.results.record import environment
 
     path = path or results_path(device)
@@ -150,8 +152,7 @@ def save_report(report: Report, device: torch.device, argv: Sequence[str], path:
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; load average "
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} at the end",
         "",
-        report.markdown(),
-        "",
+        *[line for report in reports for line in (report.markdown(), "")],
     ]
     path.parent.mkdir(parents=True, exist_ok=True)
     header = "" if path.exists() else f"# Throughput on {machine_name(device)}\n\n"
@@ -374,15 +375,32 @@ def load_data(dataset: str, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, 
     return data.images, data.labels, data.num_classes
 
 
-def quick_recipe(dataset: str) -> Any:
-    """The compression suite's quick recipe for ``dataset`` (CIFAR-10's for synthetic images)."""
+def suite_recipe(profile: str, dataset: str) -> Any:
+    """The compression suite's recipe of ``profile`` for ``dataset`` (CIFAR-10's for synthetic images):
+    what its twins train with (the recipe of the robustness, early-exit and pruning twins too)."""
     from acn_bench.suite_registry import get_suite
 
-    return get_suite("compression").recipe("quick", "cifar10" if dataset == "synthetic" else dataset)
+    return get_suite("compression").recipe(profile, "cifar10" if dataset == "synthetic" else dataset)
+
+
+def recipe_summary(config: TrainConfig) -> str:
+    """The augmentation and loss parts of a recipe, in words."""
+    parts = [f"crop {config.crop_padding}"] if config.crop_padding else []
+    parts += ["flip"] if config.hflip else []
+    parts += [f"AutoAugment {config.autoaugment} (batched)"] if config.autoaugment else []
+    parts += [f"CutMix p={config.cutmix_prob}"] if config.cutmix_prob else []
+    parts += [f"MixUp a={config.mixup_alpha}"] if config.mixup_alpha else []
+    parts += [f"label smoothing {config.label_smoothing}", f"clip {config.clip_grad}"]
+    parts += [f"grad_norms={config.grad_norms}", f"amp {config.amp}"]
+    return ", ".join(parts)
 
 
 class BareLoop:
-    """The yardstick: a training loop as one writes it plainly (see the module's docstring)."""
+    """The yardstick: a training loop as one writes it plainly (see the module's docstring).
+
+    With ``augment`` it applies the recipe's augmentation the plain way: crop and flip written
+    inline, torchvision's ``AutoAugment`` image by image, timm's ``Mixup`` for CutMix / MixUp.
+    """
 
     def __init__(
         self,
@@ -394,6 +412,11 @@ class BareLoop:
         augment: bool,
         seed: int = 0,
     ) -> None:
+        from timm.data import Mixup
+        from torchvision.transforms import v2
+
+        from acn_bench.data.autoaugment import POLICIES
+
         self.model = model.to(device).train()
         self.forward: Callable[[torch.Tensor], torch.Tensor] = self.model
         self.config = config
@@ -405,6 +428,20 @@ class BareLoop:
         self.dtype = resolve_amp(config.amp, device)
         self.pad = config.crop_padding if augment else 0
         self.flip = config.hflip and augment
+        self.autoaugment = v2.AutoAugment(POLICIES[config.autoaugment]) if augment and config.autoaugment else None
+        cutmix = config.cutmix_alpha if config.cutmix_prob > 0 else 0.0
+        mixes = augment and (cutmix > 0 or config.mixup_alpha > 0)
+        self.mixup = (
+            Mixup(
+                mixup_alpha=config.mixup_alpha,
+                cutmix_alpha=cutmix,
+                prob=config.cutmix_prob if cutmix else 1.0,
+                label_smoothing=config.label_smoothing,
+                num_classes=int(labels.max()) + 1,
+            )
+            if mixes
+            else None
+        )
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.order = torch.empty(0, dtype=torch.long, device=device)
 
@@ -424,64 +461,109 @@ class BareLoop:
         if self.flip:  # half the images mirrored
             mirror = torch.rand(x.shape[0], generator=self.generator, device=x.device) < 0.5
             x = torch.where(mirror.view(-1, 1, 1, 1), x.flip(-1), x)
+        if self.autoaugment is not None:
+            x = torch.stack([self.autoaugment(image) for image in x])
         x = (x.float() / 255 - self.mean) / self.std
-        return x, self.labels[index]
+        y = self.labels[index]
+        return self.mixup(x, y) if self.mixup is not None else (x, y)
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.mixup is not None:  # soft targets, label smoothing included
+            return torch.sum(-y * F.log_softmax(logits, dim=-1), dim=-1).mean()
+        return F.cross_entropy(logits, y, label_smoothing=self.config.label_smoothing)
 
     def run(self, steps: int) -> None:
         for _ in range(steps):
             x, y = self.batch()
             with autocast(x.device, self.dtype):
-                loss = F.cross_entropy(self.forward(x), y, label_smoothing=self.config.label_smoothing)
+                loss = self.loss(self.forward(x), y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
 
 
-def train_throughput(args: argparse.Namespace) -> Report:
-    """Trainer vs bare loop, both twins, interleaved blocks of ``args.steps`` steps."""
+@dataclass
+class ThroughputSetup:
+    """What ``train-throughput`` compares: the recipe, its data and the twins' contenders."""
+
+    recipe: Any
+    config: TrainConfig
+    images: torch.Tensor
+    labels: torch.Tensor
+    trainers: dict[str, Trainer]
+    bares: dict[str, BareLoop]
+    flops: int
+
+
+def throughput_setup(args: argparse.Namespace, device: torch.device) -> ThroughputSetup:
+    """Load the data, the recipe and, per twin, a trainer and a bare loop on equal models."""
     from acn_bench.data.images import ImageSet
     from benchmarks.common import backbone_for
 
-    device = torch.device(args.device)
+    recipe = suite_recipe(args.recipe, args.dataset)
     images, labels, num_classes = load_data(args.dataset)
-    recipe = quick_recipe(args.dataset)
     config = replace(recipe.train, steps=args.steps, eval_every=10**6)
     if args.batch_size:
         config = replace(config, batch_size=args.batch_size)
     if args.grad_norms is not None:
         config = replace(config, grad_norms=args.grad_norms)
-    same = args.backbone == recipe.backbone
+    backbone = args.backbone or recipe.backbone
+    same = backbone == recipe.backbone
     overrides = dict(recipe.overrides) if same else {}
     depth = recipe.depth if same else None
     data = ImageSet(images, labels, [str(c) for c in range(num_classes)], args.dataset, "synthetic", "train")
-    twins = [c.strip() for c in args.connectivities.split(",")]
-    contenders: dict[str, Callable[[], float]] = {}
-    setup: dict[str, list[float]] = {}
-    sync = _sync(device)
-    flops = 0
-    for twin in twins:
+    trainers, bares, flops = {}, {}, 0
+    for twin in [c.strip() for c in args.connectivities.split(",")]:
         torch.manual_seed(0)
-        trainer_model = backbone_for(args.backbone, data, twin, depth=depth, **overrides)
+        trainer_model = backbone_for(backbone, data, twin, depth=depth, **overrides)
         torch.manual_seed(0)
-        bare_model = backbone_for(args.backbone, data, twin, depth=depth, **overrides)
+        bare_model = backbone_for(backbone, data, twin, depth=depth, **overrides)
         flops = training_flops_per_sample(bare_model, bare_model.example_input(1, shape=images.shape[1:]))
-        trainer = Trainer(
+        trainers[twin] = Trainer(
             trainer_model, config, images, labels, images[:EVAL_IMAGES], labels[:EVAL_IMAGES], device=device
         )
-        bare = BareLoop(bare_model, config, images, labels, device, augment=args.bare_augment == "same")
-        if getattr(trainer, "compiled", False):  # the trainer compiles its forward here (CUDA): so does the yardstick
-            bare.forward = torch.compile(bare.model)
-        setup[twin] = []
+        bares[twin] = BareLoop(bare_model, config, images, labels, device, augment=args.bare_augment == "same")
+        if trainers[twin].compiled:  # the trainer compiles its forward here (CUDA): so does the yardstick
+            bares[twin].forward = torch.compile(bares[twin].model)
+    return ThroughputSetup(recipe, config, images, labels, trainers, bares, flops)
+
+
+def quiet_scheduler_warnings() -> Any:
+    """A context in which timm's scheduler does not warn about short fits ("cosine ... no effect")."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def quiet() -> Any:
+        log = logging.getLogger("timm.scheduler")
+        level = log.level
+        log.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            log.setLevel(level)
+
+    return quiet()
+
+
+def train_throughput(args: argparse.Namespace) -> list[Report]:
+    """Trainer vs bare loop, both twins, interleaved blocks of ``args.steps`` steps; then where a
+    trainer step's time goes, phase by phase, and an epoch of the recipe estimated from it."""
+    device = torch.device(args.device)
+    setup = throughput_setup(args, device)
+    config, sync = setup.config, _sync(device)
+    contenders: dict[str, Callable[[], float]] = {}
+    fit_setup: dict[str, list[float]] = {twin: [] for twin in setup.trainers}
+    for twin, trainer in setup.trainers.items():
 
         def run_trainer(trainer: Trainer = trainer, twin: str = twin) -> float:
             sync()
             start = time.perf_counter()
             result = trainer.fit()
             sync()
-            setup[twin].append(time.perf_counter() - start - result.train_seconds)
+            fit_setup[twin].append(time.perf_counter() - start - result.train_seconds)
             return result.train_seconds
 
-        def run_bare(bare: BareLoop = bare) -> float:
+        def run_bare(bare: BareLoop = setup.bares[twin]) -> float:
             sync()
             start = time.perf_counter()
             bare.run(args.steps)
@@ -490,50 +572,175 @@ def train_throughput(args: argparse.Namespace) -> Report:
 
         contenders[f"trainer {twin}"] = run_trainer
         contenders[f"bare {twin}"] = run_bare
-    scheduler_log = logging.getLogger("timm.scheduler")  # short fits: "cosine ... will have no effect"
-    level = scheduler_log.level
-    scheduler_log.setLevel(logging.ERROR)
-    try:
+    with quiet_scheduler_warnings():
         times = interleaved(contenders, args.rounds, warmup=1)
-    finally:
-        scheduler_log.setLevel(level)
+        phases = {twin: phase_seconds(trainer, args.steps) for twin, trainer in setup.trainers.items()}
     batch = config.batch_size
-    augment = f"crop {config.crop_padding}" + (", flip" if config.hflip else "")
     title = (
-        f"{args.backbone} on {args.dataset} {tuple(images.shape[1:])}, batch {batch}, {args.rounds} rounds x "
-        f"{args.steps} steps, {device}, {torch.get_num_threads()} threads"
+        f"{args.recipe} recipe: {args.backbone or setup.recipe.backbone} on {args.dataset} "
+        f"{tuple(setup.images.shape[1:])}, batch {batch}, {args.rounds} rounds x {args.steps} steps, {device}, "
+        f"{torch.get_num_threads()} threads"
     )
-    report = Report(
+    comparison = Report(
         title,
         ["loop", "ms/step", "img/s", "TFLOP/s", "trainer/bare img/s", "acn/residual time"],
         caption="ratios: medians of the per-round paired ratios",
     )
-    reference = twins[0]
+    reference = next(iter(setup.trainers))
     for name, values in times.items():
         loop, twin = name.split(" ", 1)
         per_step = statistics.median(values) / args.steps
         versus_bare = paired_ratio(times[f"bare {twin}"], values) if loop == "trainer" else None
         versus_ref = paired_ratio(values, times[f"{loop} {reference}"]) if twin != reference else None
-        report.rows.append(
+        comparison.rows.append(
             [
                 name,
                 f"{per_step * 1000:.2f}",
                 f"{batch / per_step:.1f}",
-                f"{batch * flops / per_step / 1e12:.4f}",
+                f"{batch * setup.flops / per_step / 1e12:.4f}",
                 "" if versus_bare is None else f"{versus_bare:.3f}",
                 "" if versus_ref is None else f"{versus_ref:.3f}",
             ]
         )
-    report.notes = [
-        f"trainer: Trainer + compression quick recipe ({augment}, label smoothing {config.label_smoothing}, "
-        f"clip {config.clip_grad}, warm-up + {config.schedule}, grad_norms={config.grad_norms}, amp {config.amp}); "
-        "time = its own train_seconds of a fit() of the block's steps",
+    bare_augment = "the recipe's augmentation the plain way" if args.bare_augment == "same" else "no augmentation"
+    comparison.notes = [
+        f"trainer: Trainer + compression {args.recipe} recipe ({recipe_summary(config)}, warm-up + "
+        f"{config.schedule}); time = its own train_seconds of a fit() of the block's steps",
         "fit() set-up and end-of-fit validation, outside the timed stretch: "
-        + ", ".join(f"{twin} {statistics.median(v) * 1000:.1f} ms/fit" for twin, v in setup.items()),
-        f"bare: plain loop, {augment if args.bare_augment == 'same' else 'no augmentation'}, "
-        "uint8 -> float normalised per batch, same AdamW, no clipping/schedule/logging",
+        + ", ".join(f"{twin} {statistics.median(v) * 1000:.1f} ms/fit" for twin, v in fit_setup.items()),
+        f"bare: plain loop, {bare_augment}, uint8 -> float normalised per batch, same AdamW, "
+        "no clipping/schedule/logging",
     ]
-    return report
+    return [comparison, epoch_breakdown(args, setup, phases, device)]
+
+
+def phase_seconds(trainer: Trainer, steps: int) -> dict[str, float]:
+    """Seconds per step in each phase of ``trainer``'s step loop, over one clocked fit of ``steps`` steps."""
+    clock, unclocked = PhaseClock(), trainer.clock
+    trainer.clock = clock
+    try:
+        trainer.fit()
+    finally:
+        trainer.clock = unclocked
+    return {phase: seconds / steps for phase, seconds in clock.seconds.items()}
+
+
+def epoch_breakdown(
+    args: argparse.Namespace, setup: ThroughputSetup, phases: dict[str, dict[str, float]], device: torch.device
+) -> Report:
+    """Where an epoch of the recipe goes, per twin: each phase's time per step from a clocked fit, an
+    epoch's worth of steps, and one validation pass over a split of the recipe's size."""
+    from acn_bench.data.splits import validation_count
+
+    train_size = setup.images.shape[0]
+    val_size = validation_count(setup.recipe.val_size, train_size)
+    steps_per_epoch = (train_size - val_size) // setup.config.batch_size
+    val = slice(0, val_size)
+    rows, notes = [], []
+    for twin, trainer in setup.trainers.items():
+        sync = _sync(device)
+        sync()
+        start = time.perf_counter()
+        trainer.evaluate((setup.images[val], setup.labels[val]))
+        sync()
+        per_epoch = {phase: seconds * steps_per_epoch for phase, seconds in phases[twin].items()}
+        per_epoch["validation (probes at every depth)"] = time.perf_counter() - start
+        total = sum(per_epoch.values())
+        for phase, seconds in per_epoch.items():
+            per_step = phases[twin].get(phase)
+            rows.append(
+                [
+                    f"{twin}: {phase}",
+                    "" if per_step is None else f"{per_step * 1000:.2f}",
+                    f"{seconds:.1f}",
+                    f"{100 * seconds / total:.1f}%",
+                ]
+            )
+        rows.append([f"{twin}: epoch", "", f"{total:.1f}", "100%"])
+        notes.append(f"{twin}: {train_size - val_size} training images, {steps_per_epoch} steps, validation {val_size}")
+    return Report(
+        f"{args.recipe} recipe: where an epoch goes ({setup.config.batch_size} images a step)",
+        ["phase", "ms/step", "s/epoch", "share"],
+        rows,
+        caption="phases of one clocked fit (the clock waits for the device at every phase); validation: one pass",
+        notes=notes,
+    )
+
+
+# ------------------------------------------------------------------------------------------ augment
+
+
+def augment_times(batch_size: int, rounds: int, device: torch.device, backbone: str) -> dict[str, list[float]]:
+    """Seconds per batch of CIFAR-shaped uint8 images for each augmentation of the ``standard`` recipe,
+    AutoAugment three ways, and a bare training step of ``backbone``, interleaved."""
+    from timm.data import Mixup
+    from torchvision.transforms import v2
+
+    from acn_bench.data.augment import BatchAugment, random_crop, random_hflip
+    from acn_bench.data.autoaugment import BatchAutoAugment
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (batch_size, 3, 32, 32), dtype=torch.uint8, generator=generator).to(device)
+    labels = torch.randint(0, 10, (batch_size,), generator=generator).to(device)
+    config = suite_recipe("standard", "cifar10").train
+    standard = BatchAugment(config.crop_padding, config.hflip, config.autoaugment)
+    batched = BatchAutoAugment(config.autoaugment)
+    per_image = v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)
+    cutmix = Mixup(cutmix_alpha=config.cutmix_alpha, prob=1.0, label_smoothing=config.label_smoothing, num_classes=10)
+    floats = images.float()
+    torch.manual_seed(0)
+    model = create_backbone(backbone, connectivity="residual").to(device).train()
+    optimizer = build_optimizer(model, 1e-3, 0.01)
+    step = _step_fn(model, optimizer, floats, labels, "none")
+    contenders: dict[str, Callable[[], Any]] = {
+        "crop": lambda: random_crop(images, config.crop_padding, generator),
+        "flip": lambda: random_hflip(images, generator),
+        "AutoAugment, batched (acn-bench)": lambda: batched(images, generator),
+        "AutoAugment, torchvision image by image (before)": lambda: torch.stack([per_image(i) for i in images]),
+        "CutMix (timm, always on)": lambda: cutmix(floats.clone(), labels),
+        "standard recipe: crop, flip, AutoAugment, CutMix at p=0.5": lambda: (
+            cutmix(standard(images, generator).float(), labels) if torch.rand(()) < config.cutmix_prob else None
+        ),
+        f"bare {backbone} training step": step,
+    }
+    try:
+        from kornia.augmentation.auto import AutoAugment as KorniaAutoAugment
+
+        kornia = KorniaAutoAugment("cifar10").to(device)
+        contenders["AutoAugment, kornia (float in [0, 1])"] = lambda: kornia(floats / 255)
+    except ImportError:
+        pass
+    sync = _sync(device)
+
+    def timed(fn: Callable[[], Any]) -> Callable[[], float]:
+        def run() -> float:
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            return time.perf_counter() - start
+
+        return run
+
+    return interleaved({name: timed(fn) for name, fn in contenders.items()}, rounds, warmup=2)
+
+
+def run_augment(args: argparse.Namespace) -> list[Report]:
+    device = torch.device(args.device)
+    times = augment_times(args.batch_size, args.rounds, device, args.backbone)
+    step = f"bare {args.backbone} training step"
+    report = Report(
+        f"augmentation of a batch of {args.batch_size} CIFAR-shaped uint8 images, {device}, "
+        f"{torch.get_num_threads()} threads, {args.rounds} rounds",
+        ["augmentation", "ms/batch", "share of a bare step"],
+        caption=f"share: median of the per-round ratios to the {step}",
+    )
+    for name, values in times.items():
+        share = "" if name == step else f"{100 * paired_ratio(values, times[step]):.1f}%"
+        report.rows.append([name, f"{statistics.median(values) * 1000:.2f}", share])
+    if not any(name.startswith("AutoAugment, kornia") for name in times):
+        report.notes.append("kornia is not installed (pip install kornia): its AutoAugment was not timed")
+    return [report]
 
 
 # ------------------------------------------------------------------------------------------- main
@@ -571,31 +778,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     common(step)
 
     train = sub.add_parser("train-throughput", help="the suite's trainer against a bare PyTorch loop, both twins")
-    train.add_argument("--backbone", default="mixer_small")
-    train.add_argument("--dataset", choices=DATASETS, default="digits")
-    train.add_argument("--batch-size", type=int, default=None, help="default: the quick recipe's")
+    train.add_argument(
+        "--recipe", choices=RECIPES, default="quick", help="the compression suite's recipe of this profile"
+    )
+    train.add_argument("--backbone", default=None, help="default: the recipe's")
+    train.add_argument("--dataset", choices=DATASETS, default=None, help="default: digits for quick, else cifar10")
+    train.add_argument("--batch-size", type=int, default=None, help="default: the recipe's")
     train.add_argument("--steps", type=int, default=20, help="steps per block (one fit of the trainer)")
     train.add_argument("--rounds", type=int, default=5, help="rounds of one block per contender")
-    train.add_argument("--bare-augment", choices=("same", "none"), default="same")
     train.add_argument(
-        "--grad-norms", action=argparse.BooleanOptionalAction, default=None, help="default: the quick recipe's (on)"
+        "--bare-augment",
+        choices=("none", "same"),
+        default="none",
+        help="the bare loop's augmentation: none (the model's bare step), or the recipe's written plainly",
+    )
+    train.add_argument(
+        "--grad-norms", action=argparse.BooleanOptionalAction, default=None, help="default: the recipe's"
     )
     common(train)
+
+    augment = sub.add_parser("augment", help="the standard recipe's augmentation of one batch against a bare step")
+    augment.add_argument("--backbone", default="mixer_small", help="the model of the bare step")
+    augment.add_argument("--batch-size", type=int, default=64)
+    augment.add_argument("--rounds", type=int, default=30)
+    common(augment)
 
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.command == "train-throughput" and args.dataset is None:
+        args.dataset = "digits" if args.recipe == "quick" else "cifar10"
     console = Console()
+    commands = {
+        "step-time": lambda: [run_step_time(args)],
+        "train-throughput": train_throughput,
+        "augment": run_augment,
+    }
     try:
-        report = run_step_time(args) if args.command == "step-time" else train_throughput(args)
+        reports = commands[args.command]() if args.command == "step-time" else commands[args.command](args)
     except (UserError, CompileFailed) as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         return 2
-    console.print(report.rich())
-    for note in report.notes:
-        console.print(f"- {note}")
+    for report in reports:
+        console.print(report.rich())
+        for note in report.notes:
+            console.print(f"- {note}")
     if args.save:
-        console.print(f"appended to {save_report(report, torch.device(args.device), argv)}")
+        console.print(f"appended to {save_report(reports, torch.device(args.device), argv)}")
     return 0
 
 

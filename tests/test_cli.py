@@ -178,8 +178,62 @@ def test_perf_train_throughput_compares_trainer_with_bare_loop_and_saves_markdow
     assert text.startswith("# Throughput on ") and "`python -m benchmarks.perf train-throughput" in text
     assert "| trainer/bare img/s | acn/residual time |" in text
     assert "| trainer acn |" in text and "| bare residual |" in text
+    assert "**quick recipe: where an epoch goes" in text  # both tables of the run in its one section
     assert perf.main(["step-time", "--backbone", "mixer_tiny", "--steps", "1", "--warmup", "0", "--save"]) == 0
     assert saved.read_text().count("\n## ") == 2  # appended, one section per run
+
+
+def test_perf_train_throughput_runs_the_standard_recipe_and_splits_an_epoch_into_phases(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(perf, "RESULTS_DIR", tmp_path)
+    argv = ["train-throughput", "--recipe", "standard", "--backbone", "mixer_tiny", "--dataset", "synthetic"]
+    options = ["--batch-size", "8", "--steps", "2", "--rounds", "1", "--bare-augment", "same", "--save"]
+    assert perf.main([*argv, *options]) == 0
+    (saved,) = tmp_path.glob("*.md")
+    text = saved.read_text()
+    assert "AutoAugment cifar10 (batched)" in text and "CutMix p=0.5" in text and "grad_norms=True" in text
+    assert "the recipe's augmentation the plain way" in text
+    phases = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| residual: "):
+            phases[cells[0].removeprefix("residual: ")] = float(cells[3].rstrip("%"))
+    assert set(phases) == {
+        "data + augmentation",
+        "forward + backward",
+        "gradient norms (logging)",
+        "optimizer (clip, AdamW, schedule)",
+        "bookkeeping (loss, progress, checkpoints)",
+        "validation (probes at every depth)",
+        "epoch",
+    }
+    assert phases["epoch"] == 100 and sum(v for k, v in phases.items() if k != "epoch") == pytest.approx(100, abs=0.5)
+    assert phases["forward + backward"] > phases["bookkeeping (loss, progress, checkpoints)"]
+
+
+def test_perf_augment_times_autoaugment_three_ways_against_a_bare_step(tmp_path, monkeypatch):
+    monkeypatch.setattr(perf, "RESULTS_DIR", tmp_path)
+    assert perf.main(["augment", "--backbone", "mixer_tiny", "--batch-size", "8", "--rounds", "1", "--save"]) == 0
+    (saved,) = tmp_path.glob("*.md")
+    rows = [line.split("|")[1:-1] for line in saved.read_text().splitlines() if line.startswith("| ")]
+    shares = {name.strip(): share.strip() for name, _, share in rows[1:]}
+    assert shares["bare mixer_tiny training step"] == ""
+    for name in ("AutoAugment, batched (acn-bench)", "AutoAugment, torchvision image by image (before)", "crop"):
+        assert float(shares[name].rstrip("%")) > 0
+
+
+def test_perf_bad_recipe_or_missing_data_exits_2_and_writes_nothing(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(perf, "RESULTS_DIR", tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        perf.main(["train-throughput", "--recipe", "huge", "--save"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'huge'" in err and "quick" in err and "standard" in err and "paper" in err
+    monkeypatch.setenv("ACN_BENCH_DATA", str(tmp_path / "no-data"))
+    monkeypatch.setenv("ACN_BENCH_CACHE", str(tmp_path / "no-cache"))
+    monkeypatch.delenv("ACN_BENCH_CIFAR10", raising=False)
+    assert perf.main(["train-throughput", "--recipe", "standard", "--steps", "1", "--rounds", "1", "--save"]) == 2
+    assert "cifar10" in capsys.readouterr().out.lower()
+    assert files_under(tmp_path) == []
 
 
 def test_perf_compile_falls_back_to_eager_with_a_warning_or_exits_2_when_strict(capsys, monkeypatch):

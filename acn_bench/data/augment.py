@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torchvision.transforms import v2
+
+from acn_bench.data.autoaugment import BatchAutoAugment
 
 
 @dataclass
@@ -92,27 +93,22 @@ def random_hflip(images: torch.Tensor, generator: torch.Generator | None = None)
 
 
 class BatchAugment:
-    """The training-time augmentation of one uint8 batch: crop, flip, AutoAugment (each optional).
+    """The training-time augmentation of one uint8 batch: crop, flip, AutoAugment (each optional),
+    every draw from the generator given.
 
-    AutoAugment uses torchvision's CIFAR-10 policy (or ImageNet's for other sets) and draws one
-    sub-policy per image.
+    AutoAugment (:class:`~acn_bench.data.autoaugment.BatchAutoAugment`) uses torchvision's policy
+    of that name (``cifar10``, ``imagenet``, ``svhn``) and draws one sub-policy per image.
     """
 
     def __init__(self, crop_padding: int = 0, hflip: bool = False, autoaugment: str | None = None) -> None:
         self.crop_padding = crop_padding
         self.hflip = hflip
-        self.autoaugment = None
-        if autoaugment:
-            policy = {"cifar10": v2.AutoAugmentPolicy.CIFAR10, "imagenet": v2.AutoAugmentPolicy.IMAGENET}
-            self.autoaugment = v2.AutoAugment(policy.get(autoaugment, v2.AutoAugmentPolicy.IMAGENET))
+        self.autoaugment = BatchAutoAugment(autoaugment) if autoaugment else None
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         images = random_crop(images, self.crop_padding, generator)
         if self.hflip:
             images = random_hflip(images, generator)
         if self.autoaugment is not None:
-            if images.shape[1] == 1:
-                images = torch.stack([self.autoaugment(img.expand(3, -1, -1))[:1] for img in images])
-            else:
-                images = torch.stack([self.autoaugment(img) for img in images])
+            images = self.autoaugment(images, generator)
         return images

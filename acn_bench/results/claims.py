@@ -393,6 +393,7 @@ def identity(record: Record) -> dict[str, Any]:
         "depth": record.backbone.get("depth"),
         "strategy": record.strategy,
         "scenario": record.scenario,
+        "protocol": record.protocol,
     }
     config = {k: v for k, v in record.config.items() if k not in NOT_COMPARED}
     ident.update({f"config.{k}": v for k, v in _flatten(config, "").items()})

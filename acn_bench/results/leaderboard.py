@@ -45,6 +45,7 @@ GROUP_KEYS = [
     "connectivity",
     "depth",
     "epochs",  # the training budget (``config.train.epochs``): a budget sweep's rows differ in it
+    "protocol",  # the suite's protocol version: seeds of two versions never share a mean
     "strategy",
     "profile",
     "source",
@@ -102,6 +103,7 @@ def records_frame(records: Iterable[Record], config_keys: Sequence[str] = ()) ->
             "connectivity": rec.backbone.get("connectivity", ""),
             "depth": rec.backbone.get("depth", -1),
             "epochs": rec.training_epochs or -1,
+            "protocol": rec.protocol,
             "strategy": rec.strategy or "-",
             "profile": rec.profile,
             "source": rec.source,

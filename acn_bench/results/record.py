@@ -13,6 +13,7 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 SOURCES = ("measured", "paper")
+OPTIONAL_FIELDS = {"protocol"}  # fields added after schema 1 was written, with the default of the older records
 
 
 def run_id(identity: dict[str, Any]) -> str:
@@ -43,6 +44,8 @@ class Record:
         source: ``measured`` or ``paper`` (numbers quoted from the paper).
         content_hash: sha256 of everything else, set when the record is written; an edited
             record no longer matches it.
+        protocol: the suite's protocol version the run was made under (``Suite.protocol``); records
+            written before versions existed have no such field and were made under version 1.
     """
 
     suite: str
@@ -63,6 +66,7 @@ class Record:
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     content_hash: str = ""
     schema_version: int = SCHEMA_VERSION
+    protocol: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (what is written as JSON)."""
@@ -85,8 +89,9 @@ class Record:
 
 
 def content_hash(data: dict[str, Any]) -> str:
-    """sha256 of a record's plain data without its ``content_hash`` field."""
-    body = {k: v for k, v in data.items() if k != "content_hash"}
+    """sha256 of a record's plain data without its ``content_hash`` field (and without ``protocol`` at
+    version 1, so that records written before the field existed keep their hashes)."""
+    body = {k: v for k, v in data.items() if k != "content_hash" and not (k == "protocol" and v == 1)}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -96,7 +101,7 @@ def record_problems(data: Any) -> list[str]:
         return [f"a record is a JSON object, got {type(data).__name__}"]
     problems = []
     names = {f.name for f in fields(Record)}
-    missing = sorted(names - set(data))
+    missing = sorted(names - set(data) - OPTIONAL_FIELDS)
     if missing:
         problems.append(f"missing field(s): {', '.join(missing)}")
     unknown = sorted(set(data) - names)

@@ -51,6 +51,7 @@ from torch.nn.utils import clip_grad_norm_, clip_grads_with_norm_
 from acn_bench import progress
 from acn_bench.backbones.base import Backbone
 from acn_bench.data.augment import BatchAugment, Normalizer
+from acn_bench.data.autoaugment import POLICIES as AUTOAUGMENT_POLICIES
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results.record import run_id
 from acn_bench.training import distributed
@@ -91,7 +92,9 @@ class TrainConfig:
         min_lr: learning rate at the end of the cosine.
         label_smoothing: cross-entropy label smoothing.
         cutmix_prob: probability of CutMix per batch (paper 0.5; 0 disables), with ``cutmix_alpha``.
-        autoaugment: ``None``, ``"cifar10"`` or ``"imagenet"`` AutoAugment policy.
+        autoaugment: ``None`` or torchvision's AutoAugment policy ``"cifar10"``, ``"imagenet"`` or
+            ``"svhn"``, applied to the whole batch at once with a sub-policy per image
+            (:class:`~acn_bench.data.autoaugment.BatchAutoAugment`).
         crop_padding: RandomCrop padding in pixels (paper 4; 0 disables).
         hflip: random horizontal flips.
         clip_grad: max global gradient norm, applied to unscaled gradients (None disables).
@@ -176,6 +179,8 @@ class TrainConfig:
         )
         if self.schedule not in SCHEDULES:
             raise unknown_choice("schedule", self.schedule, SCHEDULES)
+        if self.autoaugment is not None and self.autoaugment not in AUTOAUGMENT_POLICIES:
+            raise unknown_choice("AutoAugment policy", self.autoaugment, AUTOAUGMENT_POLICIES)
         if self.amp not in AMP_CHOICES:
             raise unknown_choice("amp mode", self.amp, AMP_CHOICES)
 
@@ -326,6 +331,9 @@ class BaseTrainer(abc.ABC):
         on_step: called with the global step number after every optimiser step (e.g. a schedule to
             apply); it runs inside the step loop, so it should not read device tensors back to the
             host (that would wait for the device every step).
+        clock: a :class:`PhaseClock` that splits each training step's time into its phases (data and
+            augmentation, forward and backward, gradient-norm logging, optimiser, bookkeeping); it
+            waits for the device at every phase, so it is for benchmarks, not for runs.
     """
 
     def __init__(
@@ -341,6 +349,7 @@ class BaseTrainer(abc.ABC):
         on_epoch: Callable[[dict[str, Any]], None] | None = None,
         objective: Objective | None = None,
         on_step: Callable[[int], None] | None = None,
+        clock: PhaseClock | None = None,
     ) -> None:
         config.validate()
         self.world, self.rank = distributed.world_size(), distributed.rank()
@@ -390,6 +399,7 @@ class BaseTrainer(abc.ABC):
         self.on_epoch = on_epoch if distributed.is_main() else None
         self.objective = objective or self._default_objective()
         self.on_step = on_step
+        self.clock = clock or _NO_CLOCK
         self.amp_dtype = resolve_amp(config.amp, self.device)
         sample = self.model.example_input(1, self.device, shape=self.sample_shape)
         self.step_flops = training_flops_per_sample(self.model, sample)
@@ -608,23 +618,31 @@ class BaseTrainer(abc.ABC):
         seconds_before = partial.get("seconds", 0.0)
         groups = ParameterGroups.of(self.model)
         params = groups.all
+        clock = self.clock
+        clock.start(self.device)
         for step, (x, y) in enumerate(self._epoch_batches(epoch, start_step), start=start_step):
             if loop.mixup is not None:  # the whole batch, before it is cut into micro-batches
                 x, y = loop.mixup(x, y)
+            clock.mark("data + augmentation")
             loop.optimizer.zero_grad(set_to_none=True)
             loss = self._accumulate_gradients(x, y, loop)
             loop.scaler.unscale_(loop.optimizer)
+            clock.mark("forward + backward")
+            total = None
             if norm_sum is not None:
                 blocks, total = gradient_norms(groups)
                 norm_sum += blocks
-                if cfg.clip_grad:
+                clock.mark("gradient norms (logging)")
+            if cfg.clip_grad:
+                if total is None:
+                    clip_grad_norm_(params, cfg.clip_grad)
+                else:
                     clip_grads_with_norm_(params, cfg.clip_grad, total)
-            elif cfg.clip_grad:
-                clip_grad_norm_(params, cfg.clip_grad)
             loop.scaler.step(loop.optimizer)
             loop.scaler.update()
             global_step = epoch * self.steps_per_epoch + step + 1
             loop.scheduler.step_update(global_step)  # plain floats: no device access
+            clock.mark("optimizer (clip, AdamW, schedule)")
             if self.on_step is not None:
                 self.on_step(global_step)
             loss_sum += loss
@@ -640,6 +658,7 @@ class BaseTrainer(abc.ABC):
                         "norm_sum": norm_sum.tolist() if norm_sum is not None else None,
                     },
                 )
+            clock.mark("bookkeeping (loss, progress, checkpoints)")
             if step + 1 >= stop:  # a step budget ends inside the epoch
                 break
         seconds = seconds_before + time.perf_counter() - start
@@ -695,6 +714,49 @@ class BaseTrainer(abc.ABC):
         total = sum(terms)
         weights = [t / total for t in terms] if total > 0 else [1.0 / count] * count
         return list(zip(xs, ys, weights))
+
+
+class PhaseClock:
+    """Seconds spent in each phase of the training steps (summed over steps), for benchmarks.
+
+    The trainer calls :meth:`start` before its step loop and :meth:`mark` at the end of each phase;
+    every call waits for the device, so the phases are measured apart (and the loop runs slower
+    on a GPU than without a clock).
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._device: torch.device | None = None
+        self._last = 0.0
+
+    def _now(self) -> float:
+        if self._device is not None and self._device.type == "cuda":
+            torch.cuda.synchronize(self._device)
+        return time.perf_counter()
+
+    def start(self, device: torch.device) -> None:
+        """Start timing on ``device`` (the next :meth:`mark` measures from here)."""
+        self._device = device
+        self._last = self._now()
+
+    def mark(self, phase: str) -> None:
+        """Add the time since the last mark (or :meth:`start`) to ``phase``."""
+        now = self._now()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
+        self._last = now
+
+
+class _NoClock(PhaseClock):
+    """The clock of a normal run: measures nothing, waits for nothing."""
+
+    def start(self, device: torch.device) -> None:
+        pass
+
+    def mark(self, phase: str) -> None:
+        pass
+
+
+_NO_CLOCK = _NoClock()
 
 
 def epoch_summary(entry: dict[str, Any], epochs: int) -> str:
