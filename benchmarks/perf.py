@@ -686,7 +686,8 @@ def augment_times(batch_size: int, rounds: int, device: torch.device, backbone: 
     standard = BatchAugment(config.crop_padding, config.hflip, config.autoaugment)
     batched = BatchAutoAugment(config.autoaugment)
     per_image = v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)
-    cutmix = Mixup(cutmix_alpha=config.cutmix_alpha, prob=1.0, label_smoothing=config.label_smoothing, num_classes=10)
+    mixing = {"cutmix_alpha": config.cutmix_alpha, "label_smoothing": config.label_smoothing, "num_classes": 10}
+    cutmix, recipe_cutmix = Mixup(**mixing, prob=1.0), Mixup(**mixing, prob=config.cutmix_prob)
     floats = images.float()
     torch.manual_seed(0)
     model = create_backbone(backbone, connectivity="residual").to(device).train()
@@ -698,8 +699,8 @@ def augment_times(batch_size: int, rounds: int, device: torch.device, backbone: 
         "AutoAugment, batched (acn-bench)": lambda: batched(images, generator),
         "AutoAugment, torchvision image by image (before)": lambda: torch.stack([per_image(i) for i in images]),
         "CutMix (timm, always on)": lambda: cutmix(floats.clone(), labels),
-        "standard recipe: crop, flip, AutoAugment, CutMix at p=0.5": lambda: (
-            cutmix(standard(images, generator).float(), labels) if torch.rand(()) < config.cutmix_prob else None
+        f"standard recipe: crop, flip, AutoAugment, CutMix at p={config.cutmix_prob:g}": lambda: recipe_cutmix(
+            standard(images, generator).float(), labels
         ),
         f"bare {backbone} training step": step,
     }

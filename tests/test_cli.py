@@ -47,6 +47,7 @@ def test_smoke_run_writes_records_and_leaderboard(tmp_path, capsys):
     assert metrics["truncated_params"] <= metrics["params"] and metrics["gflops"] > 0 and metrics["latency_ms"] > 0
     assert data["dataset"]["name"] == "digits" and data["dataset"]["source"] == "sklearn"
     assert len(data["probe"]) == data["backbone"]["depth"] + 1
+    assert data["protocol"] == 2  # the image suites' version: batched AutoAugment
     printed = capsys.readouterr().out
     assert "4 record(s) written" in printed and "compression" in printed
 

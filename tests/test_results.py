@@ -154,6 +154,24 @@ def test_paper_rows_sit_beside_measured_rows_and_reproduction_is_judged_by_the_s
     assert set(cells[1]) == {"mixer_small acn L=8 dataset=digits", "mixer_small acn L=8 dataset=imagenet"}  # told apart
 
 
+def test_seeds_of_two_protocol_versions_never_share_a_row_and_old_records_read_as_version_1(tmp_path):
+    old, new = make_record(seed=0), make_record(seed=1)
+    new.protocol = 2
+    summary = summarize(records_frame([old, new]), ["accuracy"])
+    assert sorted(summary["protocol"]) == [1, 2] and list(summary["n"]) == [1, 1]
+    # a record written before the field existed: no "protocol" key, and its seal computed without it
+    data = json.loads(write_record(tmp_path, make_record()).read_text())
+    del data["protocol"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    assert read_record(path).protocol == 1
+    sealed = json.loads(write_record(tmp_path / "v2", new).read_text())
+    sealed["protocol"] = 1  # claiming another version breaks the seal
+    path.write_text(json.dumps(sealed))
+    with pytest.raises(ValueError, match="content_hash does not match"):
+        read_record(path)
+
+
 def test_records_are_sealed_and_an_edited_metric_is_detected(tmp_path):
     path = write_record(tmp_path, make_record())
     data = json.loads(path.read_text())

@@ -83,3 +83,17 @@ def test_paper_profile_defaults_to_the_papers_setup():
     assert {c["dataset"] for c in plan} == {"cifar10"}
     assert {c["backbone"] for c in plan} == {"mixer_cifar"} and {c["depth"] for c in plan} == {16}
     assert {c["connectivity"] for c in plan} == {"residual", "acn"}
+
+
+def test_a_runs_id_and_twin_key_include_its_suites_protocol_from_version_2_on():
+    from acn_bench.results import run_id
+
+    config = {"profile": "standard", "dataset": "cifar10", "backbone": "mixer_small", "connectivity": "acn", "seed": 0}
+    image_suites = ("compression", "robustness", "early_exit", "pruning", "low_data", "transfer")
+    for name in image_suites:  # one version for every suite that shares trained twins
+        assert get_suite(name).protocol == 2
+    compression = get_suite("compression")
+    assert compression.identity(config) == run_id({"suite": "compression", "protocol": 2, **config})
+    assert compression.identity(config) != run_id({"suite": "compression", **config})  # version 1's id
+    continual = get_suite("continual")
+    assert continual.protocol == 1 and continual.protocol_fields() == {}
