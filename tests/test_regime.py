@@ -13,6 +13,7 @@ from acn_bench.results.regime import (
     chance_threshold,
     flags,
     judged_accuracy,
+    near_chance,
     regime_flags,
     source_chance_level,
 )
@@ -101,6 +102,24 @@ def test_transfer_records_are_flagged_for_a_near_chance_source():
     new.metrics = {"accuracy": 0.5, "source_accuracy": 0.01}
     assert source_chance_level(new) is None and regime_flags(new) == []  # unknown source classes: no flag
     assert source_chance_level(make_record()) is None  # not a transfer run
+
+
+def test_with_a_test_set_size_near_chance_means_a_binomial_test_cannot_tell_it_from_chance():
+    assert not near_chance(0.70, 0.5, 2000)  # a 2-class model at 70%: far from chance, whatever the bar said
+    assert near_chance(0.51, 0.5, 100) and near_chance(0.105, 0.1, 10_000)
+    assert not near_chance(0.12, 0.1, 10_000)  # 1,200 of 10,000 against 1,000 expected: p far below 0.001
+    assert near_chance(0.15, 0.1, None)  # no size recorded: the older bar (2 x chance)
+    record = make_record(metrics={"accuracy": 0.12}, dataset={"name": "cifar10", "num_classes": 10, "test_size": 10000})
+    assert regime_flags(record) == []
+    record.dataset["test_size"] = 50  # 6 of 50 against 5 expected
+    assert regime_flags(record) == [NEAR_CHANCE]
+
+
+def test_the_source_check_applies_only_to_runs_that_use_the_source():
+    metrics = {"accuracy": 0.6, "source_accuracy": 0.02, "source_chance_accuracy": 0.005}
+    used = make_record("transfer", metrics=metrics, config={"mode": "full", "source_dataset": "tiny-imagenet"})
+    scratch = make_record("transfer", metrics=dict(metrics), config={"mode": "scratch"})
+    assert regime_flags(used) == [NEAR_CHANCE_SOURCE] and regime_flags(scratch) == []
 
 
 def test_near_chance_rows_are_flagged_unranked_and_listed_last():

@@ -20,6 +20,7 @@ import pytest
 
 from acn_bench.cli import main
 from acn_bench.results.leaderboard import build_table, format_value
+from acn_bench.results.primaries import PRIMARIES
 from acn_bench.results.store import load_records, read_record, record_json
 from acn_bench.site import build as site_build
 from acn_bench.site.figures import pareto_front
@@ -146,8 +147,11 @@ def test_the_index_has_the_claims_the_reproduction_status_and_how_to_submit(site
     index = (site / "index.html").read_text()
     for suite in SUITES:
         assert f'href="{suite}.html"' in index
-    assert "Claims of the paper" in index and "95% CI" in index
-    assert re.search(r"v-(supported|contradicted|inconclusive)", index)
+    assert "Claims of the paper" in index and "95% CI" in index and "<h3>Primary tests</h3>" in index
+    claims = re.search(r"<section id='claims'>.*?</section>", index, re.S).group(0)
+    assert len(re.findall(r"class='verdict v-", claims)) == len(PRIMARIES)  # one verdict per primary test
+    assert "<summary>The declared tests</summary>" in claims and "Exploratory rows (" in claims
+    assert "information concentrates in early layers" in claims and "Holm p" in claims
     assert "Reproduction of the paper" in index and "not measured" in index
     assert "acn-bench submit" in index
     compute = re.search(r"<section id='compute'>.*?</section>", index, re.S).group(0)

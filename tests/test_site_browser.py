@@ -169,3 +169,26 @@ def test_an_expanded_row_shows_every_metric_and_links_its_records(site, browser)
     links[0].click()
     assert browser.current_url == href
     assert '"suite": "compression"' in browser.find_element(By.TAG_NAME, "body").text
+
+
+def test_no_page_overflows_a_1280_pixel_window_and_the_claims_summary_fits_whole(browser, site):
+    browser.set_window_size(1280, 900)
+    try:
+        for page in PAGES:
+            open_page(browser, site, page)
+            # the exploratory rows open too: their tables must fit as well
+            browser.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
+            page_width, window_width = browser.execute_script(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            assert page_width <= window_width, f"{page}.html is {page_width} px wide in a {window_width} px window"
+            tables = browser.execute_script(
+                "return [...document.querySelectorAll('#claims table')].map(t => [t.className, t.scrollWidth, "
+                "t.parentElement.clientWidth])"
+            )
+            for name, width, room in tables:
+                assert width <= room, f"{page}.html: a {name} table is {width} px wide in {room} px"
+            if page == "index":
+                assert {name for name, _, _ in tables} >= {"claims", "declared", "exploratory"}
+    finally:
+        browser.set_window_size(1400, 1000)

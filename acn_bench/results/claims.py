@@ -1,17 +1,19 @@
-"""The claims report: each claim of the paper tested on ACN − residual differences paired by seed.
+"""The claims report: the paper's claims tested on ACN − residual differences paired by seed.
 
-A claim (:data:`CLAIMS`, one line each) names a suite, a metric, the direction the paper claims for
-the ACN, optional filters on the run configuration and the grouping keys shown beside it. For every
-group of comparable records (same suite, dataset and its source, profile, backbone, depth, strategy,
-scenario and run configuration except :data:`NOT_COMPARED`), the ACN and residual records with the
-same seed form a pair; the per-seed differences ACN − residual give a mean, a Student-t confidence
-interval and a verdict: ``supported`` when the interval excludes 0 in the paper's direction,
-``contradicted`` when it excludes 0 the other way, ``inconclusive`` otherwise (n = 1 included).
-Groups are never pooled: a claim gets one verdict per group.
+**Primary tests** (:mod:`acn_bench.results.primaries`): one per claim, declared before the runs
+that decide them (metric, direction, setup, test), Holm-adjusted over the family; only they get a
+verdict. **Exploratory rows** (:data:`CLAIMS`): every other comparable group of records (other
+budgets, profiles, depths, data sizes, the cutoff layer) with its estimate, 95% interval and raw p,
+and no verdict.
 
-Only measured records of the new protocol (``metrics.val_accuracy``: selection on a validation
-split) in a learning regime (not near chance) are used; the others are listed as left out, with
-the reason. Plain data: this module imports no model, trainer, data set or suite.
+A group is the records of one configuration (same suite, dataset and its source, profile, backbone,
+depth, strategy, scenario, protocol version and run configuration except :data:`NOT_COMPARED`); the
+ACN and residual records with the same seed form a pair. Groups are never pooled. A group any of
+whose records fails a regime check (:mod:`acn_bench.results.regime`) is shown whole and flagged,
+and gets no verdict: records are never dropped on their outcome. Only measured records of the
+validation protocol (``metrics.val_accuracy``) are used; the others are listed as left out. The
+statistics come from scipy and statsmodels (:mod:`acn_bench.results.paired_tests`). Plain data:
+this module imports no model, trainer, data set or suite.
 """
 
 from __future__ import annotations
@@ -29,52 +31,68 @@ from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from scipy import stats
 
 from acn_bench.errors import UserError
 from acn_bench.io import write_text_atomic
 from acn_bench.results import regime
+from acn_bench.results.paired_tests import (
+    ALPHA,
+    LEVEL,
+    POWER,
+    SEEDS_CAP,
+    PairedTest,
+    SlopeTest,
+    paired_test,
+    seeds_for_power,
+    slope_test,
+)
+from acn_bench.results.primaries import (
+    ACCURACY_MARGIN,
+    EQUAL,
+    HIGHER,
+    LOWER,
+    PRIMARIES,
+    Primary,
+    PrimaryResult,
+    claim_a_verdict,
+    matched_depth,
+    test_primaries,
+)
 from acn_bench.results.record import Record, record_problems
 from acn_bench.results.store import iter_record_files
 
-LEVEL = 0.95  # two-sided confidence level of every interval
-SEEDS_CAP = 1000  # "seeds needed" beyond this is shown as ">1000"
-HIGHER, LOWER = "higher", "lower"
 TWINS = ("acn", "residual")
 # Configuration keys that may differ between the two records of a pair (or between seeds of a group).
 NOT_COMPARED = ("connectivity", "seed", "checkpoint", "normalization")
 
-SUPPORTED, CONTRADICTED, INCONCLUSIVE, NO_PAIRS = "supported", "contradicted", "inconclusive", "no paired records"
-
+NO_PAIRS = "no paired records"
 OLD_PROTOCOL = "old protocol (no validation split)"
-NEAR_CHANCE = regime.NEAR_CHANCE
-NEAR_CHANCE_SOURCE = regime.NEAR_CHANCE_SOURCE
 NO_VALUE = "no value for the claim's metric"
 TWIN_LEFT_OUT = "twin left out"
 NO_PARTNER = "no partner (unpaired seed)"
 SEVERAL = "several records for one seed"
-REASONS = (OLD_PROTOCOL, NEAR_CHANCE, NEAR_CHANCE_SOURCE, NO_VALUE, TWIN_LEFT_OUT, NO_PARTNER, SEVERAL)
+REASONS = (OLD_PROTOCOL, NO_VALUE, TWIN_LEFT_OUT, NO_PARTNER, SEVERAL)
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim of the paper, as a test on paired records.
+    """A claim of the paper as exploratory rows: every comparable group of its suite's records.
 
     Attributes:
-        id: short label (``a``, ``b1``, ...).
+        id: short label (``a1``, ``b1``, ...; a primary test of :data:`PRIMARIES` has the same id).
         title: the claim in words.
         suite: the suite whose records test it.
-        metric: a metric of ``record.metrics``; a ``*`` stands for a number (a severity) and the
-            value is the mean of every matching metric (``gaussian_*_relative``).
-        better: ``higher`` or ``lower``: the direction the paper claims for the ACN.
+        metric: a metric of ``record.metrics`` or a derived measure (:data:`DERIVED`); a ``*``
+            stands for a number (a severity) and the value is the mean of every matching metric
+            (``gaussian_*_relative``).
+        better: ``higher``, ``lower`` or ``equal``: what the paper claims for the ACN.
         where: only records whose configuration has these values.
         show: configuration keys shown in the row (they are compared for pairing like all others).
-        beside: a second metric whose paired difference is shown next to the claim's (not tested).
         smallest: a key whose smallest value present is the claim row; the other values are
             ``detail`` rows.
-        baseline: configuration values of the rows shown beside the claim's as its baseline, tested
-            alike but not counted in the verdicts (transfer: the from-scratch twins, which tell an
-            advantage of the transferred ACN from one it has on the target alone).
+        baseline: configuration values of the rows shown beside the claim's as its baseline (transfer:
+            the from-scratch twins, which tell an advantage of the transferred ACN from one it has on
+            the target alone).
         grows_with_depth: add a row per family of depths: the slope of the difference against depth
             (the paper's direction: the advantage grows with depth).
     """
@@ -86,7 +104,6 @@ class Claim:
     better: str
     where: dict[str, Any] = field(default_factory=dict)
     show: tuple[str, ...] = ()
-    beside: str | None = None
     smallest: str | None = None
     grows_with_depth: bool = False
     baseline: dict[str, Any] = field(default_factory=dict)
@@ -94,7 +111,9 @@ class Claim:
 
 NOISE = ("noise_space", "corruptions")
 CLAIMS: tuple[Claim, ...] = (
-    Claim("a", "lower cutoff layer at equal accuracy", "compression", "cutoff_layer", LOWER, beside="accuracy"),
+    Claim("a1", "information concentrates in early layers", "compression", "probe_concentration", HIGHER),
+    Claim("a2", "... at equal accuracy", "compression", "accuracy", EQUAL),
+    Claim("a-cut", "lower cutoff layer", "compression", "cutoff_layer", LOWER),
     Claim("b1", "smaller accuracy drop under Gaussian noise", "robustness", "gaussian_*_relative", HIGHER, show=NOISE),
     Claim("b2", "smaller drop under salt-and-pepper noise", "robustness", "salt_pepper_*_relative", HIGHER, show=NOISE),
     Claim(
@@ -137,106 +156,22 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
-# ---------------------------------------------------------------------------------------------
-# Statistics
+def probe_concentration(record: Record) -> float | None:
+    """How much of its accuracy a model keeps when cut short: the mean over the truncated depths
+    k = 1 .. L−1 of the test probe accuracy at depth k divided by the model's own full accuracy.
 
-
-@dataclass(frozen=True)
-class DiffStats:
-    """Mean of paired differences with its two-sided Student-t interval (``None`` when n < 2)."""
-
-    n: int
-    mean: float
-    sd: float | None
-    low: float | None
-    high: float | None
-
-
-@dataclass(frozen=True)
-class SlopeStats:
-    """Least-squares slope of the differences against depth, with its Student-t interval (n − 2 df)."""
-
-    n: int
-    depths: tuple[int, ...]
-    slope: float
-    se: float | None
-    residual_sd: float | None
-    low: float | None
-    high: float | None
-
-
-def t_quantile(df: int | np.ndarray, level: float = LEVEL) -> Any:
-    """The two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom."""
-    return stats.t.ppf(0.5 + level / 2, df)
-
-
-def paired_stats(diffs: Sequence[float], level: float = LEVEL) -> DiffStats | None:
-    """Mean, sample sd and ``mean ± t(n−1) · sd / √n`` of the differences; ``None`` without any."""
-    values = np.asarray(diffs, dtype=float)
-    n = len(values)
-    if n == 0:
+    Continuous and unbounded by the cutoff rule's saturation (a model whose every truncation falls
+    short still scores how far short), and scale-free in the model's accuracy, so a less accurate
+    twin does not score higher by being less accurate. ``None`` without a probe curve of at least
+    two depths or with a full accuracy of 0.
+    """
+    probe = [_number(v) for v in record.probe]
+    if len(probe) < 3 or None in probe or not probe[-1]:
         return None
-    mean = float(values.mean())
-    if n == 1:
-        return DiffStats(1, mean, None, None, None)
-    sd = float(values.std(ddof=1))
-    half = float(t_quantile(n - 1, level)) * sd / math.sqrt(n)
-    return DiffStats(n, mean, sd, mean - half, mean + half)
+    return float(np.mean(probe[1:-1])) / probe[-1]
 
 
-def slope_stats(depths: Sequence[float], diffs: Sequence[float], level: float = LEVEL) -> SlopeStats | None:
-    """Ordinary least squares of ``diffs`` on ``depths`` (every pair one point); ``None`` unless two
-    depths differ. The interval is ``slope ± t(n−2) · se``, undefined for n = 2."""
-    x = np.asarray(depths, dtype=float)
-    y = np.asarray(diffs, dtype=float)
-    distinct = tuple(sorted({int(d) for d in depths}))
-    if len(distinct) < 2:
-        return None
-    n = len(x)
-    sxx = float(((x - x.mean()) ** 2).sum())
-    slope = float(((x - x.mean()) * (y - y.mean())).sum() / sxx)
-    if n < 3:
-        return SlopeStats(n, distinct, slope, None, None, None, None)
-    residuals = y - (y.mean() + slope * (x - x.mean()))
-    residual_sd = math.sqrt(float((residuals**2).sum()) / (n - 2))
-    se = residual_sd / math.sqrt(sxx)
-    half = float(t_quantile(n - 2, level)) * se
-    return SlopeStats(n, distinct, slope, se, residual_sd, slope - half, slope + half)
-
-
-def verdict(low: float | None, high: float | None, better: str) -> str:
-    """``supported`` / ``contradicted`` when the interval excludes 0 in / against the paper's direction."""
-    if low is None or high is None:
-        return INCONCLUSIVE
-    if better == HIGHER:
-        return SUPPORTED if low > 0 else CONTRADICTED if high < 0 else INCONCLUSIVE
-    return SUPPORTED if high < 0 else CONTRADICTED if low > 0 else INCONCLUSIVE
-
-
-def seeds_needed(mean: float, sd: float | None, cap: int = SEEDS_CAP, level: float = LEVEL) -> int | None:
-    """Smallest n >= 2 with ``t(n−1) · sd / √n < |mean|``: the seeds the observed mean and sd would
-    need for an interval excluding 0. ``None`` when it cannot be said (mean 0, sd 0 or unknown);
-    ``cap + 1`` when more than ``cap``."""
-    if sd is None or sd == 0 or mean == 0:
-        return None
-    ns = np.arange(2, cap + 1)
-    enough = t_quantile(ns - 1, level) * sd / np.sqrt(ns) < abs(mean)
-    return int(ns[enough.argmax()]) if enough.any() else cap + 1
-
-
-def slope_seeds_needed(slope: SlopeStats, cap: int = SEEDS_CAP, level: float = LEVEL) -> int | None:
-    """Smallest number m of seeds at each of the family's depths for which the observed slope and
-    residual sd would give an interval excluding 0 (``t(k·m−2) · s / √(m · Sxx₁) < |slope|``, Sxx₁
-    over the k depths once). ``None`` / ``cap + 1`` as in :func:`seeds_needed`."""
-    if slope.residual_sd is None or slope.residual_sd == 0 or slope.slope == 0:
-        return None
-    d = np.asarray(slope.depths, dtype=float)
-    sxx1 = float(((d - d.mean()) ** 2).sum())
-    ms = np.arange(1, cap + 1)
-    df = len(d) * ms - 2
-    ms, df = ms[df >= 1], df[df >= 1]
-    enough = t_quantile(df, level) * slope.residual_sd / np.sqrt(ms * sxx1) < abs(slope.slope)
-    return int(ms[enough.argmax()]) if enough.any() else cap + 1
+DERIVED = {"probe_concentration": probe_concentration}  # measures computed from a record, not stored in it
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,26 +185,26 @@ def _number(value: Any) -> float | None:
 
 
 def regime_problems(record: Record) -> list[tuple[str, str]]:
-    """``(flag, detail)`` for every regime flag of the record (:func:`regime.regime_flags`): judged
-    accuracy (continual: learning accuracy) below the near-chance bar (2 x chance, capped by
-    :func:`regime.chance_threshold`); a transfer source below 5 x its chance (capped likewise)."""
-
-    def detail(what: str, value: float | None, chance: float | None, factor: float) -> str:
-        bar = regime.chance_threshold(chance, factor) if chance is not None else None
-        return f"{what} {_num(value)} < bar {_num(bar)} ({factor:g} × chance {_num(chance)}, capped)"
-
+    """``(flag, detail)`` for every regime flag of the record (:func:`regime.regime_flags`): a judged
+    accuracy (continual: learning accuracy) that a one-sided binomial test cannot tell from chance on
+    the test examples it was scored on; a used transfer source below 5 x its chance (capped)."""
+    chance = regime.chance_level(record)
+    examples = regime.scored_on(record)
+    accuracy = regime.judged_accuracy(record)
+    if examples is not None:
+        near = f"accuracy {_num(accuracy)} on {examples} test examples: not above chance {_num(chance)}"
+        near += f" (one-sided binomial p > {regime.NEAR_CHANCE_P:g})"
+    else:
+        bar = regime.chance_threshold(chance) if chance is not None else None
+        near = f"accuracy {_num(accuracy)} < bar {_num(bar)} ({regime.CHANCE_FACTOR:g} × chance {_num(chance)}, capped)"
+    source_chance = regime.source_chance_level(record)
+    source_bar = regime.chance_threshold(source_chance, regime.SOURCE_CHANCE_FACTOR) if source_chance else None
     details = {
-        regime.NEAR_CHANCE: lambda: detail(
-            "accuracy", regime.judged_accuracy(record), regime.chance_level(record), regime.CHANCE_FACTOR
-        ),
-        regime.NEAR_CHANCE_SOURCE: lambda: detail(
-            "source_accuracy",
-            _number(record.metrics.get("source_accuracy")),
-            regime.source_chance_level(record),
-            regime.SOURCE_CHANCE_FACTOR,
-        ),
+        regime.NEAR_CHANCE: near,
+        regime.NEAR_CHANCE_SOURCE: f"source_accuracy {_num(regime.source_accuracy(record))} < bar {_num(source_bar)} "
+        f"({regime.SOURCE_CHANCE_FACTOR:g} × chance {_num(source_chance)}, capped)",
     }
-    return [(flag, details[flag]() if flag in details else flag) for flag in regime.regime_flags(record)]
+    return [(flag, details.get(flag, flag)) for flag in regime.regime_flags(record)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,7 +241,7 @@ class LeftOut:
 
 @dataclass(frozen=True)
 class Pair:
-    """One seed's ACN and residual values of a claim's metric (and of its ``beside`` metric)."""
+    """One seed's ACN and residual values of a claim's metric (and the ACN's test probe curve)."""
 
     seed: int
     depth: int
@@ -314,7 +249,7 @@ class Pair:
     residual: float
     acn_path: str
     residual_path: str
-    beside: tuple[float, float] | None = None
+    acn_probe: tuple[float, ...] = ()
 
     @property
     def diff(self) -> float:
@@ -323,40 +258,45 @@ class Pair:
 
 @dataclass
 class Row:
-    """One line of the report: a claim tested on one group of comparable records."""
+    """One exploratory line of the report: a claim's metric on one group of comparable records.
+
+    ``flags``: the group's regime flags (``flag: detail``), when any of its records fails a check;
+    ``record``: one of the group's records (what the group is, for matching a primary's setup).
+    """
 
     claim: Claim
-    role: str  # "claim", "detail" (smallest only), "baseline" (not counted) or "slope"
+    role: str  # "claim", "detail" (smallest only), "baseline" or "slope"
     labels: dict[str, str]
     pairs: list[Pair]
     unpaired: int
-    diff: DiffStats | None = None
-    slope: SlopeStats | None = None
-    beside: DiffStats | None = None
+    diff: PairedTest | None = None
+    slope: SlopeTest | None = None
+    flags: list[str] = field(default_factory=list)
+    record: Record | None = None
 
     @property
-    def verdict(self) -> str:
-        if not self.pairs:
-            return NO_PAIRS
-        if self.role == "slope":
-            return verdict(self.slope.low, self.slope.high, self.claim.better) if self.slope else INCONCLUSIVE
-        return verdict(self.diff.low, self.diff.high, self.claim.better)
+    def p(self) -> float | None:
+        """The raw two-sided p of the row's test (the slope's for a slope row)."""
+        test = self.slope if self.role == "slope" else self.diff
+        return test.p if test is not None else None
 
     @property
     def seeds_needed(self) -> str:
-        if not self.pairs:
+        """Pairs for 80% power at the level if the true difference is the observed one (– where it cannot be said)."""
+        if not self.pairs or self.role == "slope" or self.diff is None:
             return "–"
-        if self.role == "slope":
-            needed = slope_seeds_needed(self.slope) if self.slope else None
-        else:
-            needed = seeds_needed(self.diff.mean, self.diff.sd)
+        needed = seeds_for_power(self.diff.mean, self.diff.sd)
         if needed is None:
             return "–"
         return f">{SEEDS_CAP}" if needed > SEEDS_CAP else str(needed)
 
 
-def metric_value(metrics: dict[str, Any], name: str) -> float | None:
-    """``metrics[name]``, or the mean of the metrics matching ``name`` where ``*`` is a number."""
+def metric_value(record: Record, name: str) -> float | None:
+    """The record's value of metric ``name``: a derived measure (:data:`DERIVED`), ``metrics[name]``, or
+    the mean of the metrics matching ``name`` where ``*`` is a number."""
+    if name in DERIVED:
+        return DERIVED[name](record)
+    metrics = record.metrics
     if "*" not in name:
         return _number(metrics.get(name))
     pattern = re.compile("^" + re.escape(name).replace(r"\*", r"[0-9][0-9.eE+-]*") + "$")
@@ -449,12 +389,14 @@ class _Group:
 
 @dataclass
 class ClaimsReport:
-    """The claim rows, the records left out and what was not used at all."""
+    """The primary tests, the exploratory rows, the records left out and what was not used at all."""
 
     records_dir: str
     rows: list[Row]
     left_out: list[LeftOut]
     not_used: list[str]
+    primaries: list[PrimaryResult] = field(default_factory=list)
+    protocols: dict[str, list[int]] = field(default_factory=dict)  # suite -> protocol versions present
 
     @property
     def has_pairs(self) -> bool:
@@ -468,36 +410,69 @@ class ClaimsReport:
         return list({id(row.claim): row.claim for row in self.rows}.values())
 
     def compact(self) -> list[Section]:
-        """The compact view: one :class:`Section` per claim (:func:`compact_section`)."""
+        """The exploratory view: one :class:`Section` per claim (:func:`compact_section`)."""
         return [compact_section(claim, [row for row in self.rows if row.claim is claim]) for claim in self.claims()]
 
+    def summary_rows(self) -> list[list[str]]:
+        """One row per primary test: :data:`SUMMARY_COLUMNS`."""
+        return [_summary_cells(result) for result in self.primaries]
+
+    def summary_notes(self) -> list[str]:
+        """What the summary table's rows add up to, in words: claim (a) as the paper states it, the
+        matched-accuracy depths (a3), which primaries share networks, the protocol versions present."""
+        notes = [f"(a) as the paper states it, concentration (a1) and equal accuracy (a2) both: {self.claim_a}"]
+        a2 = next((r for r in self.primaries if r.primary.id == "a2"), None)
+        if a2 is not None and a2.matched_depths:
+            notes.append(
+                f"(a3, descriptive) shallowest ACN depth within {ACCURACY_MARGIN:g} of the residual twin's full "
+                f"accuracy, per seed: {', '.join(a2.matched_depths)}"
+            )
+        shared: dict[str, list[str]] = defaultdict(list)
+        for result in self.primaries:
+            shared[result.primary.networks].append(result.primary.id)
+        for networks, ids in shared.items():
+            if len(ids) > 1:
+                notes.append(
+                    f"{', '.join(ids)} measure the same trained networks ({networks}): one replication, not {len(ids)}"
+                )
+        for suite, versions in sorted(self.protocols.items()):
+            if len(versions) > 1:
+                notes.append(
+                    f"{suite}: records of protocol versions {', '.join(map(str, versions))}, grouped and paired "
+                    "apart (never one mean or pair across versions)"
+                )
+        return notes
+
+    @property
+    def claim_a(self) -> str:
+        return claim_a_verdict(self.primaries)
+
     def rich(self, wide: bool = False) -> Group:
-        """The console view: a compact table per claim (``wide``: one table of every column), the per-claim
-        summary and the left-out list."""
-        title = f"claims: ACN − residual paired by seed ({LEVEL:.0%} Student-t interval)"
+        """The console view: the primary tests (one table), then the exploratory rows (a compact table per
+        claim; ``wide``: one table of every column) and the left-out list."""
+        parts: list[Any] = [Text("primary tests (declared before the runs; Holm-adjusted)", style="bold")]
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+        for name in CONSOLE_SUMMARY:
+            table.add_column(name, justify="right" if name in ("n", "p", "Holm p") else "left", no_wrap=True)
+        for row in self.summary_rows():
+            cells = dict(zip(SUMMARY_COLUMNS, row))
+            cells["claim"] = cells["claim"].split(":")[0]
+            cells["verdict"] = cells["verdict"].split(":")[0]
+            cells["shared networks"] = cells["shared networks"].removeprefix("same as ")
+            table.add_row(*(cells[name] for name in CONSOLE_SUMMARY))
+        setups = [f"  {r.primary.id}: {r.primary.claim}; {r.primary.describe_setup()}" for r in self.primaries]
+        flags = [f"  {r.primary.id} flagged: {'; '.join(r.flags)}" for r in self.primaries if r.flags]
+        notes = [Text(f"  {note}") for note in self.summary_notes()]
+        parts += [table, *map(Text, setups), *map(Text, flags), *notes, Text("")]
+        title = f"exploratory: ACN − residual paired by seed ({LEVEL:.0%} interval, raw p, no verdict)"
         if wide:
-            parts: list[Any] = [_rich_wide_table(title, self.cells())]
+            parts.append(_rich_wide_table(title, self.cells()))
         else:
-            parts = [Text(title, style="bold")]
+            parts.append(Text(title, style="bold"))
             for section in self.compact():
                 parts += _rich_section(section)
-        parts += [Text(""), Text("summary", style="bold")]
-        parts += [Text(f"  {line}") for line in self.summary_lines()]
         parts += [Text(line) for line in self.left_out_lines()]
         return Group(*parts)
-
-    def summary_lines(self) -> list[str]:
-        """Per claim: how many of its groups support, contradict or leave it open (never pooled)."""
-        lines = []
-        for claim in self.claims():
-            parts = []
-            for role, label in (("claim", ""), ("slope", "slope against depth: ")):
-                counts = Counter(r.verdict for r in self.rows if r.claim is claim and r.role == role)
-                verdicts = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NO_PAIRS)
-                if counts:
-                    parts.append(label + ", ".join(f"{counts[v]} {v}" for v in verdicts if counts[v]))
-            lines.append(f"{claim.id} {claim.title} ({_metric_label(claim)}): {'; '.join(parts) or NO_PAIRS}")
-        return lines
 
     def left_out_lines(self, markdown: bool = False) -> list[str]:
         lines = []
@@ -515,8 +490,9 @@ class ClaimsReport:
         return lines
 
     def markdown(self, wide: bool = False) -> str:
-        """The report as markdown: the claims (a compact table per claim; ``wide``: one table of every
-        column), the summary, the records left out, every pair and how the numbers are made."""
+        """The report as markdown: the primary tests' summary, the declared tests, the exploratory rows (a
+        compact table per claim; ``wide``: one table of every column), the records left out, every pair
+        and how the numbers are made."""
         if wide:
             tables = [_markdown_table(COLUMNS, [[c[k] for k in COLUMNS] for c in self.cells()])]
         else:
@@ -524,20 +500,26 @@ class ClaimsReport:
         out = [
             "# Claims of the paper, tested on paired seeds",
             "",
-            f"Records: `{self.records_dir}` (measured, new protocol). Each row pairs the ACN and residual "
-            "records of one configuration by seed and tests the per-seed difference ACN − residual: its mean, "
-            f"its {LEVEL:.0%} Student-t interval and a verdict. Groups are never pooled; see "
+            f"Records: `{self.records_dir}` (measured, validation protocol). One primary test per claim, declared "
+            "before its runs, decides the claim; Holm's adjustment runs over the family of primaries. Every other "
+            "group of records is exploratory: an estimate and its interval, no verdict. See "
             "[How the numbers are made](#how-the-numbers-are-made).",
+            "",
+            "## Primary tests",
+            "",
+            _markdown_table(SUMMARY_COLUMNS, self.summary_rows()),
+            "",
+            *[f"- {note}" for note in self.summary_notes()],
+            "",
+            "### Declared tests",
+            "",
+            _markdown_table(DECLARED_COLUMNS, declared_rows(PRIMARIES)),
+            "",
+            "## Exploratory",
             "",
             WIDE_NOTE if wide else COMPACT_NOTE,
             "",
-            "## Claims",
-            "",
             "\n\n".join(tables),
-            "",
-            "## Summary",
-            "",
-            *[f"- {line}" for line in self.summary_lines()],
             "",
             "## Left out",
             "",
@@ -577,41 +559,90 @@ class ClaimsReport:
         return write_text_atomic(path, self.markdown(wide))
 
 
+SUMMARY_COLUMNS = (
+    "claim", "metric", "setup", "n", f"Δ ACN − res [{LEVEL:.0%} CI]", "p", "Holm p", "verdict", "seeds for 80% power",
+    "shared networks",
+)  # fmt: skip
+# the console's summary: the setup and the claim's words go below the table (120 characters)
+CONSOLE_SUMMARY = ("claim", "metric", "n", f"Δ ACN − res [{LEVEL:.0%} CI]", "p", "Holm p", "verdict", "shared networks")
+DECLARED_COLUMNS = ("id", "claim", "metric", "direction", "setup", "test", "networks")
+
+
+def declared_rows(primaries: Sequence[Primary]) -> list[list[str]]:
+    """The declared primary tests, as data: what each decides, on which records, with which test."""
+    return [[p.id, p.claim, p.metric, p.better, p.describe_setup(), p.test, p.networks] for p in primaries]
+
+
+def _p(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2g}" if value >= 0.001 else f"{value:.1e}"
+
+
+def _summary_cells(result: PrimaryResult) -> list[str]:
+    primary, test = result.primary, result.test
+    arrow = {HIGHER: "↑", LOWER: "↓", EQUAL: f"= ±{primary.margin:g}" if primary.margin else "="}[primary.better]
+    delta = "–"
+    if test is not None:
+        delta = _estimate(test.mean, test.low, test.high) + (f" ({test.method})" if test.method != "paired t" else "")
+    verdict = result.verdict + (f": {'; '.join(result.flags)}" if result.flags else "")
+    return [
+        f"{primary.id}: {primary.claim}",
+        f"{primary.metric} {arrow}",
+        primary.describe_setup(),
+        str(result.n),
+        delta,
+        _p(result.p),
+        _p(result.adjusted_p),
+        verdict,
+        result.seeds_needed,
+        f"same as {', '.join(result.shared_with)}" if result.shared_with else "own",
+    ]
+
+
 COLUMNS = (
     "claim", "metric", "suite", "dataset", "profile", "budget", "backbone", "depth", "setting", "n", "unpaired",
-    "ACN", "residual", "Δ ACN − res", f"{LEVEL:.0%} CI", "verdict", "seeds needed", "beside",
+    "ACN", "residual", "Δ ACN − res", f"{LEVEL:.0%} CI", "p", "seeds for 80% power", "flags",
 )  # fmt: skip
-NUMERIC_COLUMNS = {"n", "unpaired", "ACN", "residual", "Δ ACN − res", "seeds needed"}
+NUMERIC_COLUMNS = {"n", "unpaired", "ACN", "residual", "Δ ACN − res", "p", "seeds for 80% power"}
 
 HOW = [
     "- **Records**: only `source: measured` records whose metrics carry `val_accuracy` (the protocol that "
     "selects on a validation split); paper records and records of other connectivities are not used.",
-    "- **Regime** (`acn_bench/results/regime.py`): a record whose accuracy (continual: `learning_accuracy`) is "
-    f"below the near-chance bar, {regime.CHANCE_FACTOR:g} × chance capped at halfway from chance to 100% "
-    "(chance: `metrics.chance_accuracy`, else 1 / classes per task for task-incremental continual runs, else "
-    "1 / `dataset.num_classes`), is left out; so is a transfer record whose `source_accuracy` is below "
-    f"{regime.SOURCE_CHANCE_FACTOR:g} × the source's chance, capped likewise (`metrics.source_chance_accuracy`, "
-    "else 1 / classes of `config.source_dataset`).",
-    "- **Pairs**: an ACN and a residual record with the same seed and otherwise the same configuration: "
-    "suite, dataset and its source, profile, backbone, depth, strategy, scenario and every key of `config` "
-    f"except {', '.join(NOT_COMPARED)}. A seed with one twin only (or whose twin was left out) is dropped "
-    "and counted as unpaired.",
-    f"- **Statistics**: d = ACN − residual per seed; mean, sample sd (n − 1); {LEVEL:.0%} interval "
-    "mean ± t(0.975, n − 1) · sd / √n (scipy.stats.t). n = 1: no interval, inconclusive.",
-    "- **Verdict**: supported when the interval excludes 0 in the paper's direction, contradicted when it "
-    "excludes 0 in the other, inconclusive otherwise.",
-    "- **Seeds needed**: the smallest n ≥ 2 with t(0.975, n − 1) · sd / √n < |mean| for the observed mean "
-    f"and sd (– when the mean or the sd is 0, or n = 1; >{SEEDS_CAP} beyond {SEEDS_CAP}).",
-    "- **Claims**: (a) `cutoff_layer`, lower for the ACN, with the paired accuracy difference beside it; "
-    "(b) per noise kind, the mean over severities of `<kind>_<severity>_relative` (corrupted / clean "
-    "accuracy), higher; (c) `accuracy`, higher, at every `per_class`, the smallest being the claim row "
-    "(the others: detail); (d) target `accuracy`, mode full, higher, with the from-scratch twins (mode scratch, "
-    "the same fine-tuning recipe) as a baseline row that is tested alike but not counted; (e) `avg_forgetting`, "
-    "lower, one row per depth; (f) `flops_speedup` at the operating point, exit mode inherent, higher.",
-    "- **Grows with depth** (e, slope rows): least squares of the per-seed differences on depth, every pair "
-    "one point, over the depths of one family (same configuration but depth); interval slope ± "
-    "t(0.975, n − 2) · se; supported when the slope is below 0 (the ACN's advantage grows). Seeds needed: "
-    "per depth.",
+    "- **Groups and pairs**: an ACN and a residual record with the same seed and otherwise the same "
+    "configuration form a pair: suite, dataset and its source, profile, backbone, depth, strategy, scenario, "
+    f"protocol version and every key of `config` except {', '.join(NOT_COMPARED)}. A seed with one twin only is "
+    "counted as unpaired.",
+    "- **Regime, per group** (`acn_bench/results/regime.py`): a record is near chance when a one-sided binomial "
+    "test of its judged accuracy (continual: `learning_accuracy`) against chance, on the test examples it was "
+    f"scored on (`dataset.test_size`), does not reject at {regime.NEAR_CHANCE_P:g} (records without a test size: "
+    f"below {regime.CHANCE_FACTOR:g} × chance, capped halfway to 100%); a transfer run that uses its source "
+    f"(every mode but scratch) is flagged when the source is below {regime.SOURCE_CHANCE_FACTOR:g} × its chance "
+    "(capped likewise). One flagged record flags its whole group: the group is shown with every record, and "
+    "gets no verdict. No record is dropped on its outcome.",
+    "- **Primary tests**: declared in `acn_bench/results/primaries.py` before the six seeds were run (the table "
+    "above). Paired two-sided t-test (`scipy.stats.ttest_1samp` on the differences) for a direction, two "
+    f"one-sided tests (`statsmodels` `ttost_paired`, margin ±{ACCURACY_MARGIN:g}) for equal accuracy (a2); "
+    "Holm–Bonferroni over the family (`statsmodels` `multipletests`); the verdict comes from the adjusted p at "
+    f"{ALPHA:g}: supported / contradicted by the sign of the mean; (a2) equivalent, else ACN worse / ACN better "
+    "when the paired t-test rejects after a Bonferroni factor of the family's size, else inconclusive. "
+    "(a) as the paper states it is supported only when a1 is supported and a2 equivalent. (a3) is "
+    "descriptive: per seed, the shallowest depth at which the ACN's test probe reaches the residual twin's full "
+    "accuracy minus the margin.",
+    "- **(a1) concentration**: per record, the mean over the truncated depths k = 1 … L−1 of the test probe "
+    "accuracy at k divided by the model's own full accuracy: continuous where the cutoff layer saturates at L, "
+    "and scale-free, so the less accurate twin does not gain from being less accurate.",
+    "- **Zero spread**: when every paired difference is equal (integer metrics such as the cutoff layer) there is "
+    "no t-interval; p is the exact sign-flip test's (`scipy.stats.permutation_test`), which cannot go below "
+    "2 / 2^n: with 5 pairs or fewer it never reaches 0.05.",
+    f"- **Seeds for {POWER:.0%} power**: the pairs a two-sided paired t-test needs for {POWER:.0%} power if the true "
+    "difference and sd equal the observed ones (`statsmodels` `TTestPower`; primaries at the Bonferroni level of "
+    f"the family). It rests on an estimate from few seeds: a guide, not a promise (– when the sd or mean is 0; "
+    f">{SEEDS_CAP} beyond {SEEDS_CAP}).",
+    "- **Exploratory rows**: every other group, with the same statistics and a raw p, never a verdict: (a1) "
+    "`probe_concentration`; (a2) `accuracy`; the cutoff layer (`cutoff_layer`, lower); (b) per noise kind, the "
+    "mean over severities of `<kind>_<severity>_relative`; (c) `accuracy` at every `per_class`; (d) target "
+    "`accuracy`, mode full, with the from-scratch twins as a baseline row; (e) `avg_forgetting`, one row per "
+    "depth and a slope against depth (`scipy.stats.linregress`, every pair one point); (f) `flops_speedup` at "
+    "the operating point, exit mode inherent.",
     "- **Budget**: `config.train.epochs` (continual: `config.recipe.epochs`, per task).",
 ]
 
@@ -628,13 +659,13 @@ def _interval(low: float | None, high: float | None) -> str:
     return "–" if low is None or high is None else f"[{low:+.4g}, {high:+.4g}]"
 
 
-def _metric_label(claim: Claim) -> str:
-    return f"{claim.metric}, {claim.better} is better for ACN"
-
-
 def _arrow(claim: Claim) -> str:
-    """``↑`` when the paper claims a higher value for the ACN, ``↓`` when a lower one."""
-    return "↑" if claim.better == HIGHER else "↓"
+    """``↑`` when the paper claims a higher value for the ACN, ``↓`` a lower one, ``=`` an equal one."""
+    return {HIGHER: "↑", LOWER: "↓"}.get(claim.better, "=")
+
+
+def _flags_cell(row: Row) -> str:
+    return "; ".join(row.flags)
 
 
 def _cells(row: Row) -> dict[str, str]:
@@ -648,9 +679,9 @@ def _cells(row: Row) -> dict[str, str]:
         **row.labels,
         "n": str(len(row.pairs)),
         "unpaired": str(row.unpaired),
-        "verdict": row.verdict,
-        "seeds needed": row.seeds_needed,
-        "beside": "",
+        "p": _p(row.p),
+        "seeds for 80% power": row.seeds_needed,
+        "flags": _flags_cell(row),
     }
     if row.role == "slope":
         s = row.slope
@@ -672,10 +703,6 @@ def _cells(row: Row) -> dict[str, str]:
             f"{LEVEL:.0%} CI": _interval(row.diff.low, row.diff.high) if row.diff else "–",
         }
     )
-    if claim.beside and row.beside:
-        b = row.beside
-        interval = _interval(b.low, b.high) if b.n > 1 else "(n=1)"
-        cells["beside"] = f"Δ {claim.beside} {_signed(b.mean)} {interval}"
     return cells
 
 
@@ -685,21 +712,24 @@ def _cells(row: Row) -> dict[str, str]:
 DELTA = f"Δ ACN − res [{LEVEL:.0%} CI]"
 ROLES = {"detail": "detail", "baseline": "baseline", "slope": "slope vs depth"}  # the setting's prefix per role
 SETTING_WIDTH = 60  # the console folds the setting at this width at most (narrower when 120 characters need it)
-COMPACT_RIGHT = {"n", "seeds needed"}
+COMPACT_RIGHT = {"n", "p", "80% power"}
 COMPACT_NOTE = (
-    "One section per claim, headed by the claim, its metric and the direction the paper claims for the ACN "
-    "(↑ higher, ↓ lower is better), with a table per setup headed by what its rows share: dataset profile · "
-    "backbone `L<depth>` · training epochs (`ep`; continual: `ep/task`). `records`: those parts in which the "
-    "rows differ; `setting`: the row's configuration keys after its role (`detail:` a larger `per_class` than "
-    "the claim row, `baseline:` tested alike but not counted, `slope vs depth:` the slope of the differences "
-    f"against depth); `{DELTA}`: the mean difference and its interval, 3 significant digits. Every column "
+    "Estimates, not verdicts: one section per claim, headed by the claim, its metric and what the paper claims "
+    "for the ACN (↑ higher, ↓ lower is better, = equal), with a table per setup headed by what its rows "
+    "share: dataset profile · backbone `L<depth>` · training epochs (`ep`; continual: `ep/task`). "
+    "`records`: those parts in which the rows differ; `setting`: the row's configuration keys after its "
+    "role (`detail:` a larger `per_class` than the claim row, `baseline:` the from-scratch twins, "
+    "`slope vs depth:` the slope of the differences "
+    f"against depth); `{DELTA}`: the mean difference and its interval, 3 significant digits; `p`: the raw "
+    "two-sided p (no adjustment, no verdict); `80% power`: seeds for 80% power if the observed difference is "
+    "the true one; `flags`: the group's regime flags. Every column "
     "(ACN and residual means, unpaired seeds, suite, budget, backbone, depth; 4 significant digits) in one "
     "table: `acn-bench claims --columns all`."
 )
 WIDE_NOTE = (
     "Every column in one table (`acn-bench claims --columns all`; the default is a compact table per claim). "
-    "`budget`: training epochs (continual: per task); `unpaired`: seeds with one usable twin only; `beside`: "
-    "a second metric's paired difference, shown but not tested."
+    "`budget`: training epochs (continual: per task); `unpaired`: seeds with one usable twin only; `p`: the raw "
+    "two-sided p; `flags`: the group's regime flags."
 )
 
 
@@ -731,8 +761,8 @@ def compact_section(claim: Claim, rows: Sequence[Row]) -> Section:
 def setup_table(claim: Claim, rows: Sequence[Row]) -> SetupTable:
     """The compact table of a claim's rows of one setup: ``records`` (the parts in which the rows differ;
     the shared parts are the heading), ``setting`` after the row's role, ``n``, the difference with its
-    interval, the ``beside`` metric's difference, ``verdict`` and ``seeds needed``; a column empty on
-    every row is left out."""
+    interval, the raw ``p``, the seeds for 80% power and the group's ``flags``; a column empty on every
+    row is left out."""
     parts = [_record_parts(row) for row in rows]
     shared = {k: v for k, v in parts[0].items() if all(p.get(k) == v for p in parts)}
     columns = {
@@ -740,9 +770,9 @@ def setup_table(claim: Claim, rows: Sequence[Row]) -> SetupTable:
         "setting": [_setting_cell(row) for row in rows],
         "n": [str(len(row.pairs)) for row in rows],
         DELTA: [_delta_cell(row) for row in rows],
-        **({f"beside: Δ {claim.beside}": [_beside_cell(row) for row in rows]} if claim.beside else {}),
-        "verdict": [row.verdict for row in rows],
-        "seeds needed": [row.seeds_needed for row in rows],
+        "p": [_p(row.p) if row.pairs else "" for row in rows],
+        "80% power": [row.seeds_needed if row.pairs else "" for row in rows],
+        "flags": [_flags_cell(row) for row in rows],
     }
     kept = [name for name, cells in columns.items() if any(cells)]
     return SetupTable(_join_parts(shared), kept, [[columns[name][i] for name in kept] for i in range(len(rows))])
@@ -786,13 +816,9 @@ def _delta_cell(row: Row) -> str:
     if row.role == "slope":
         s = row.slope
         return f"slope {_estimate(s.slope, s.low, s.high, '/layer')}" if s else "needs 2 depths"
-    return _estimate(row.diff.mean, row.diff.low, row.diff.high) if row.diff else "–"
-
-
-def _beside_cell(row: Row) -> str:
-    """The ``beside`` metric's mean difference with its interval (empty without one)."""
-    b = row.beside
-    return _estimate(b.mean, b.low, b.high) if b else ""
+    if row.diff is None:
+        return "–"
+    return _estimate(row.diff.mean, row.diff.low, row.diff.high) + (" (zero spread)" if row.diff.sd == 0 else "")
 
 
 def _rich_section(section: Section) -> list[Any]:
@@ -802,7 +828,7 @@ def _rich_section(section: Section) -> list[Any]:
     for setup in section.tables:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
         for name in setup.columns:
-            if name == "setting":
+            if name in ("setting", "flags"):
                 table.add_column(name, max_width=SETTING_WIDTH, overflow="fold")
             else:
                 table.add_column(name, justify="right" if name in COMPACT_RIGHT else "left", no_wrap=True)
@@ -893,13 +919,12 @@ def _matches(record: Record, claim: Claim) -> bool:
 
 
 def _own_problems(entry: Entry, claim: Claim) -> list[tuple[str, str]]:
-    """Why a record cannot be used for ``claim`` on its own (protocol, regime, missing value)."""
+    """Why a record cannot be used for ``claim`` at all (protocol, missing value): never its outcome."""
     record = entry.record
     problems = []
     if _number(record.metrics.get("val_accuracy")) is None:
         problems.append((OLD_PROTOCOL, "no metrics.val_accuracy"))
-    problems += regime_problems(record)
-    if metric_value(record.metrics, claim.metric) is None:
+    if metric_value(record, claim.metric) is None:
         problems.append((NO_VALUE, f"no {claim.metric}"))
     return problems
 
@@ -923,7 +948,8 @@ def _labels(claim: Claim, group: _Group) -> dict[str, str]:
 
 
 def _claim_rows(claim: Claim, entries: list[Entry], left_out: list[LeftOut]) -> list[Row]:
-    """The rows of one claim; every record it cannot use goes to ``left_out``."""
+    """The rows of one claim; every record it cannot use goes to ``left_out``. A group whose records
+    fail a regime check keeps them all and is flagged."""
     groups: dict[str, _Group] = {}
     for entry in entries:
         ident = identity(entry.record)
@@ -946,22 +972,15 @@ def _claim_rows(claim: Claim, entries: list[Entry], left_out: list[LeftOut]) -> 
             sides = {c: [e for e in seed_entries if e.connectivity == c] for c in TWINS}
             if all(len(sides[c]) == 1 for c in TWINS) and len(clean) == 2:
                 acn, res = sides["acn"][0], sides["residual"][0]
-                beside = None
-                if claim.beside:
-                    values = (
-                        metric_value(acn.record.metrics, claim.beside),
-                        metric_value(res.record.metrics, claim.beside),
-                    )
-                    beside = values if None not in values else None
                 pairs.append(
                     Pair(
                         seed,
                         int(acn.record.backbone.get("depth") or 0),
-                        metric_value(acn.record.metrics, claim.metric),
-                        metric_value(res.record.metrics, claim.metric),
+                        metric_value(acn.record, claim.metric),
+                        metric_value(res.record, claim.metric),
                         acn.path,
                         res.path,
-                        beside,
+                        tuple(acn.record.probe),
                     )
                 )
                 continue
@@ -979,10 +998,9 @@ def _claim_rows(claim: Claim, entries: list[Entry], left_out: list[LeftOut]) -> 
                     left_out.append(LeftOut(e.path, NO_PARTNER, f"{e.describe()}: no {other} record of seed {seed}"))
         if not clean_any:
             continue
-        row = Row(claim, "claim", _labels(claim, group), pairs, unpaired)
-        row.diff = paired_stats([p.diff for p in pairs])
-        besides = [p.beside for p in pairs if p.beside is not None]
-        row.beside = paired_stats([a - r for a, r in besides])
+        row = Row(claim, "claim", _labels(claim, group), pairs, unpaired, record=group.entries[0].record)
+        row.diff = paired_test([p.diff for p in pairs])
+        row.flags = group_flags(group.entries)
         row.labels["_key"] = _key(group.ident)
         rows.append((group, row))
     _disambiguate(rows)
@@ -999,6 +1017,16 @@ def _claim_rows(claim: Claim, entries: list[Entry], left_out: list[LeftOut]) -> 
     for row in result:
         row.labels.pop("_key", None)
     return sorted(result, key=_row_order)
+
+
+def group_flags(entries: Iterable[Entry]) -> list[str]:
+    """The regime flags of a group, each with the records that raise it (empty: every record is
+    clear). One flagged record flags the whole group: records are never dropped on their outcome."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for entry in entries:
+        for flag, detail in regime_problems(entry.record):
+            found[flag].append(f"{entry.connectivity} seed {entry.record.seed}: {detail}")
+    return [f"{flag} ({'; '.join(details)})" for flag, details in found.items()]
 
 
 def _disambiguate(rows: list[tuple[_Group, Row]]) -> None:
@@ -1051,7 +1079,8 @@ def _slope_rows(claim: Claim, rows: list[tuple[_Group, Row]]) -> list[Row]:
         labels = dict(family[0][1].labels)
         labels["depth"] = ",".join(str(d) for d in depths) or "–"
         slope_row = Row(claim, "slope", labels, pairs, sum(row.unpaired for _, row in family))
-        slope_row.slope = slope_stats([p.depth for p in pairs], [p.diff for p in pairs])
+        slope_row.slope = slope_test([p.depth for p in pairs], [p.diff for p in pairs])
+        slope_row.flags = [flag for _, row in family for flag in row.flags]
         result.append(slope_row)
     return result
 
@@ -1073,8 +1102,58 @@ def _setting_order(setting: str) -> tuple:
     return tuple(_sortable(part.partition("=")[2]) for part in setting.split())
 
 
+def setup_of(record: Record) -> dict[str, Any]:
+    """What a primary's setup is matched on: profile, dataset, backbone, depth, training epochs (continual:
+    per task), protocol version and the run's configuration values."""
+    epochs = _epochs(record)
+    return {
+        **{k: v for k, v in record.config.items() if not isinstance(v, dict)},
+        "profile": record.profile,
+        "dataset": record.dataset.get("name"),
+        "backbone": record.backbone.get("name"),
+        "depth": record.backbone.get("depth"),
+        "epochs": epochs[0] if epochs else None,
+        "protocol": record.protocol,
+    }
+
+
+def primary_pairs(primaries: Sequence[Primary], rows: Sequence[Row]) -> dict[str, tuple[list[float], list[str], str]]:
+    """Per primary, the differences of the one exploratory row of its claim whose records match its setup,
+    the row's flags, and a problem when several rows match (nothing when none does: no records yet)."""
+    found: dict[str, tuple[list[float], list[str], str]] = {}
+    for primary in primaries:
+        matching = [
+            row
+            for row in rows
+            if row.claim.id == primary.id
+            and row.role != "slope"
+            and row.record is not None
+            and all(setup_of(row.record).get(k) == v for k, v in primary.setup.items())
+        ]
+        if len(matching) > 1:
+            found[primary.id] = ([], [], f"{len(matching)} groups match the setup: no test")
+        elif matching:
+            row = matching[0]
+            found[primary.id] = ([p.diff for p in row.pairs], list(row.flags), "")
+    return found
+
+
+def _matched_depths(primaries: list[PrimaryResult], rows: Sequence[Row]) -> None:
+    """(a3) on the rows of the (a2) primary: each seed's matched-accuracy depth."""
+    for result in primaries:
+        if result.primary.id != "a2" or result.problem or not result.diffs:
+            continue
+        for row in rows:
+            if row.claim.id == "a2" and row.record is not None and row.role != "slope":
+                if all(setup_of(row.record).get(k) == v for k, v in result.primary.setup.items()):
+                    result.matched_depths = [
+                        f"seed {p.seed}: {matched_depth(p.acn_probe, p.residual, result.primary.margin or 0.0)}"
+                        for p in row.pairs
+                    ]
+
+
 def build_claims(records_dir: Path, claims: Sequence[Claim] = CLAIMS) -> ClaimsReport:
-    """Test every claim on the records under ``records_dir``.
+    """Test every primary and describe every exploratory group of the records under ``records_dir``.
 
     Raises:
         UserError: bad input (see :func:`load_claim_records`) or no claim with a usable pair.
@@ -1098,7 +1177,15 @@ def build_claims(records_dir: Path, claims: Sequence[Claim] = CLAIMS) -> ClaimsR
     if len(twins) > len(claimed):
         not_used.append(f"{len(twins) - len(claimed)} record(s) outside every claim's filter (e.g. exit modes, modes)")
     unique = sorted(set(left_out), key=lambda item: (REASONS.index(item.reason), item.path, item.detail))
-    report = ClaimsReport(str(records_dir), rows, unique, not_used)
+    primaries = [p for p in PRIMARIES if any(c.id == p.id for c in claims)]
+    results = test_primaries(primaries, primary_pairs(primaries, rows))
+    _matched_depths(results, rows)
+    protocols: dict[str, set[int]] = defaultdict(set)
+    for entry in claimed:
+        protocols[entry.record.suite].add(entry.record.protocol)
+    report = ClaimsReport(
+        str(records_dir), rows, unique, not_used, results, {k: sorted(v) for k, v in protocols.items()}
+    )
     if not report.has_pairs:
         reasons = Counter(item.reason for item in unique)
         why = ", ".join(f"{reasons[r]} {r}" for r in REASONS if reasons[r])

@@ -58,7 +58,8 @@ PERCENT_HINTS = ("acc", "accuracy", "forgetting")
 NOT_RECIPE = ("seed", "normalization")
 # Per-record columns that summarize aggregates into a row's provenance and regime.
 PROVENANCE = ["created", "commit", "git_dirty"]
-REGIME = ["judged_accuracy", "chance_accuracy", "source_accuracy", "source_chance_accuracy"]
+# (the regime's source accuracy is apart from the metric: a run that uses no source has none here)
+REGIME = ["judged_accuracy", "chance_accuracy", "used_source_accuracy", "source_chance_accuracy", "scored_on"]
 # What makes a compact table's setup: each compact table holds the rows of one dataset, profile, source, hardware.
 SETUP_KEYS = ["dataset", "dataset_source", "profile", "source", "hardware"]
 # Compact headers: (part of a metric or key name, its abbreviation), applied in order.
@@ -120,8 +121,9 @@ def records_frame(records: Iterable[Record], config_keys: Sequence[str] = ()) ->
             git_dirty=rec.environment.get("git_dirty"),
             judged_accuracy=regime.judged_accuracy(rec),
             chance_accuracy=regime.chance_level(rec),
-            source_accuracy=as_number(rec.metrics.get("source_accuracy")),
+            used_source_accuracy=regime.source_accuracy(rec),
             source_chance_accuracy=regime.source_chance_level(rec),
+            scored_on=regime.scored_on(rec),
         )
         rows.append(row)
     columns = GROUP_KEYS + list(config_keys) + ["recipe", "seed", *PROVENANCE, *REGIME]

@@ -16,13 +16,13 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from acn_bench.results.claims import CLAIMS, COLUMNS, LEVEL, ClaimsReport
+from acn_bench.results.claims import DECLARED_COLUMNS, SUMMARY_COLUMNS, ClaimsReport, declared_rows
 from acn_bench.results.compute import HOW_COUNTED, hours_as_text
 from acn_bench.results.leaderboard import Reproduction, format_value
+from acn_bench.results.primaries import PRIMARIES
 
-# the claims report's columns, the verdict and its numbers first (the setting is long)
-CLAIM_FIRST = ("claim", "metric", "verdict", "Δ ACN − res", f"{LEVEL:.0%} CI", "n", "seeds needed")
-CLAIM_COLUMNS = [*CLAIM_FIRST, *(c for c in COLUMNS if c not in (*CLAIM_FIRST, "ACN", "residual", "unpaired"))]
+# the summary's columns whose text is long: set in small type, wrapping, so the table fits the page
+WRAPPED = {"claim", "setup", "shared networks", "setting", "flags", "records"}
 
 
 @dataclass
@@ -149,22 +149,40 @@ def _suites_section(content: IndexContent) -> str:
 def _claims_section(content: IndexContent) -> str:
     out = [
         "<section id='claims'><h2>Claims of the paper</h2>",
-        "<p>Each row pairs the ACN and residual records of one configuration by seed and tests the per-seed "
-        f"difference ACN − residual: its mean, its {LEVEL:.0%} Student-t interval and a verdict (supported when "
-        "the interval excludes 0 in the paper's direction, contradicted when in the other, inconclusive "
-        "otherwise). Groups are never pooled. Computed by <code>acn-bench claims</code> "
-        "(<code>acn_bench/results/claims.py</code>).</p>",
+        "<p>One primary test per claim, declared before its runs, decides the claim: the per-seed difference "
+        "ACN − residual on the declared setup, Holm-adjusted over the family. Every other group of records is "
+        "exploratory: an estimate, its 95% interval and a raw p, no verdict. Computed by "
+        "<code>acn-bench claims</code> (<code>acn_bench/results/claims.py</code>, "
+        "<code>acn_bench/results/primaries.py</code>).</p>",
     ]
     report = content.claims
     if report is None:
         out.append(f"<p class='empty'>No claim can be tested yet: {esc(content.claims_problem)}</p>")
-        rows = [(c.id, c.title, c.metric, c.suite, "no paired records") for c in CLAIMS]
-        out.append(html_table(["claim", "title", "metric", "suite", "verdict"], rows, "claims"))
+        rows = [(p.id, p.claim, p.metric, p.describe_setup(), "no records yet") for p in PRIMARIES]
+        out.append(html_table(["claim", "title", "metric", "setup", "verdict"], rows, "claims"))
     else:
-        out.append("<ul class='summary'>" + "".join(f"<li>{esc(line)}</li>" for line in report.summary_lines()))
+        out.append("<h3>Primary tests</h3>")
+        rows = [
+            [_claim_cell(column, cell) for column, cell in zip(SUMMARY_COLUMNS, row)] for row in report.summary_rows()
+        ]
+        out.append(html_table(SUMMARY_COLUMNS, rows, "claims"))
+        out.append("<ul class='summary'>" + "".join(f"<li>{esc(line)}</li>" for line in report.summary_notes()))
         out.append("</ul>")
-        rows = [[_claim_cell(column, cells[column]) for column in CLAIM_COLUMNS] for cells in report.cells()]
-        out.append(f"<div class='wide'>{html_table(CLAIM_COLUMNS, rows, 'claims')}</div>")
+        declared = [
+            [_claim_cell(c, cell) for c, cell in zip(DECLARED_COLUMNS, row)] for row in declared_rows(PRIMARIES)
+        ]
+        out.append("<details><summary>The declared tests</summary>")
+        out.append(html_table(DECLARED_COLUMNS, declared, "declared") + "</details>")
+        sections = report.compact()
+        count = len(report.rows)
+        out.append(f"<details class='exploratory'><summary>Exploratory rows ({count}): estimates, no verdict</summary>")
+        for section in sections:
+            out.append(f"<h4>{esc(section.heading)}</h4>")
+            for setup in section.tables:
+                out.append(f"<p class='setup'>{esc(setup.heading)}</p>" if setup.heading else "")
+                cells = [[_claim_cell(c, cell) for c, cell in zip(setup.columns, row)] for row in setup.rows]
+                out.append(html_table(setup.columns, cells, "exploratory"))
+        out.append("</details>")
         left_out = [line.lstrip("- ") for line in report.left_out_lines() if not line.startswith("  ")]
         if left_out:
             out.append("<details><summary>Records left out or not used</summary><ul>")
@@ -175,11 +193,12 @@ def _claims_section(content: IndexContent) -> str:
 
 
 def _claim_cell(column: str, text: str) -> str | Raw:
-    """A cell of the claims table: the verdict coloured, the setting in small type."""
+    """A cell of a claims table: the verdict coloured, long text in small wrapping type."""
     if column == "verdict":
-        return Raw(f"<span class='verdict v-{esc(text.replace(' ', '-'))}'>{esc(text)}</span>")
-    if column == "setting":
-        return Raw(f"<span class='setting'>{esc(text)}</span>")
+        word = text.split(":")[0]
+        return Raw(f"<span class='verdict v-{esc(word.replace(' ', '-'))}'>{esc(text)}</span>")
+    if column in WRAPPED:
+        return Raw(f"<span class='wrap'>{esc(text)}</span>")
     return text
 
 

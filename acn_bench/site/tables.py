@@ -135,13 +135,14 @@ def table_data(suite: Suite, files: Sequence[RecordFile]) -> dict[str, Any]:
 
 
 def _columns(summary: pd.DataFrame, group_by: Sequence[str]) -> list[str]:
-    """The key columns of the compact table: backbone, connectivity, depth, then the strategy and the
-    suite's keys where rows differ in them, the hardware where measured rows do (paper rows have
+    """The key columns of the compact table: backbone, connectivity, depth, then the strategy, the training
+    epochs (a budget sweep's rows differ in nothing else), the protocol version and the suite's keys
+    where rows differ in them, the hardware where measured rows do (paper rows have
     none), ``recipe`` where two rows differ in nothing else, then dataset and profile."""
     measured = summary[summary["source"] == "measured"]
     varying = [
         column
-        for column in ["strategy", *group_by, "hardware"]
+        for column in ["strategy", "epochs", "protocol", *group_by, "hardware"]
         if column in summary.columns
         and (measured if column == "hardware" else summary)[column].nunique(dropna=False) > 1
     ]
