@@ -8,7 +8,7 @@
 # is `acn-bench run ... --resume`: finished runs are skipped, an interrupted run continues from its last
 # epoch, so the script can be stopped and started again, session after session. With no STEP every step
 # runs in this order (the cost is measured on a 2-core CPU, --jobs auto = two single-thread workers):
-#   twins      compression, both twins, seeds 0-2, 20 epochs (about an hour of one core per run);
+#   twins      compression, both twins, seeds 0-5, 20 epochs (about an hour of one core per run);
 #              claim (a), and the trained twins every later image step reuses (the twin store)
 #   noise      robustness on those twins: evaluation only (claim b)
 #   exits      inherent early exits of those twins: evaluation only (claim f)
@@ -18,7 +18,7 @@
 #   sweep      compression at 5 and 10 epochs beside the 20 of `twins` (the budget sweep; SWEEP_EPOCHS)
 #   report     leaderboards, claims report, validation
 # Settings: ACN_BENCH_RESULTS the records folder (default leaderboards/records), JOBS --jobs (auto), PYTHON
-# the interpreter (python3; e.g. .venv/bin/python), SEEDS (3), SWEEP_EPOCHS the sweep's budgets ("5 10"),
+# the interpreter (python3; e.g. .venv/bin/python), SEEDS (6: the primary tests' seeds 0-5), SWEEP_EPOCHS the sweep's budgets ("5 10"),
 # CONTINUAL_DEPTHS continual depths replacing the profile's (e.g. 5,10,15), and for a
 # try on a laptop PROFILE and DATASET (standard, cifar10): PROFILE=smoke DATASET=digits runs in minutes.
 set -euo pipefail
@@ -27,7 +27,7 @@ python=${PYTHON:-python3}
 sweep=()
 for epochs in ${SWEEP_EPOCHS:-5 10}; do sweep+=(--set "epochs=$epochs"); done
 run() { "$python" -m acn_bench.cli run "$@" --profile "${PROFILE:-standard}" --dataset "${DATASET:-cifar10}" \
-  --seeds "${SEEDS:-3}" --resume --out "$records" --jobs "${JOBS:-auto}" --no-progress; }
+  --seeds "${SEEDS:-6}" --resume --out "$records" --jobs "${JOBS:-auto}" --no-progress; }
 
 step() {
   case $1 in
