@@ -561,3 +561,26 @@ def test_columns_all_prints_and_writes_every_column(tmp_path, capsys):
     assert all(column in out for column in ("unpaired", "residual", "suite", "budget", "flags"))
     assert main(["claims", "--records", str(folder)]) == 0
     assert "### a1: information" in (folder / "claims.md").read_text()
+
+
+def test_groups_made_at_several_commits_are_named_and_alike_only_where_fingerprints_join_the_commits(tmp_path):
+    records = []
+    for seed, commit in ((0, "aaaaaaaaa1"), (1, "bbbbbbbbb2"), (2, "ccccccccc3")):
+        for connectivity in ("acn", "residual"):
+            record = make("compression", connectivity, seed, cutoff_layer=4 if connectivity == "acn" else 8)
+            record.environment = {"git_commit": commit}
+            records.append(record)
+    folder = write_all(tmp_path / "leaderboards" / "records", records)
+    [span] = build_claims(folder).spans
+    assert span.commits == ("aaaaaaaaa", "bbbbbbbbb", "ccccccccc") and not span.alike
+    assert "**not shown alike**" in build_claims(folder).markdown()
+    checks = {"checks": [{"commits": ["aaaaaaaaa", "bbbbbbbbb"], "same": True}]}
+    (folder.parent / "commit_checks.json").write_text(json.dumps(checks))
+    assert not build_claims(folder).spans[0].alike  # the third commit is not joined yet
+    checks["checks"].append({"commits": ["ccccccccc", "bbbbbbbbb"], "same": True})
+    (folder.parent / "commit_checks.json").write_text(json.dumps(checks))
+    report = build_claims(folder)
+    assert report.spans[0].alike and "aaaaaaaaa, bbbbbbbbb, ccccccccc: alike (equal fingerprints)" in report.markdown()
+    checks["checks"][1]["same"] = False
+    (folder.parent / "commit_checks.json").write_text(json.dumps(checks))
+    assert not build_claims(folder).spans[0].alike

@@ -397,6 +397,7 @@ class ClaimsReport:
     not_used: list[str]
     primaries: list[PrimaryResult] = field(default_factory=list)
     protocols: dict[str, list[int]] = field(default_factory=dict)  # suite -> protocol versions present
+    spans: list[CommitSpan] = field(default_factory=list)  # groups whose records were made at several commits
 
     @property
     def has_pairs(self) -> bool:
@@ -521,6 +522,10 @@ class ClaimsReport:
             "",
             "\n\n".join(tables),
             "",
+            "## Code state",
+            "",
+            *code_state_lines(self.spans),
+            "",
             "## Left out",
             "",
             *(self.left_out_lines(markdown=True) or ["Nothing."]),
@@ -557,6 +562,59 @@ class ClaimsReport:
     def write(self, path: Path, wide: bool = False) -> Path:
         """Write the markdown report (:meth:`markdown`) atomically."""
         return write_text_atomic(path, self.markdown(wide))
+
+
+COMMIT_CHECKS = "commit_checks.json"  # beside the records folder: commits whose smoke runs behave alike
+SPAN_KEYS = ("mode", "strategy", "exit_mode", "per_class", "noise_space")  # what a code-state line names of a group
+
+
+@dataclass(frozen=True)
+class CommitSpan:
+    """A group whose records were made at several commits, and whether those commits were shown to
+    behave alike (their fingerprints, ``tests/fingerprints.py``, equal: :data:`COMMIT_CHECKS`)."""
+
+    group: str
+    commits: tuple[str, ...]
+    alike: bool
+
+
+def commit_spans(entries: Sequence[Entry], checks: Sequence[dict[str, Any]]) -> list[CommitSpan]:
+    """The groups of ``entries`` made at more than one commit; a group is alike when ``checks`` (each
+    ``{"commits": [a, b], "same": bool, ...}``) join all its commits by equal fingerprints."""
+    alike_edges = [tuple(c["commits"]) for c in checks if c.get("same")]
+    groups: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        groups[_key(identity(entry.record))].append(entry)
+    spans = []
+    for members in groups.values():
+        commits = tuple(sorted({(e.record.environment.get("git_commit") or "?")[:9] for e in members}))
+        if len(commits) < 2:
+            continue
+        joined = {commits[0]}
+        for _ in commits:  # grow the set of commits joined to the first through equal fingerprints
+            joined |= {b for a, b in alike_edges if a in joined} | {a for a, b in alike_edges if b in joined}
+        record = members[0].record
+        model = f"{record.backbone.get('name')} L{record.backbone.get('depth')}"
+        model += "".join(f", {k}={record.config[k]}" for k in SPAN_KEYS if k in record.config)
+        label = f"{record.suite} {record.dataset.get('name')} {record.profile} {budget_label(record)} ({model})"
+        spans.append(CommitSpan(label, commits, set(commits) <= joined))
+    return sorted(spans, key=lambda span: span.group)
+
+
+def code_state_lines(spans: Sequence[CommitSpan]) -> list[str]:
+    """The report's code-state section: which groups span commits and whether they behave alike."""
+    if not spans:
+        return ["Every group's records were made at one commit."]
+    lines = [
+        f"{len(spans)} group(s) pair records made at different commits. Commits whose suites' smoke runs give "
+        f"equal fingerprints (`tests/fingerprints.py`, recorded in `{COMMIT_CHECKS}` beside the records) train "
+        "and measure alike, so their records stay paired; a group whose commits were not shown alike is named.",
+        "",
+    ]
+    for span in spans:
+        verdict = "alike (equal fingerprints)" if span.alike else "**not shown alike**"
+        lines.append(f"- {span.group}: commits {', '.join(span.commits)}: {verdict}")
+    return lines
 
 
 SUMMARY_COLUMNS = (
@@ -644,6 +702,9 @@ HOW = [
     "depth and a slope against depth (`scipy.stats.linregress`, every pair one point); (f) `flops_speedup` at "
     "the operating point, exit mode inherent.",
     "- **Budget**: `config.train.epochs` (continual: `config.recipe.epochs`, per task).",
+    "- **Code state**: records keep their commit as provenance; what must match for a pair is the protocol "
+    "version. A group made at several commits is listed under Code state, alike when the suites' smoke runs "
+    f"give equal fingerprints at those commits (`{COMMIT_CHECKS}` beside the records folder).",
 ]
 
 
@@ -1183,8 +1244,16 @@ def build_claims(records_dir: Path, claims: Sequence[Claim] = CLAIMS) -> ClaimsR
     protocols: dict[str, set[int]] = defaultdict(set)
     for entry in claimed:
         protocols[entry.record.suite].add(entry.record.protocol)
+    checks_file = Path(records_dir).parent / COMMIT_CHECKS
+    checks = json.loads(checks_file.read_text())["checks"] if checks_file.is_file() else []
     report = ClaimsReport(
-        str(records_dir), rows, unique, not_used, results, {k: sorted(v) for k, v in protocols.items()}
+        str(records_dir),
+        rows,
+        unique,
+        not_used,
+        results,
+        {k: sorted(v) for k, v in protocols.items()},
+        commit_spans([e for e in claimed if e.record.source == "measured"], checks),
     )
     if not report.has_pairs:
         reasons = Counter(item.reason for item in unique)
