@@ -158,6 +158,17 @@ def test_the_index_has_the_claims_the_reproduction_status_and_how_to_submit(site
     assert "<th>hours</th>" in compute and "core-h" in compute and "<td>compression</td>" in compute
 
 
+def test_a_key_that_varies_within_a_setup_is_a_column_the_budget_sweeps_epochs_on_the_compression_page(site):
+    table = embedded_table(site / "compression.html")
+    assert "epochs" in table["columns"]  # the standard rows of 5, 10 and 20 epochs differ in nothing else
+    standard = [row["cells"] for row in table["rows"] if row["cells"]["profile"] == "standard"]
+    assert {cells["epochs"] for cells in standard} >= {5, 10, 20}
+    keys = [tuple(cells[c] for c in table["columns"]) for cells in standard]
+    assert len(keys) == len(set(keys))  # every shown row tells itself apart by its shown keys
+    early_exit = embedded_table(site / "early_exit.html")
+    assert "epochs" not in early_exit["columns"] or len({r["cells"]["epochs"] for r in early_exit["rows"]}) > 1
+
+
 def test_the_pareto_front_keeps_the_points_no_other_point_dominates():
     points = [(1.0, 0.90), (2.0, 0.95), (2.0, 0.93), (3.0, 0.94), (0.5, 0.80)]
     assert pareto_front(points, lower_cost_is_better=True) == [4, 0, 1]
