@@ -65,7 +65,6 @@ TWINS = ("acn", "residual")
 # Configuration keys that may differ between the two records of a pair (or between seeds of a group).
 NOT_COMPARED = ("connectivity", "seed", "checkpoint", "normalization")
 
-NO_PAIRS = "no paired records"
 OLD_PROTOCOL = "old protocol (no validation split)"
 NO_VALUE = "no value for the claim's metric"
 TWIN_LEFT_OUT = "twin left out"
