@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("validate", help="re-check every record: schema, hash, fields, duplicates")
     check.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
 
-    claims = sub.add_parser("claims", help="the paper's claims on paired seeds: ACN - residual, 95% CI, verdict")
+    claims = sub.add_parser(
+        "claims", help="the paper's claims on paired seeds: one Holm-adjusted primary test each, the rest exploratory"
+    )
     claims.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
     claims.add_argument(
         "--out",
