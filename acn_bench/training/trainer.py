@@ -530,7 +530,7 @@ class BaseTrainer(abc.ABC):
         if self.world > 1:  # augmentation and mixing differ per rank
             rank_seed = self.seed * 1_000_003 + self.rank
             np.random.seed(rank_seed % 2**32)
-            torch.manual_seed(rank_seed)  # AutoAugment draws from the global generator
+            torch.manual_seed(rank_seed)  # dropout and drop-path draw from the global generator
         self._reset_data_state()
         result = TrainResult(val_probe_acc=[])
         position, partial = (0, 0), None
