@@ -18,7 +18,8 @@
 #   sweep      compression at 5 and 10 epochs beside the 20 of `twins` (the budget sweep; SWEEP_EPOCHS)
 #   report     leaderboards, claims report, validation
 # Settings: ACN_BENCH_RESULTS the records folder (default leaderboards/records), JOBS --jobs (auto), PYTHON
-# the interpreter (python3; e.g. .venv/bin/python), SEEDS (6: the primary tests' seeds 0-5), SWEEP_EPOCHS the sweep's budgets ("5 10"),
+# the interpreter (python3; e.g. .venv/bin/python), SEEDS (6: the primary tests' seeds 0-5), SWEEP_SEEDS the
+# sweep's seeds (3: exploratory), SWEEP_EPOCHS the sweep's budgets ("5 10"),
 # CONTINUAL_DEPTHS continual depths replacing the profile's (e.g. 5,10,15), and for a
 # try on a laptop PROFILE and DATASET (standard, cifar10): PROFILE=smoke DATASET=digits runs in minutes.
 set -euo pipefail
@@ -26,18 +27,20 @@ records=${ACN_BENCH_RESULTS:-leaderboards/records}
 python=${PYTHON:-python3}
 sweep=()
 for epochs in ${SWEEP_EPOCHS:-5 10}; do sweep+=(--set "epochs=$epochs"); done
-run() { "$python" -m acn_bench.cli run "$@" --profile "${PROFILE:-standard}" --dataset "${DATASET:-cifar10}" \
-  --seeds "${SEEDS:-6}" --resume --out "$records" --jobs "${JOBS:-auto}" --no-progress; }
+# run SEEDS SUITE [ARGS...]
+run() { "$python" -m acn_bench.cli run "${@:2}" --profile "${PROFILE:-standard}" --dataset "${DATASET:-cifar10}" \
+  --seeds "$1" --resume --out "$records" --jobs "${JOBS:-auto}" --no-progress; }
+seeds=${SEEDS:-6}
 
 step() {
   case $1 in
-    twins) run compression ;;
-    noise) run robustness ;;
-    exits) run early_exit --only exit_mode=inherent ;;
-    transfer) run transfer ;;
-    lowdata) run low_data --only per_class=10 ;;
-    continual) run continual --only strategy=naive ${CONTINUAL_DEPTHS:+--depths "$CONTINUAL_DEPTHS"} ;;
-    sweep) run compression "${sweep[@]}" ;;
+    twins) run "$seeds" compression ;;
+    noise) run "$seeds" robustness ;;
+    exits) run "$seeds" early_exit --only exit_mode=inherent ;;
+    transfer) run "$seeds" transfer ;;
+    lowdata) run "$seeds" low_data --only per_class=10 ;;
+    continual) run "$seeds" continual --only strategy=naive ${CONTINUAL_DEPTHS:+--depths "$CONTINUAL_DEPTHS"} ;;
+    sweep) run "${SWEEP_SEEDS:-3}" compression "${sweep[@]}" ;;
     report)
       "$python" -m acn_bench.cli leaderboard --records "$records"
       "$python" -m acn_bench.cli claims --records "$records"

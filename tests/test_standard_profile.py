@@ -143,6 +143,7 @@ def test_standard_evidence_script_runs_its_steps_and_reuses_the_twins(tmp_path):
         "SWEEP_EPOCHS": "1 3",
         "CONTINUAL_DEPTHS": "2,3",
         "SEEDS": "1",
+        "SWEEP_SEEDS": "1",
         "JOBS": "1",
         "ACN_BENCH_RESULTS": str(out),
     }
