@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
 #   make demo       creates .venv, installs acn-bench, runs the default suite (compression, quick, digits)
-#   make test       creates .venv, installs acn-bench with its test extras, runs every test this machine can run
+#   make test       creates .venv, installs acn-bench with its test extras and Debian's Chromium (the browser
+#                   tests drive it; apt-get, through sudo when not root), runs every test
 #   make test-fast  the same without the tests marked slow (end-to-end suite runs, torchrun), under two minutes
 #   make lint       ruff check and ruff format --check, as CI runs them
 #   make site       the leaderboards as a static website in site/ (open site/index.html; no server needed)
@@ -13,13 +14,20 @@ $(BIN)/acn-bench: pyproject.toml
 	$(BIN)/pip install -e '.[dev]'
 	touch $@
 
-.PHONY: install demo test test-fast lint bench site
+.PHONY: install browser demo test test-fast lint bench site
 install: $(BIN)/acn-bench
+
+# tests/test_site_browser.py drives Debian's headless Chromium and its driver (they never skip)
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$sudo apt-get update && $$sudo apt-get install -y chromium chromium-driver; \
+	fi
 
 demo: install
 	$(BIN)/acn-bench run
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q -n 2 tests
 
 test-fast: install
