@@ -323,3 +323,24 @@ def test_the_step_loop_reads_no_tensor_back_per_step(digits_tensors, monkeypatch
         trainer.fit()
         reads.append(counts["n"])
     assert reads[0] == reads[1]
+
+
+def test_the_phase_clock_splits_the_training_time_and_changes_no_number(digits_tensors):
+    from acn_bench.training.trainer import PhaseClock
+
+    options = dict(epochs=2, batch_size=64, warmup_epochs=0.5, cutmix_prob=0.5, autoaugment="cifar10", grad_norms=True)
+    plain = Trainer(digits_model(), TrainConfig(**options), *digits_tensors).fit()
+    clock = PhaseClock()
+    clocked = Trainer(digits_model(), TrainConfig(**options), *digits_tensors, clock=clock).fit()
+    assert clocked.val_probe_acc == plain.val_probe_acc  # the clock only reads the time
+    assert set(clock.seconds) == {
+        "data + augmentation",
+        "forward + backward",
+        "gradient norms (logging)",
+        "optimizer (clip, AdamW, schedule)",
+        "bookkeeping (loss, progress, checkpoints)",
+    }
+    assert all(seconds > 0 for seconds in clock.seconds.values())
+    # the phases tile the timed stretch of every epoch: only the loop's own start and end fall outside
+    assert sum(clock.seconds.values()) == pytest.approx(clocked.train_seconds, rel=0.1)
+    assert clock.seconds["forward + backward"] > clock.seconds["bookkeeping (loss, progress, checkpoints)"]
