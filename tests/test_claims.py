@@ -16,15 +16,10 @@ from scipy import stats
 from acn_bench.cli import main
 from acn_bench.errors import UserError
 from acn_bench.results import Record, run_id, write_record
-from acn_bench.results.claims import (
-    COLUMNS,
-    NO_PARTNER,
-    OLD_PROTOCOL,
-    TWIN_LEFT_OUT,
-    build_claims,
-    metric_value,
-    probe_concentration,
-)
+from acn_bench.results.claim_groups import NO_PARTNER, OLD_PROTOCOL, TWIN_LEFT_OUT
+from acn_bench.results.claim_spec import metric_value, probe_concentration
+from acn_bench.results.claim_views import COLUMNS
+from acn_bench.results.claims import build_claims
 from acn_bench.results.paired_tests import (
     equivalence_test,
     holm,

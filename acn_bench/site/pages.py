@@ -16,7 +16,8 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from acn_bench.results.claims import DECLARED_COLUMNS, SUMMARY_COLUMNS, ClaimsReport, declared_rows
+from acn_bench.results.claim_views import DECLARED_COLUMNS, SUMMARY_COLUMNS, declared_rows
+from acn_bench.results.claims import ClaimsReport
 from acn_bench.results.compute import HOW_COUNTED, hours_as_text
 from acn_bench.results.leaderboard import Reproduction, format_value
 from acn_bench.results.primaries import PRIMARIES
