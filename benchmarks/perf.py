@@ -55,9 +55,10 @@ import statistics
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -72,7 +73,7 @@ from acn_bench.training import TrainConfig, Trainer
 from acn_bench.training.evaluate import autocast
 from acn_bench.training.schedule import build_optimizer
 from acn_bench.training.throughput import training_flops_per_sample
-from acn_bench.training.trainer import PhaseClock, resolve_amp
+from acn_bench.training.trainer import PhaseClock, mixup_for, resolve_amp
 
 RESULTS_DIR = Path(__file__).parent / "results"
 AMP_CHOICES = ("none", "bf16", "fp16")
@@ -412,7 +413,7 @@ class BareLoop:
         augment: bool,
         seed: int = 0,
     ) -> None:
-        from timm.data import Mixup
+        from timm.loss import SoftTargetCrossEntropy
         from torchvision.transforms import v2
 
         from acn_bench.data.autoaugment import POLICIES
@@ -429,19 +430,8 @@ class BareLoop:
         self.pad = config.crop_padding if augment else 0
         self.flip = config.hflip and augment
         self.autoaugment = v2.AutoAugment(POLICIES[config.autoaugment]) if augment and config.autoaugment else None
-        cutmix = config.cutmix_alpha if config.cutmix_prob > 0 else 0.0
-        mixes = augment and (cutmix > 0 or config.mixup_alpha > 0)
-        self.mixup = (
-            Mixup(
-                mixup_alpha=config.mixup_alpha,
-                cutmix_alpha=cutmix,
-                prob=config.cutmix_prob if cutmix else 1.0,
-                label_smoothing=config.label_smoothing,
-                num_classes=int(labels.max()) + 1,
-            )
-            if mixes
-            else None
-        )
+        self.mixup = mixup_for(config, int(labels.max()) + 1) if augment else None
+        self.criterion = SoftTargetCrossEntropy() if self.mixup is not None else None  # soft targets, smoothing in
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.order = torch.empty(0, dtype=torch.long, device=device)
 
@@ -468,8 +458,8 @@ class BareLoop:
         return self.mixup(x, y) if self.mixup is not None else (x, y)
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if self.mixup is not None:  # soft targets, label smoothing included
-            return torch.sum(-y * F.log_softmax(logits, dim=-1), dim=-1).mean()
+        if self.criterion is not None:
+            return self.criterion(logits, y)
         return F.cross_entropy(logits, y, label_smoothing=self.config.label_smoothing)
 
     def run(self, steps: int) -> None:
@@ -528,21 +518,16 @@ def throughput_setup(args: argparse.Namespace, device: torch.device) -> Throughp
     return ThroughputSetup(recipe, config, images, labels, trainers, bares, flops)
 
 
-def quiet_scheduler_warnings() -> Any:
+@contextmanager
+def quiet_scheduler_warnings() -> Iterator[None]:
     """A context in which timm's scheduler does not warn about short fits ("cosine ... no effect")."""
-    from contextlib import contextmanager
-
-    @contextmanager
-    def quiet() -> Any:
-        log = logging.getLogger("timm.scheduler")
-        level = log.level
-        log.setLevel(logging.ERROR)
-        try:
-            yield
-        finally:
-            log.setLevel(level)
-
-    return quiet()
+    log = logging.getLogger("timm.scheduler")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def train_throughput(args: argparse.Namespace) -> list[Report]:
@@ -673,7 +658,6 @@ def epoch_breakdown(
 def augment_times(batch_size: int, rounds: int, device: torch.device, backbone: str) -> dict[str, list[float]]:
     """Seconds per batch of CIFAR-shaped uint8 images for each augmentation of the ``standard`` recipe,
     AutoAugment three ways, and a bare training step of ``backbone``, interleaved."""
-    from timm.data import Mixup
     from torchvision.transforms import v2
 
     from acn_bench.data.augment import BatchAugment, random_crop, random_hflip
@@ -686,8 +670,7 @@ def augment_times(batch_size: int, rounds: int, device: torch.device, backbone: 
     standard = BatchAugment(config.crop_padding, config.hflip, config.autoaugment)
     batched = BatchAutoAugment(config.autoaugment)
     per_image = v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)
-    mixing = {"cutmix_alpha": config.cutmix_alpha, "label_smoothing": config.label_smoothing, "num_classes": 10}
-    cutmix, recipe_cutmix = Mixup(**mixing, prob=1.0), Mixup(**mixing, prob=config.cutmix_prob)
+    cutmix, recipe_cutmix = mixup_for(replace(config, cutmix_prob=1.0), 10), mixup_for(config, 10)
     floats = images.float()
     torch.manual_seed(0)
     model = create_backbone(backbone, connectivity="residual").to(device).train()

@@ -517,19 +517,24 @@ def setup_of(record: Record) -> dict[str, Any]:
     }
 
 
+def primary_rows(primary: Primary, rows: Sequence[Row]) -> list[Row]:
+    """The exploratory rows of ``primary``'s claim whose records match its setup (one when it can be tested)."""
+    return [
+        row
+        for row in rows
+        if row.claim.id == primary.id
+        and row.role != "slope"
+        and row.record is not None
+        and all(setup_of(row.record).get(k) == v for k, v in primary.setup.items())
+    ]
+
+
 def primary_pairs(primaries: Sequence[Primary], rows: Sequence[Row]) -> dict[str, tuple[list[float], list[str], str]]:
     """Per primary, the differences of the one exploratory row of its claim whose records match its setup,
     the row's flags, and a problem when several rows match (nothing when none does: no records yet)."""
     found: dict[str, tuple[list[float], list[str], str]] = {}
     for primary in primaries:
-        matching = [
-            row
-            for row in rows
-            if row.claim.id == primary.id
-            and row.role != "slope"
-            and row.record is not None
-            and all(setup_of(row.record).get(k) == v for k, v in primary.setup.items())
-        ]
+        matching = primary_rows(primary, rows)
         if len(matching) > 1:
             found[primary.id] = ([], [], f"{len(matching)} groups match the setup: no test")
         elif matching:
@@ -539,14 +544,10 @@ def primary_pairs(primaries: Sequence[Primary], rows: Sequence[Row]) -> dict[str
 
 
 def note_matched_depths(primaries: list[PrimaryResult], rows: Sequence[Row]) -> None:
-    """(a3) on the rows of the (a2) primary: each seed's matched-accuracy depth."""
+    """(a3) on the row of the (a2) primary: each seed's matched-accuracy depth."""
     for result in primaries:
         if result.primary.id != "a2" or result.problem or not result.diffs:
             continue
-        for row in rows:
-            if row.claim.id == "a2" and row.record is not None and row.role != "slope":
-                if all(setup_of(row.record).get(k) == v for k, v in result.primary.setup.items()):
-                    result.matched_depths = [
-                        f"seed {p.seed}: {matched_depth(p.acn_probe, p.residual, result.primary.margin or 0.0)}"
-                        for p in row.pairs
-                    ]
+        [row] = primary_rows(result.primary, rows)  # a primary with pairs and no problem has exactly one row
+        margin = result.primary.margin or 0.0
+        result.matched_depths = [f"seed {p.seed}: {matched_depth(p.acn_probe, p.residual, margin)}" for p in row.pairs]

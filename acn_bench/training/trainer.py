@@ -223,6 +223,21 @@ class TrainResult:
         return self.val_probe_acc[-1]
 
 
+def mixup_for(config: TrainConfig, num_classes: int) -> Mixup | None:
+    """timm's MixUp / CutMix as ``config`` asks for it (None when it mixes none): CutMix on
+    ``cutmix_prob`` of the batches, MixUp on every batch (one of the two per batch when both)."""
+    cutmix = config.cutmix_alpha if config.cutmix_prob > 0 else 0.0
+    if cutmix == 0 and config.mixup_alpha == 0:
+        return None
+    return Mixup(
+        mixup_alpha=config.mixup_alpha,
+        cutmix_alpha=cutmix,
+        prob=config.cutmix_prob if cutmix else 1.0,
+        label_smoothing=config.label_smoothing,
+        num_classes=num_classes,
+    )
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy (timm's CutMix draws from it) and torch."""
     random.seed(seed)
@@ -496,17 +511,7 @@ class BaseTrainer(abc.ABC):
 
     def _mixup_cutmix(self) -> Mixup | None:
         """timm's MixUp / CutMix of the recipe's batches (None when the recipe mixes none)."""
-        cfg = self.config
-        cutmix = cfg.cutmix_alpha if cfg.cutmix_prob > 0 else 0.0
-        if cutmix == 0 and cfg.mixup_alpha == 0:
-            return None
-        return Mixup(
-            mixup_alpha=cfg.mixup_alpha,
-            cutmix_alpha=cutmix,
-            prob=cfg.cutmix_prob if cutmix else 1.0,
-            label_smoothing=cfg.label_smoothing,
-            num_classes=self.num_classes,
-        )
+        return mixup_for(self.config, self.num_classes)
 
     def _criterion(self, mixup: Mixup | None) -> Callable[..., torch.Tensor]:
         """The loss of a batch's output against its (possibly mixed) targets."""
