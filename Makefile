@@ -38,7 +38,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	$(BIN)/python -m benchmarks.perf step-time
+	$(BIN)/python -m speed.perf step-time
 
 site: install
 	$(BIN)/acn-bench site

@@ -1,7 +1,10 @@
 """acn-bench: Auto-Compressing Networks versus residual networks, benchmarked.
 
-The backbone names below are imported on first use, so that importing one layer (say
-``acn_bench.results``) does not load the models (see DESIGN.md, "Who may import whom").
+The public API, for scripts and plugins: the backbone registry (``Backbone``, ``register_backbone``,
+``create_backbone``, ``list_backbones``) and the suite framework (``Suite``, ``ImageSuite``,
+``Recipe``, ``TrainConfig``, ``Measured``, ``RunContext``, ``register_suite``, ``get_suite``,
+``list_suites``). The names are imported on first use, so that importing one layer (say
+``acn_bench.results``) does not load the models or the trainer (ARCHITECTURE.md, "The layers and who may import whom").
 """
 
 from __future__ import annotations
@@ -13,16 +16,40 @@ from acn_bench.errors import UserError
 
 if TYPE_CHECKING:
     from acn_bench.backbones import Backbone, create_backbone, list_backbones, register_backbone
+    from acn_bench.suites import ImageSuite, Measured, Recipe, RunContext, Suite, get_suite, list_suites, register_suite
 
 __version__ = "0.1.0"
 
-_BACKBONE_NAMES = ("Backbone", "create_backbone", "list_backbones", "register_backbone")
+_LAZY = {
+    **dict.fromkeys(("Backbone", "create_backbone", "list_backbones", "register_backbone"), "acn_bench.backbones"),
+    "TrainConfig": "acn_bench.training",
+    **dict.fromkeys(
+        ("ImageSuite", "Measured", "Recipe", "RunContext", "Suite", "get_suite", "list_suites", "register_suite"),
+        "acn_bench.suites",
+    ),
+}
 
-__all__ = ["Backbone", "UserError", "create_backbone", "list_backbones", "register_backbone", "__version__"]
+__all__ = [
+    "Backbone",
+    "ImageSuite",
+    "Measured",
+    "Recipe",
+    "RunContext",
+    "Suite",
+    "TrainConfig",
+    "UserError",
+    "__version__",
+    "create_backbone",
+    "get_suite",
+    "list_backbones",
+    "list_suites",
+    "register_backbone",
+    "register_suite",
+]
 
 
 def __getattr__(name: str) -> Any:
-    """The backbone API (``acn_bench.create_backbone`` and the rest), imported when first asked for."""
-    if name in _BACKBONE_NAMES:
-        return getattr(importlib.import_module("acn_bench.backbones"), name)
+    """The public API (``acn_bench.create_backbone``, ``acn_bench.ImageSuite``, ...), imported on first use."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'acn_bench' has no attribute {name!r}")

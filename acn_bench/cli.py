@@ -24,8 +24,19 @@ from acn_bench import progress
 from acn_bench.backbones import CONNECTIVITIES, backbone_entry, list_backbones
 from acn_bench.errors import UserError, require
 from acn_bench.plugins import load_plugin
-from acn_bench.suite import PROFILES, RunContext, Suite, parse_only, parse_settings, parse_shard, plan_runs, run_suite
-from acn_bench.suite_registry import DEFAULT_SUITE, get_suite, list_suites
+from acn_bench.suites import (
+    PROFILES,
+    RunContext,
+    Suite,
+    get_suite,
+    list_suites,
+    parse_only,
+    parse_settings,
+    parse_shard,
+    plan_runs,
+    run_suite,
+)
+from acn_bench.suites.registry import DEFAULT_SUITE
 from acn_bench.training import distributed
 
 # Wide tables stay readable when output goes to a file or a pipe (rich would assume 80 columns).

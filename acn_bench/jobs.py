@@ -2,8 +2,8 @@
 
 :func:`run_parallel` hands the planned configurations to ``N`` worker processes (a
 ``ProcessPoolExecutor`` with the ``spawn`` start method: every worker is a fresh interpreter, safe
-with torch, CUDA and its thread pools). Each worker runs :func:`acn_bench.suite.run_config`, the very
-function the sequential :func:`~acn_bench.suite.run_suite` calls (resume/skip, checkpoint cleanup,
+with torch, CUDA and its thread pools). Each worker runs :func:`acn_bench.suites.run_config`, the very
+function the sequential :func:`~acn_bench.suites.run_suite` calls (resume/skip, checkpoint cleanup,
 atomic record write), with ``cores // N`` CPU threads. Its output (run header, epoch lines,
 warnings, a traceback) goes to ``<out>/<suite>/.logs/<run_id>.log``; the parent shows one progress
 bar (or, when stdout is not a terminal, one line per finished run).
@@ -37,7 +37,8 @@ from rich.console import Console
 
 from acn_bench import progress
 from acn_bench.errors import UserError
-from acn_bench.suite import RunContext, RunResult, Suite, SuiteRun, run_config, run_label
+from acn_bench.suites import RunContext, RunResult, Suite, SuiteRun, run_config
+from acn_bench.suites.plan import run_label
 
 STOP_GRACE_S = 10.0  # how long a stopped worker gets to unwind before it is killed
 
@@ -128,11 +129,11 @@ def run_parallel(
 
     Args:
         suite: the suite (looked up again by name in each worker).
-        configs: the planned runs (:func:`acn_bench.suite.plan_runs`).
+        configs: the planned runs (:func:`acn_bench.suites.plan_runs`).
         context: output folder, device, data; ``context.progress`` asks for a progress bar, else
             ``context.log`` gets one line per finished run.
         jobs: processes at once (capped at ``len(configs)``).
-        resume: as for :func:`~acn_bench.suite.run_suite`.
+        resume: as for :func:`~acn_bench.suites.run_suite`.
         plugins: the ``--plugin`` files, loaded in every worker before the suite is looked up.
         console: where the progress bar draws.
     """
@@ -192,8 +193,8 @@ def spread_shared(
     """``configs`` reordered so that runs sharing a trained model do not start side by side: the first run
     of every shared model first, then the second of each, and so on; the grid's order otherwise.
 
-    A run that needs a model another worker is training waits for it (:func:`benchmarks.common.cached_model`'s
-    lock); in this order the runs that reuse a model come after every model's first run.
+    A run that needs a model another worker is training waits for it (the model store's lock,
+    :mod:`acn_bench.suites.model_store`); in this order the runs that reuse a model come after every model's first run.
     """
     seen: Counter[str] = Counter()
     ranked = []
@@ -327,7 +328,7 @@ def _prepare_worker(task: _Task) -> None:
 def _run_task(task: _Task) -> _Done:
     """A worker's job: one :func:`run_config`, its output in the run's log file."""
     global _in_run
-    from acn_bench.suite_registry import get_suite
+    from acn_bench.suites import get_suite
 
     start = time.perf_counter()
     with _output_to(task.log_path):

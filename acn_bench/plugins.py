@@ -1,7 +1,7 @@
 """Plugin files: ``--plugin path/to/file.py`` imports a file that registers backbones and/or suites.
 
 A plugin calls ``@register_backbone("my-net")`` on a backbone factory, ``@register_suite`` on a
-:class:`~acn_bench.suite.Suite` subclass, or both. Nothing needs installing; packages use the
+:class:`~acn_bench.suites.Suite` subclass, or both. Nothing needs installing; packages use the
 entry-point groups ``acn_bench.backbones`` and ``acn_bench.suites`` instead.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from acn_bench.backbones.registry import registered_backbones, unregister_backbones
 from acn_bench.errors import UserError
-from acn_bench.suite_registry import registered_suites, unregister_suites
+from acn_bench.suites.registry import registered_suites, unregister_suites
 
 
 @dataclass(frozen=True)

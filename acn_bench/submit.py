@@ -25,8 +25,7 @@ from acn_bench.io import write_text_atomic
 from acn_bench.plugins import load_plugin
 from acn_bench.results.store import has_record, iter_record_files
 from acn_bench.results.validate import validate_records
-from acn_bench.suite import RunContext, plan_runs, run_suite
-from acn_bench.suite_registry import get_suite
+from acn_bench.suites import RunContext, get_suite, plan_runs, run_suite
 
 CPU = torch.device("cpu")
 

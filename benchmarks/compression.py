@@ -18,17 +18,16 @@ import numpy as np
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import CONNECTIVITIES
+from acn_bench.benchmarks import paper
+from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.leaderboard import recipe_hash
 from acn_bench.results.plots import FigureData, Heatmaps, Lines, model_label
-from acn_bench.suite import RunContext
-from acn_bench.suite_registry import register_suite
+from acn_bench.suites import ImageData, ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
+from acn_bench.suites.image import truncation_metrics
+from acn_bench.suites.image_data import parameter_matched_depth
 from acn_bench.training import TrainConfig, probe_accuracy
-from benchmarks import paper
-from benchmarks.common import Recipe, parameter_matched_depth
-from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained, truncation_metrics
-from benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
 
 RECIPES: dict[str, dict[str, Recipe]] = {
     "smoke": {"*": SMOKE_TWINS},

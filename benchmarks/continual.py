@@ -5,7 +5,7 @@ split CIFAR-100 (20 tasks x 5 classes, the paper's), split Tiny-ImageNet (20 x 1
 and split digits (5 x 2). It is built from our in-memory tensors by Avalanche's ``nc_benchmark``,
 normalised with the training set's statistics. ``setting=task`` (the paper's) is task-incremental
 with one head per task on the shared trunk; ``setting=class`` is class-incremental with one growing
-head. An Avalanche strategy (``strategies.make_strategy``) trains the model task after task; after
+head. An Avalanche strategy (``acn_bench.strategies.make_strategy``) trains the model task after task; after
 every task the whole test stream is evaluated, giving the accuracy matrix ``acc[i][j]`` from which
 average accuracy, average forgetting (Avalanche's stream forgetting), backward transfer and
 learning accuracy follow. At the end, every task's head probes every depth of the trunk: where
@@ -28,19 +28,18 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from acn_bench.benchmarks.paper import paper_record
 from acn_bench.data import ImageSet
 from acn_bench.data.augment import Normalizer, resize_bilinear
 from acn_bench.data.splits import per_class_subset, validation_split
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record, environment, run_id
 from acn_bench.results.plots import FigureData, Heatmaps, Lines, new_series
-from acn_bench.suite import RunContext, Suite, expand_grid
-from acn_bench.suite_registry import register_suite
+from acn_bench.strategies import all_strategy_params, make_strategy, strategy_entry, strategy_params
+from acn_bench.strategies.evaluation import continual_summary, probe_tasks, run_stream, silent_evaluator
+from acn_bench.suites import TWINS, RunContext, Suite, expand_grid, register_suite
+from acn_bench.suites.image_data import VALIDATION_SEED, backbone_for, backbone_info, dataset_info, load_dataset
 from acn_bench.training import distributed, seed_everything
-from benchmarks.common import TWINS, VALIDATION_SEED, backbone_for, backbone_info, dataset_info, load_dataset
-from benchmarks.paper import paper_record
-from strategies import all_strategy_params, make_strategy, strategy_entry, strategy_params
-from strategies.evaluation import continual_summary, probe_tasks, run_stream, silent_evaluator
 
 SETTINGS = ("task", "class")
 PAPER_DEPTHS = (5, 10, 15)
@@ -317,8 +316,8 @@ class ContinualSuite(Suite):
     ) -> ContinualRun:
         """Train the twin task after task with the run's Avalanche strategy, testing every task after each."""
         # these import Avalanche (seconds): only once there are data
-        from strategies.models import continual_model
-        from strategies.progress_plugin import continual_progress
+        from acn_bench.strategies.models import continual_model
+        from acn_bench.strategies.progress_plugin import continual_progress
 
         params = strategy_params(config["strategy"], config)
         seed_everything(config["seed"])

@@ -29,17 +29,14 @@ from acn_bench.analysis.early_exit import (
     wall_clock_speedup,
 )
 from acn_bench.backbones import Backbone
+from acn_bench.benchmarks import paper
+from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import FigureData, Lines, new_series
-from acn_bench.suite import RunContext
-from acn_bench.suite_registry import register_suite
+from acn_bench.suites import ImageData, ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
 from acn_bench.training import TrainConfig
 from acn_bench.training.trainer import Objective
-from benchmarks import paper
-from benchmarks.common import Recipe
-from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained
-from benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
 
 RECIPES: dict[str, dict[str, Recipe]] = {
     "smoke": {"*": SMOKE_TWINS},

@@ -25,6 +25,7 @@ import torch
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import backbone_options, create_backbone
 from acn_bench.backbones.text import TextBackbone
+from acn_bench.benchmarks import paper
 from acn_bench.data.text import (
     GLUE_TASKS,
     TextSet,
@@ -38,13 +39,12 @@ from acn_bench.data.text import (
 )
 from acn_bench.errors import require
 from acn_bench.results import Record, environment, run_id
-from acn_bench.suite import RunContext, Suite, expand_grid
-from acn_bench.suite_registry import register_suite
+from acn_bench.suites import TWINS, RunContext, Suite, expand_grid, register_suite
+from acn_bench.suites.image import truncation_metrics
+from acn_bench.suites.image_data import VALIDATION_SEED, backbone_info
+from acn_bench.suites.model_store import cached_model
 from acn_bench.training import TrainConfig, TrainResult, distributed, seed_everything
 from acn_bench.training.text import TextTrainer
-from benchmarks import paper
-from benchmarks.common import TWINS, VALIDATION_SEED, backbone_info, cached_model
-from benchmarks.image_suite import truncation_metrics
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,15 @@ from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import backbone_options, create_backbone
+from acn_bench.benchmarks import paper
 from acn_bench.data.folders import RANDAUGMENT, FolderSplits, open_folders
 from acn_bench.errors import require
 from acn_bench.results import Record, environment
-from acn_bench.suite import RunContext
-from acn_bench.suite_registry import register_suite
+from acn_bench.suites import ImageSuite, Measured, Recipe, RunContext, register_suite
+from acn_bench.suites.image import truncation_metrics
+from acn_bench.suites.image_data import backbone_info
 from acn_bench.training import TrainConfig, TrainResult, seed_everything
 from acn_bench.training.streaming import StreamingTrainer
-from benchmarks import paper
-from benchmarks.common import Recipe, backbone_info
-from benchmarks.image_suite import ImageSuite, Measured, truncation_metrics
 
 WORKERS_ENV = "ACN_BENCH_WORKERS"
 

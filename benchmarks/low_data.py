@@ -19,16 +19,13 @@ import math
 from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
+from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_CIFAR10
 from acn_bench.data.splits import SUBSET_MODES, per_class_subset
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import FigureData, Lines, model_label, new_series
-from acn_bench.suite import RunContext
-from acn_bench.suite_registry import register_suite
+from acn_bench.suites import ImageData, ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
 from acn_bench.training import TrainConfig
-from benchmarks.common import Recipe
-from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained
-from benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_CIFAR10
 
 ALL = "all"
 

@@ -3,7 +3,7 @@
 For every (connectivity, method, seed): the dense model of (dataset, backbone, connectivity, depth,
 seed) is the plain twin of the recipe, trained once with the validation split held out and kept in
 the twin store, so every method (and the compression suite, with the same recipe) reuses it
-(:meth:`~benchmarks.image_suite.ImageSuite.shared_twin`); it is probed on validation and, once, on test. With
+(:meth:`~acn_bench.suites.ImageSuite.shared_twin`); it is probed on validation and, once, on test. With
 ``truncate=cutoff`` it is first cut at its cutoff layer, chosen on the validation probe (SPEC.md
 §1), so pruning stacks on the ACN's layer compression. Then, for every sparsity of the sweep, a
 copy is pruned and fine-tuned for ``finetune_epochs`` with the mask fixed and the validation split
@@ -34,15 +34,13 @@ from typing import Any
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.analysis.pruning import PRUNE_METHODS, check_sparsity, nonzero_params, prunable, prune_model
 from acn_bench.backbones import Backbone
+from acn_bench.benchmarks import robustness
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import FigureData, Lines, model_label, new_series
-from acn_bench.suite import RunContext
-from acn_bench.suite_registry import register_suite
+from acn_bench.suites import ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
+from acn_bench.suites.image import fit_trainer
 from acn_bench.training import TrainConfig, seed_everything
-from benchmarks import robustness
-from benchmarks.common import Recipe
-from benchmarks.image_suite import ImageSuite, Measured, Trained, fit_trainer
 
 TRUNCATION = ("none", "cutoff")
 

@@ -1,7 +1,7 @@
 """Training recipes several suites share, so that one trained twin serves all of them.
 
 Suites whose model is the plain twin (compression, robustness, pruning's dense model, inherent
-early exits) use the same :class:`~benchmarks.common.Recipe` object per profile where they can:
+early exits) use the same :class:`~acn_bench.suites.Recipe` object per profile where they can:
 the twin store keys a trained model by its recipe, so equal recipes train each twin once.
 
 * ``PAPER_MIXER_RECIPE``: the paper's CIFAR MLP-Mixer training (SPEC.md §1), 700 epochs.
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from acn_bench.suites import Recipe
 from acn_bench.training import TrainConfig
-from benchmarks.common import Recipe
 
 PAPER_MIXER_RECIPE = TrainConfig(
     epochs=700,

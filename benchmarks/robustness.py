@@ -16,18 +16,15 @@ import time
 from typing import Any
 
 from acn_bench.backbones.saving import load_backbone
+from acn_bench.benchmarks import paper
+from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
 from acn_bench.data.augment import Normalizer
 from acn_bench.data.corruptions import CORRUPTIONS, SPACES, corrupt_normalized, corrupt_pixels, get_corruption
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import FigureData, Lines, model_label, new_series
-from acn_bench.suite import RunContext
-from acn_bench.suite_registry import register_suite
+from acn_bench.suites import ImageData, ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
 from acn_bench.training import TrainConfig, probe_accuracy
-from benchmarks import paper
-from benchmarks.common import Recipe
-from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained
-from benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
 
 DEFAULT_CORRUPTIONS = "gaussian:0.1,0.2,0.4;salt_pepper:0.01,0.05,0.1"
 

@@ -24,18 +24,18 @@ from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import Backbone, backbone_options, create_backbone
+from acn_bench.benchmarks import paper
+from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_TRAIN
 from acn_bench.data import ImageSet
 from acn_bench.data.augment import resize_bilinear
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record, run_id
 from acn_bench.results.plots import FigureData, Lines, model_label, probe_series
-from acn_bench.suite import RunContext
-from acn_bench.suite_registry import get_suite, register_suite
+from acn_bench.suites import ImageData, ImageSuite, Measured, Recipe, RunContext, Trained, get_suite, register_suite
+from acn_bench.suites.image import fit_trainer
+from acn_bench.suites.image_data import load_splits
+from acn_bench.suites.model_store import cached_model
 from acn_bench.training import TrainConfig, seed_everything
-from benchmarks import paper
-from benchmarks.common import Recipe, cached_model, load_splits
-from benchmarks.image_suite import ImageData, ImageSuite, Measured, Trained, fit_trainer
-from benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_TRAIN
 
 MODES = ("full", "linear", "scratch")
 STREAMED = "imagenet"  # and every imagefolder:PATH source: class folders streamed by the imagenet suite

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import torch
 
+from acn_bench import ImageSuite, Measured, Recipe, TrainConfig, register_suite
 from acn_bench.analysis.early_exit import exit_logits, exit_plan
-from acn_bench.suite_registry import register_suite
-from acn_bench.training import TrainConfig
-from benchmarks.common import Recipe
-from benchmarks.image_suite import ImageSuite, Measured
 
 
 def calibration_error(logits: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:

@@ -1,14 +1,16 @@
 """Continual-learning strategies built on Avalanche (naive, SI, EWC, replay, LwF) and their registry.
 
-The continual suite (``benchmarks/continual.py``) creates them through ``make_strategy``; the
-per-task evaluation is in :mod:`strategies.evaluation`. Avalanche is imported only when a strategy
-is built or a model wrapped (:mod:`strategies.models`, :mod:`strategies.si_plugin`): it takes seconds.
+Installed as ``acn_bench.strategies`` (``pyproject.toml`` maps this folder into the package). The
+continual suite (``benchmarks/continual.py``) creates them through ``make_strategy``; the per-task
+evaluation is in :mod:`acn_bench.strategies.evaluation`. Avalanche is imported only when a strategy
+is built or a model wrapped (:mod:`acn_bench.strategies.models`, :mod:`acn_bench.strategies.si_plugin`):
+it takes seconds.
 """
 
 import warnings
 
-from strategies import ewc, lwf, naive, replay, si  # noqa: F401  (registers the built-ins)
-from strategies.registry import (
+from acn_bench.strategies import ewc, lwf, naive, replay, si  # noqa: F401  (registers the built-ins)
+from acn_bench.strategies.registry import (
     Param,
     StrategyEntry,
     all_strategy_params,

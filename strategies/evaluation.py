@@ -133,7 +133,7 @@ def run_stream(
     result, done = StreamResult(), 0
     state = load_checkpoint(checkpoint, fingerprint) if checkpoint else None
     if state is not None:
-        from strategies.checkpoint import restore_strategy
+        from acn_bench.strategies.checkpoint import restore_strategy
 
         result = StreamResult(**state["result"])
         done = len(result.matrix)
@@ -155,7 +155,7 @@ def run_stream(
             if key.startswith(STREAM_KEYS) and isinstance(value, (int, float))
         }
         if checkpoint:
-            from strategies.checkpoint import strategy_state
+            from acn_bench.strategies.checkpoint import strategy_state
 
             save_checkpoint(
                 checkpoint,
@@ -180,7 +180,7 @@ def probe_tasks(
 ) -> list[list[float]]:
     """Per-task accuracy at every depth: ``out[j][k]`` = task j's head on the representation after k blocks.
 
-    ``model`` has ``probe(x, task_label) -> (L + 1) x B x C`` (see :mod:`strategies.models`).
+    ``model`` has ``probe(x, task_label) -> (L + 1) x B x C`` (see :mod:`acn_bench.strategies.models`).
     """
     model.eval()
     table = []

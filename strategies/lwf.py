@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from strategies.registry import Param, register_strategy
+from acn_bench.strategies.registry import Param, register_strategy
 
 if TYPE_CHECKING:
     from avalanche.training.templates import SupervisedTemplate

@@ -3,7 +3,7 @@
 :func:`continual_progress` adds the three bars to the active display (:mod:`acn_bench.progress`;
 nothing is drawn without one) and yields the Avalanche plugin that moves them; pass it to the
 strategy's ``plugins``. It carries no state between experiences, so checkpoints leave it out
-(:mod:`strategies.checkpoint`).
+(:mod:`acn_bench.strategies.checkpoint`).
 
 Importing this module imports Avalanche (seconds).
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from strategies.registry import Param, register_strategy
+from acn_bench.strategies.registry import Param, register_strategy
 
 if TYPE_CHECKING:
     from avalanche.training.templates import SupervisedTemplate
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def build_si(*, si_lambda: float, si_eps: float, plugins: list[Any], **common: Any) -> SupervisedTemplate:
     """Synaptic Intelligence: Avalanche's SI plugin on a ``SupervisedTemplate``, as Avalanche's own
     ``SynapticIntelligence`` strategy is, with the parameter lookup done once per experience
-    (:mod:`strategies.si_plugin`; Avalanche's costs seconds per step on deep models).
+    (:mod:`acn_bench.strategies.si_plugin`; Avalanche's costs seconds per step on deep models).
 
     Args:
         si_lambda: weight of the penalty (the paper: 1).
@@ -24,7 +24,7 @@ def build_si(*, si_lambda: float, si_eps: float, plugins: list[Any], **common: A
     """
     from avalanche.training.templates import SupervisedTemplate
 
-    from strategies.si_plugin import CachedSynapticIntelligencePlugin
+    from acn_bench.strategies.si_plugin import CachedSynapticIntelligencePlugin
 
     si = CachedSynapticIntelligencePlugin(si_lambda=si_lambda, eps=si_eps)
     return SupervisedTemplate(plugins=[*plugins, si], **common)

@@ -145,7 +145,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def clean_registry():
     """The suite registry as it was before the test: suites a test registers (plugins) leave with it."""
-    from acn_bench import suite_registry as registry
+    from acn_bench.suites import registry
 
     before, instances = dict(registry._REGISTRY), dict(registry._instances)
     yield

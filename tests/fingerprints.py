@@ -49,7 +49,7 @@ def metrics_of(record: dict[str, Any]) -> dict[str, float]:
 def fingerprints(out: Path, suites: tuple[str, ...] = SUITES) -> dict[str, Any]:
     """Run every suite of ``suites`` on its smoke profile (seed 0) into ``out``; their fingerprints."""
     from acn_bench.cli import main
-    from acn_bench.suite_registry import get_suite
+    from acn_bench.suites import get_suite
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -13,7 +13,7 @@ import torch
 
 from acn_bench.backbones import create_backbone
 from acn_bench.cli import main
-from benchmarks import perf
+from speed import perf
 
 
 def files_under(path):
@@ -176,7 +176,7 @@ def test_perf_train_throughput_compares_trainer_with_bare_loop_and_saves_markdow
     assert "trainer residual" in out and "bare acn" in out and "img/s" in out and "TFLOP/s" in out
     (saved,) = tmp_path.glob("*.md")  # <date>-<machine>.md
     text = saved.read_text()
-    assert text.startswith("# Throughput on ") and "`python -m benchmarks.perf train-throughput" in text
+    assert text.startswith("# Throughput on ") and "`python -m speed.perf train-throughput" in text
     assert "| trainer/bare img/s | acn/residual time |" in text
     assert "| trainer acn |" in text and "| bare residual |" in text
     assert "**quick recipe: where an epoch goes" in text  # both tables of the run in its one section

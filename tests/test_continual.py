@@ -7,11 +7,10 @@ import json
 import pytest
 
 from acn_bench import UserError
+from acn_bench.benchmarks.continual import check_split, class_order, paper_records
 from acn_bench.cli import main
 from acn_bench.results import Record, record_problems, write_record
-from acn_bench.suite import plan_runs
-from acn_bench.suite_registry import get_suite
-from benchmarks.continual import check_split, class_order, paper_records
+from acn_bench.suites import get_suite, plan_runs
 
 SUITE = get_suite("continual")
 

@@ -13,8 +13,7 @@ from PIL import Image
 
 from acn_bench.cli import main
 from acn_bench.results import load_records
-from acn_bench.suite import RunContext
-from acn_bench.suite_registry import get_suite
+from acn_bench.suites import RunContext, get_suite
 
 
 def records(out, suite):

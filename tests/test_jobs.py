@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from acn_bench import suite_registry as registry
 from acn_bench.cli import auto_jobs, main
 from acn_bench.jobs import run_log_path, spread_shared, threads_per_job
+from acn_bench.suites import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["run", "compression", "--profile", "smoke", "--device", "cpu", "--no-progress"]
@@ -24,9 +24,9 @@ TIMING_EPOCH_KEYS = ("seconds", "samples_per_s", "model_tflops", "mfu")
 
 FAILING_SUITE = """
 from acn_bench.errors import UserError
-from acn_bench.suite_registry import register_suite
-from benchmarks.compression import RECIPES
-from benchmarks.image_suite import ImageSuite, Measured
+from acn_bench.suites import register_suite
+from acn_bench.benchmarks.compression import RECIPES
+from acn_bench.suites import ImageSuite, Measured
 
 
 @register_suite
@@ -210,8 +210,8 @@ def test_ctrl_c_stops_the_workers_leaves_no_record_and_exits_130(tmp_path):
 def _cached_tiny_model(path: str, marker_dir: str) -> str:
     """Worker: fetch ``path`` through ``cached_model``; the training leaves one marker file per call."""
     from acn_bench.backbones import create_backbone
-    from acn_bench.suite import RunContext
-    from benchmarks.common import cached_model
+    from acn_bench.suites import RunContext
+    from acn_bench.suites.model_store import cached_model
 
     def train():
         (Path(marker_dir) / f"trained-{os.getpid()}").touch()

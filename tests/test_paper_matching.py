@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from acn_bench.benchmarks import paper
+from acn_bench.benchmarks.continual import paper_records as continual_paper_records
 from acn_bench.results import Record, run_id
 from acn_bench.results.leaderboard import build_table, paper_match, reproduction_status, reproductions
-from acn_bench.suite_registry import get_suite
-from benchmarks import paper
-from benchmarks.continual import paper_records as continual_paper_records
+from acn_bench.suites import get_suite
 
 
 def measured(

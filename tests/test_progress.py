@@ -16,7 +16,7 @@ from rich.progress import Progress
 from acn_bench import create_backbone, progress
 from acn_bench.data import sources
 from acn_bench.results import Record, run_id
-from acn_bench.suite import RunContext, Suite, run_suite
+from acn_bench.suites import RunContext, Suite, run_suite
 from acn_bench.training import TrainConfig, Trainer
 
 CPU = torch.device("cpu")
@@ -121,7 +121,7 @@ def test_the_first_decode_of_a_folder_shows_images_decoded_of_total_and_the_rate
 
 
 def test_a_continual_run_shows_task_t_of_t_epoch_and_loss(terminal):
-    from strategies.progress_plugin import continual_progress
+    from acn_bench.strategies.progress_plugin import continual_progress
 
     strategy = SimpleNamespace(
         experience=SimpleNamespace(current_experience=1),

@@ -10,7 +10,7 @@ import json
 import pytest
 from fingerprints import PINNED, SUITES, differences, fingerprints
 
-from acn_bench.suite_registry import get_suite
+from acn_bench.suites import get_suite
 
 pytestmark = pytest.mark.slow  # every suite's smoke run, one thread: about 100 s here
 

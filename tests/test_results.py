@@ -226,8 +226,8 @@ def test_a_tree_is_dirty_with_uncommitted_tracked_changes_outside_leaderboards(t
     (tmp_path / "leaderboards").mkdir()
     (tmp_path / "pkg" / "code.py").write_text("a = 1\n")
     (tmp_path / "leaderboards" / "table.md").write_text("| a |\n")
-    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
-    (tmp_path / "benchmarks" / "results" / "machine.md").write_text("# Throughput\n")
+    (tmp_path / "speed" / "results").mkdir(parents=True)
+    (tmp_path / "speed" / "results" / "machine.md").write_text("# Throughput\n")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "."], check=True)
@@ -236,7 +236,7 @@ def test_a_tree_is_dirty_with_uncommitted_tracked_changes_outside_leaderboards(t
     assert git_dirty(where) is False
     (tmp_path / "scratch.txt").write_text("untracked files never count")
     (tmp_path / "leaderboards" / "table.md").write_text("| b |\n")  # results, not code
-    (tmp_path / "benchmarks" / "results" / "machine.md").write_text("# Throughput\n\nmore\n")  # measurements
+    (tmp_path / "speed" / "results" / "machine.md").write_text("# Throughput\n\nmore\n")  # measurements
     assert git_dirty(where) is False
     (tmp_path / "pkg" / "code.py").write_text("a = 2\n")
     assert git_dirty(where) is True
@@ -290,7 +290,7 @@ COMMITTED = Path(__file__).resolve().parents[1] / "leaderboards" / "records"
 
 def committed_tables():
     """The leaderboard of every suite with committed records, as ``acn-bench leaderboard`` builds it."""
-    from acn_bench.suite_registry import get_suite, list_suites
+    from acn_bench.suites import get_suite, list_suites
 
     for name in list_suites():
         if (COMMITTED / name).is_dir():

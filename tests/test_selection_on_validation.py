@@ -8,10 +8,9 @@ import dataclasses
 import pytest
 import torch
 
-import benchmarks.common
+import acn_bench.suites.image_data
 from acn_bench.data.splits import validation_split
-from acn_bench.suite import RunContext, plan_runs, run_suite
-from acn_bench.suite_registry import get_suite
+from acn_bench.suites import RunContext, get_suite, plan_runs, run_suite
 
 CHOICES = {
     "compression": ("cutoff_layer", "best_epoch", "truncated_val_accuracy"),
@@ -24,7 +23,7 @@ ONLY = {"early_exit": {"exit_mode": ["inherent"]}, "transfer": {"mode": ["full"]
 
 def run_records(suite_name: str, tmp_path, poisoned: bool, monkeypatch) -> list:
     """Smoke runs of the suite's twins, with every test label shifted to a wrong class when ``poisoned``."""
-    real = benchmarks.common.load_images
+    real = acn_bench.suites.image_data.load_images
 
     def load_images(name, split, *args, **kwargs):
         data = real(name, split, *args, **kwargs)
@@ -32,7 +31,7 @@ def run_records(suite_name: str, tmp_path, poisoned: bool, monkeypatch) -> list:
             return dataclasses.replace(data, labels=(data.labels + 1) % data.num_classes)
         return data
 
-    monkeypatch.setattr(benchmarks.common, "load_images", load_images)
+    monkeypatch.setattr(acn_bench.suites.image_data, "load_images", load_images)
     suite = get_suite(suite_name)
     plan = plan_runs(suite, "smoke", "digits", only=ONLY.get(suite_name, {}))
     out = tmp_path / ("poisoned" if poisoned else "clean")

@@ -24,7 +24,7 @@ from acn_bench.results.primaries import PRIMARIES
 from acn_bench.results.store import load_records, read_record, record_json
 from acn_bench.site import build as site_build
 from acn_bench.site.figures import pareto_front
-from acn_bench.suite_registry import get_suite
+from acn_bench.suites import get_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "leaderboards" / "records"

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from acn_bench.benchmarks.compression import budget_figures
+from acn_bench.benchmarks.recipes import STANDARD_CIFAR10
 from acn_bench.cli import main
 from acn_bench.results import load_records
-from acn_bench.suite import plan_runs
-from acn_bench.suite_registry import get_suite
-from benchmarks.compression import budget_figures
-from benchmarks.recipes import STANDARD_CIFAR10
+from acn_bench.suites import get_suite, plan_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SUITES = ("compression", "robustness", "early_exit", "pruning", "low_data", "transfer", "continual")
@@ -172,7 +171,7 @@ def test_standard_evidence_script_runs_its_steps_and_reuses_the_twins(tmp_path):
 def test_an_interrupted_twin_resumes_in_any_suite_and_starts_afresh_without_resume(tmp_path, monkeypatch, capsys):
     """A twin whose training ended before it was saved: ``--resume`` in another suite continues it (its
     checkpoint belongs to the twin, not to the suite that started it); without it, training starts over."""
-    import benchmarks.common as common
+    import acn_bench.suites.model_store as model_store
 
     out = tmp_path / "out"
     only = ["--only", "connectivity=acn", "--out", str(out)]
@@ -181,7 +180,7 @@ def test_an_interrupted_twin_resumes_in_any_suite_and_starts_afresh_without_resu
         def fail(*args, **kwargs):
             raise KeyboardInterrupt
 
-        monkeypatch.setattr(common, "save_backbone", fail)
+        monkeypatch.setattr(model_store, "save_backbone", fail)
         with pytest.raises(KeyboardInterrupt):
             run("compression", *only)
         monkeypatch.undo()

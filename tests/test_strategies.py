@@ -12,9 +12,15 @@ from torch.utils.data import TensorDataset
 from acn_bench import UserError
 from acn_bench.data import load_images
 from acn_bench.data.augment import Normalizer
-from benchmarks.common import backbone_for
-from strategies import Param, list_strategies, make_strategy, register_strategy, strategy_params
-from strategies.evaluation import continual_summary, experience_accuracies, run_stream, silent_evaluator, stream_metric
+from acn_bench.strategies import Param, list_strategies, make_strategy, register_strategy, strategy_params
+from acn_bench.strategies.evaluation import (
+    continual_summary,
+    experience_accuracies,
+    run_stream,
+    silent_evaluator,
+    stream_metric,
+)
+from acn_bench.suites.image_data import backbone_for
 
 COMMON = {"train_mb_size": 32, "train_epochs": 1, "eval_mb_size": 128}
 
@@ -39,7 +45,7 @@ def digits_split():
 
 
 def model_for(train, setting="task", depth=2, connectivity="acn"):
-    from strategies.models import continual_model
+    from acn_bench.strategies.models import continual_model
 
     torch.manual_seed(0)
     return continual_model(backbone_for("mixer_tiny", train, connectivity, depth=depth, patch_size=2), setting)

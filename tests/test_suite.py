@@ -6,17 +6,17 @@ import pytest
 import torch
 
 from acn_bench import UserError
-from acn_bench.suite import (
+from acn_bench.suites import (
     RunContext,
     expand_grid,
-    filter_only,
+    get_suite,
+    list_suites,
     parse_only,
     parse_shard,
     plan_runs,
     run_suite,
-    take_shard,
 )
-from acn_bench.suite_registry import get_suite, list_suites
+from acn_bench.suites.plan import filter_only, take_shard
 
 
 def test_expand_grid_is_the_cartesian_product_in_order():

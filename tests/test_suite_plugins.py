@@ -9,19 +9,17 @@ import pytest
 import torch
 
 from acn_bench import UserError
+from acn_bench.benchmarks.compression import CompressionSuite
 from acn_bench.cli import main
 from acn_bench.plugins import load_plugin
-from acn_bench.suite import RunContext, plan_runs, run_suite
-from acn_bench.suite_registry import get_suite, list_suites, register_suite
+from acn_bench.suites import Recipe, RunContext, get_suite, list_suites, plan_runs, register_suite, run_suite
 from acn_bench.training import TrainConfig
-from benchmarks.common import Recipe
-from benchmarks.compression import CompressionSuite
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "calibration_suite.py"
 
 SUITE_SOURCE = """
-from benchmarks.image_suite import ImageSuite, Measured
-from benchmarks.compression import RECIPES
+from acn_bench import ImageSuite, Measured
+from acn_bench.benchmarks.compression import RECIPES
 
 
 class {cls}(ImageSuite):
@@ -89,8 +87,8 @@ def test_the_example_suite_runs_through_plugin_without_installing(tmp_path, caps
             SUITE_SOURCE.format(cls="Again", name="compression", measure=MEASURE)
             .replace("class Again", "@register_suite\nclass Again")
             .replace(
-                "from benchmarks.image_suite",
-                "from acn_bench.suite_registry import register_suite\nfrom benchmarks.image_suite",
+                "from acn_bench import ImageSuite",
+                "from acn_bench import register_suite\nfrom acn_bench import ImageSuite",
             ),
             "suite 'compression' is already registered",
         ),
@@ -98,8 +96,8 @@ def test_the_example_suite_runs_through_plugin_without_installing(tmp_path, caps
             SUITE_SOURCE.format(cls="NoMeasure", name="no-measure", measure="")
             .replace("class NoMeasure", "@register_suite\nclass NoMeasure")
             .replace(
-                "from benchmarks.image_suite",
-                "from acn_bench.suite_registry import register_suite\nfrom benchmarks.image_suite",
+                "from acn_bench import ImageSuite",
+                "from acn_bench import register_suite\nfrom acn_bench import ImageSuite",
             ),
             "suite class NoMeasure does not implement measure",
         ),
@@ -119,7 +117,7 @@ def test_a_broken_suite_plugin_exits_2_naming_the_file_and_writes_nothing(tmp_pa
 def test_a_plugin_that_fails_halfway_takes_back_what_it_registered(tmp_path):
     body = (
         SUITE_SOURCE.format(cls="First", name="first-half", measure=MEASURE)
-        + "\nfrom acn_bench.suite_registry import register_suite\nregister_suite(First)\nraise ValueError('later')\n"
+        + "\nfrom acn_bench.suites import register_suite\nregister_suite(First)\nraise ValueError('later')\n"
     )
     with pytest.raises(UserError, match="later"):
         load_plugin(write_plugin(tmp_path, "half", body))

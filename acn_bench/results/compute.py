@@ -2,7 +2,7 @@
 
 A benchmark's evidence comes with a bill; a reader of a claims report should see what each suite's
 rows cost and on what machine. The cost of a run is its ``timings.run_s`` (the run's wall time,
-written by :func:`acn_bench.suite.run_config`) times the CPU threads it used (CPU), or times its
+written by :func:`acn_bench.suites.run_config`) times the CPU threads it used (CPU), or times its
 processes (GPU, one each).
 A trained model another run made and this run loaded from the twin store is in that other run's
 time, never in this one's, so nothing is counted twice.

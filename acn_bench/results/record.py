@@ -148,8 +148,8 @@ def environment() -> dict[str, Any]:
 
 # Tracked paths whose changes do not make a run's code dirty: the committed records and the
 # tables rendered from them (a run that adds a record there must not mark the next one dirty), and
-# the throughput measurements that ``python -m benchmarks.perf --save`` appends.
-DIRTY_IGNORED = ("leaderboards", "benchmarks/results")
+# the throughput measurements that ``python -m speed.perf --save`` appends.
+DIRTY_IGNORED = ("leaderboards", "speed/results")
 
 
 def _git(*args: str, where: Path | None = None) -> str | None:
@@ -180,7 +180,7 @@ def git_dirty(where: Path | None = None) -> bool | None:
 
     The rule: ``git status --porcelain --untracked-files=no`` over the whole repository except the
     folders in :data:`DIRTY_IGNORED` (``leaderboards/``: records being added there and the tables
-    re-rendered from them, and ``benchmarks/results/``: measurements, are results, not code) is
+    re-rendered from them, and ``speed/results/``: measurements, are results, not code) is
     non-empty. Untracked files never count (a
     scratch file, or a plugin file not yet added, is not the benchmark's code).
 

@@ -28,8 +28,8 @@ from acn_bench.results.store import iter_record_files, read_record
 from acn_bench.site.figures import figure_html, pareto_figures, plotly_js
 from acn_bench.site.pages import IndexContent, SuiteSummary, index_page, suite_page
 from acn_bench.site.tables import RecordFile, table_data
-from acn_bench.suite import Suite
-from acn_bench.suite_registry import get_suite, list_suites, suite_key
+from acn_bench.suites import Suite, get_suite, list_suites
+from acn_bench.suites.registry import suite_key
 
 MARKER = ".acn-bench-site"  # in every site folder: what may be replaced by the next build
 ASSETS = ("site.css", "site.js")

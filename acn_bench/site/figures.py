@@ -1,6 +1,6 @@
 """Interactive figures of the site (plotly), drawn from the data the suites' PNG figures are drawn from.
 
-:meth:`acn_bench.suite.Suite.figures` gives each suite's figures as data (``Lines``: label -> x ->
+:meth:`acn_bench.suites.Suite.figures` gives each suite's figures as data (``Lines``: label -> x ->
 one value per seed; ``Heatmaps``: panel -> one grid per seed); :func:`figure_html` turns one into
 a plotly ``<div>`` whose hover shows the mean, the sample std over seeds and the number of seeds.
 :func:`pareto_figures` draws accuracy against cost for the suites in :data:`PARETO`, the

@@ -19,7 +19,7 @@ import pandas as pd
 from acn_bench.results.leaderboard import build_table, format_value, records_frame
 from acn_bench.results.record import Record
 from acn_bench.results.regime import as_number
-from acn_bench.suite import Suite
+from acn_bench.suites import Suite
 
 COLUMNS = ["backbone", "connectivity", "depth", "dataset", "profile"]  # always shown, in this order
 FILTERS = ["dataset", "profile", "backbone", "connectivity", "hardware", "source"]

@@ -1,6 +1,6 @@
 """The skeleton of every suite that trains twins of one backbone on an in-memory image set.
 
-:class:`ImageSuite` implements the four steps of :meth:`acn_bench.suite.Suite.run_one` for image
+:class:`ImageSuite` implements the four steps of :meth:`acn_bench.suites.Suite.run_one` for image
 twins: ``load_data`` (the recipe's train / test sets), ``train`` (build the twin, train it with
 the one :class:`~acn_bench.training.Trainer`, resumable), ``make_record`` (dataset, backbone,
 recipe, probe, history, timings, environment). A suite adds its grid keys (:meth:`axes`) and its
@@ -28,18 +28,12 @@ from acn_bench.data import ImageSet
 from acn_bench.data.augment import Normalizer
 from acn_bench.errors import require
 from acn_bench.results import Record, environment, run_id
-from acn_bench.suite import RunContext, Suite, expand_grid
+from acn_bench.suites.base import Measured, RunContext, Suite, expand_grid
+from acn_bench.suites.image_data import VALIDATION_SEED, backbone_for, backbone_info, dataset_info, load_splits
+from acn_bench.suites.model_store import cached_model
+from acn_bench.suites.recipe import Recipe
 from acn_bench.training import Trainer, TrainResult, distributed, probe_accuracy, seed_everything
 from acn_bench.training.trainer import Objective, resolve_amp
-from benchmarks.common import (
-    VALIDATION_SEED,
-    Recipe,
-    backbone_for,
-    backbone_info,
-    cached_model,
-    dataset_info,
-    load_splits,
-)
 
 TWIN_STORE = ".twins"  # under the records folder: one trained model per twin key, shared by the suites
 TWIN_KEY = ("dataset", "backbone", "connectivity", "depth", "seed")  # with the recipe: what tells twins apart
@@ -128,23 +122,6 @@ class Trained:
     def _on_device(self, images: ImageSet) -> tuple[torch.Tensor, torch.Tensor]:
         device = next(self.model.parameters()).device
         return images.images.to(device), images.labels.to(device)
-
-
-@dataclass
-class Measured:
-    """What a suite's ``measure`` step found.
-
-    Attributes:
-        metrics: the record's metrics (test and validation accuracy, chance level and the training
-            result's best epoch are added).
-        history, timings: merged into the record's ``history`` and ``timings``.
-        model: the model the record describes, when not the trained one (e.g. a truncated model).
-    """
-
-    metrics: dict[str, Any]
-    history: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    model: Backbone | None = None
 
 
 def truncation_metrics(model: Backbone, cutoff: int, batch: Any, repeats: int) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Throughput benchmarks (scripts, not timed tests).
 
-``python -m benchmarks.perf step-time`` times one training step (forward, backward, AdamW update)
+``python -m speed.perf step-time`` times one training step (forward, backward, AdamW update)
 of twins that differ only in connectivity, on the backbone's ``example_input`` (random images, or
 random 128-token sequences for BERT-style ones), interleaving the twins so that machine noise hits
 both alike, and prints the median step time, samples/s, achieved model TFLOP/s (3x forward FLOPs)
@@ -9,7 +9,7 @@ with a warning, where compilation fails; ``--compile-strict`` exits 2 with the e
 ``--amp bf16|fp16`` under autocast (fp16 with a gradient scaler). ``--transposed-token-mixing``
 (Mixers) adds the first twin with the token-mixing layout of before ``TokenLinear`` as a contender.
 
-``python -m benchmarks.perf train-throughput`` times the suite's trainer against a bare PyTorch
+``python -m speed.perf train-throughput`` times the suite's trainer against a bare PyTorch
 loop, for both twins, in one process: rounds of one block of ``--steps`` steps per contender (the
 order rotates every round), medians over the rounds and paired per-round ratios.
 
@@ -38,7 +38,7 @@ Data that works offline: ``digits`` (built in, 1 x 8 x 8), ``synthetic`` (seeded
 images of CIFAR's shape, 3 x 32 x 32, 10 classes) or ``cifar10`` (a local copy, see the README).
 
 Every command takes ``--threads N`` (torch's intra-op threads) and ``--save``, which appends the
-table, the command line and the environment to ``benchmarks/results/<YYYY-MM-DD>-<machine>.md``
+table, the command line and the environment to ``speed/results/<YYYY-MM-DD>-<machine>.md``
 (the machine: the GPU's name, or the CPU model and its number of hardware threads).
 """
 
@@ -130,7 +130,7 @@ def machine_name(device: torch.device) -> str:
 
 
 def results_path(device: torch.device, day: datetime.date | None = None) -> Path:
-    """``benchmarks/results/<YYYY-MM-DD>-<machine>.md`` (the machine name lower-cased, runs of other
+    """``speed/results/<YYYY-MM-DD>-<machine>.md`` (the machine name lower-cased, runs of other
     characters than letters and digits turned into one dash)."""
     slug = re.sub(r"[^a-z0-9]+", "-", machine_name(device).lower()).strip("-")
     return RESULTS_DIR / f"{(day or datetime.date.today()).isoformat()}-{slug}.md"
@@ -147,7 +147,7 @@ def save_report(reports: Sequence[Report], device: torch.device, argv: Sequence[
     dirty = {True: " (uncommitted changes)", False: "", None: " (dirty state unknown)"}[env.get("git_dirty")]
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     section = [
-        f"## {when}: `python -m benchmarks.perf {shlex.join(argv)}`",
+        f"## {when}: `python -m speed.perf {shlex.join(argv)}`",
         "",
         f"commit {commit}{dirty}; torch {torch.__version__}; {device}; {torch.get_num_threads()} torch threads; "
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}; load average "
@@ -379,7 +379,7 @@ def load_data(dataset: str, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, 
 def suite_recipe(profile: str, dataset: str) -> Any:
     """The compression suite's recipe of ``profile`` for ``dataset`` (CIFAR-10's for synthetic images):
     what its twins train with (the recipe of the robustness, early-exit and pruning twins too)."""
-    from acn_bench.suite_registry import get_suite
+    from acn_bench.suites import get_suite
 
     return get_suite("compression").recipe(profile, "cifar10" if dataset == "synthetic" else dataset)
 
@@ -488,7 +488,7 @@ class ThroughputSetup:
 def throughput_setup(args: argparse.Namespace, device: torch.device) -> ThroughputSetup:
     """Load the data, the recipe and, per twin, a trainer and a bare loop on equal models."""
     from acn_bench.data.images import ImageSet
-    from benchmarks.common import backbone_for
+    from acn_bench.suites.image_data import backbone_for
 
     recipe = suite_recipe(args.recipe, args.dataset)
     images, labels, num_classes = load_data(args.dataset)
@@ -732,7 +732,7 @@ def run_augment(args: argparse.Namespace) -> list[Report]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.perf", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m speed.perf", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     default_device = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -742,7 +742,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         p.add_argument("--device", default=default_device)
         p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-        p.add_argument("--save", action="store_true", help="append the table to benchmarks/results/<date>-<machine>.md")
+        p.add_argument("--save", action="store_true", help="append the table to speed/results/<date>-<machine>.md")
 
     step = sub.add_parser("step-time", help="train-step time of twins at equal config")
     step.add_argument("--backbone", default="mixer_cifar")

@@ -1,28 +1,26 @@
-"""Suites: a grid of run configurations per profile, expanded, filtered, sharded and resumed.
+"""The suite contract: a grid of run configurations per profile, and the four steps of one run.
 
-A suite module (``benchmarks/<name>.py``, or a plugin) defines a subclass of :class:`Suite`: its
-``grid`` for a profile and the steps of one run (load data, train, measure, make the record). The
-driver :func:`run_suite` does the rest: seeds, ``--only`` filters, ``--shard i/n``, ``--resume``
-and atomic record writing.
+A suite module (``benchmarks/<name>.py``, installed as ``acn_bench.benchmarks.<name>``, or a plugin)
+defines a subclass of :class:`Suite`: its ``grid`` for a profile and the steps of one run (load data,
+train, measure, make the record). :mod:`acn_bench.suites.plan` expands and filters the grid;
+:mod:`acn_bench.suites.driver` runs it.
 """
 
 from __future__ import annotations
 
 import abc
 import itertools
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import torch
 
-from acn_bench import progress
-from acn_bench.errors import UserError, require, unknown_choice
-from acn_bench.results import Record, has_record, run_id, write_record
-from acn_bench.training import distributed
+from acn_bench.errors import UserError, unknown_choice
+from acn_bench.results import Record, run_id
 
 if TYPE_CHECKING:
+    from acn_bench.backbones import Backbone
     from acn_bench.results.plots import FigureData
 
 PROFILES = ("smoke", "quick", "standard", "paper")
@@ -32,46 +30,6 @@ def expand_grid(axes: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Cartesian product of named axes, in order: ``{"a": [1, 2], "b": [3]}`` -> two configs."""
     keys = list(axes)
     return [dict(zip(keys, values)) for values in itertools.product(*(axes[k] for k in keys))]
-
-
-def parse_only(items: Iterable[str]) -> dict[str, list[str]]:
-    """``["k=v", "k=w", "j=x"]`` -> ``{"k": ["v", "w"], "j": ["x"]}`` (values compared as text)."""
-    only: dict[str, list[str]] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        require(bool(sep and key and value), f"--only takes key=value, got {item!r}.")
-        only.setdefault(key.strip(), []).append(value.strip())
-    return only
-
-
-def filter_only(configs: list[dict[str, Any]], only: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """Keep configurations whose values match every ``--only`` key (any of its values)."""
-    keys = sorted({k for cfg in configs for k in cfg})
-    for key in only:
-        if key not in keys:
-            raise unknown_choice("--only key", key, keys)
-    return [cfg for cfg in configs if all(str(cfg.get(k)) in values for k, values in only.items())]
-
-
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """``"2/4"`` -> ``(2, 4)``: the second of four shards (1-based)."""
-    if text is None:
-        return None
-    index, sep, count = text.partition("/")
-    try:
-        i, n = int(index), int(count)
-    except ValueError:
-        i, n = 0, 0
-    require(bool(sep) and 1 <= i <= n, f"--shard takes i/n with 1 <= i <= n (e.g. 1/4), got {text!r}.")
-    return i, n
-
-
-def take_shard(configs: list[dict[str, Any]], shard: tuple[int, int] | None) -> list[dict[str, Any]]:
-    """Every n-th configuration starting at the i-th (round-robin, so shards get similar mixes)."""
-    if shard is None:
-        return configs
-    i, n = shard
-    return configs[i - 1 :: n]
 
 
 @dataclass
@@ -110,14 +68,14 @@ class Suite(abc.ABC):
     :meth:`run_one` is the same for every suite: the profile's recipe (always through
     :meth:`recipe`, so a subclass that changes its recipes changes the whole experiment), then
     ``load_data`` -> ``train`` -> ``measure`` -> ``make_record``. A suite implements those steps
-    (image suites inherit all but ``measure`` from ``benchmarks.image_suite.ImageSuite``) and
+    (image suites inherit all but ``measure`` from ``acn_bench.suites.ImageSuite``) and
     :meth:`grid`.
 
     Subclasses set ``name``, ``description``, ``metrics`` (leaderboard columns; ``key_metrics`` the
     few of them compact tables show), ``datasets``
     (the first is the default), ``recipes`` (profile -> dataset or ``"*"`` -> recipe) and
     ``group_by`` (grid keys besides backbone, connectivity, depth, strategy, ... that separate
-    leaderboard rows), and register with :func:`acn_bench.suite_registry.register_suite`.
+    leaderboard rows), and register with :func:`acn_bench.suites.registry.register_suite`.
     """
 
     name: str = ""
@@ -250,158 +208,17 @@ class Suite(abc.ABC):
 
 
 @dataclass
-class SuiteRun:
-    """What :func:`run_suite` did."""
+class Measured:
+    """What a suite's ``measure`` step found: every suite's ``measure`` returns one.
 
-    planned: int
-    written: list[Path] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    records: list[Record] = field(default_factory=list)
-
-    def add(self, result: RunResult) -> None:
-        """Count one finished run: skipped, or its record (and the file when this process wrote it)."""
-        if result.record is None:
-            self.skipped.append(result.run_id)
-            return
-        self.records.append(result.record)
-        if result.path is not None:
-            self.written.append(result.path)
-
-
-def plan_runs(
-    suite: Suite,
-    profile: str,
-    dataset: str | None = None,
-    seeds: int = 1,
-    only: dict[str, list[str]] | None = None,
-    shard: tuple[int, int] | None = None,
-    axes: dict[str, list[Any]] | None = None,
-) -> list[dict[str, Any]]:
-    """The configurations a ``run`` would execute, in order.
-
-    Args:
-        suite, profile, dataset: what to run (``dataset`` defaults to the suite's first).
-        seeds: seeds 0..seeds-1 for every configuration.
-        only: ``--only`` filters (key -> accepted values).
-        shard: ``(i, n)``: keep the i-th of n round-robin shards.
-        axes: replace grid axes (e.g. ``{"depth": [5, 10, 15]}``, ``{"backbone": ["my-net"]}``) or
-            set the suite's :attr:`~Suite.recipe_keys` (``{"epochs": [10, 20, 40]}`` sweeps them).
+    Attributes:
+        metrics: the record's metrics (an image suite adds test and validation accuracy, chance level
+            and the training result's best epoch).
+        history, timings: merged into the record's ``history`` and ``timings``.
+        model: the model the record describes, when not the trained one (e.g. a truncated model).
     """
-    if profile not in PROFILES:
-        raise unknown_choice("profile", profile, PROFILES)
-    require(seeds >= 1, f"--seeds must be >= 1, got {seeds}.")
-    dataset = dataset or suite.default_dataset(profile)
-    if dataset not in suite.datasets and not dataset.startswith("imagefolder:"):
-        raise unknown_choice(f"dataset for suite {suite.name!r}", dataset, [*suite.datasets, "imagefolder:PATH"])
-    base = suite.grid(profile, dataset)
-    for key in axes or {}:
-        if key not in base[0] and key not in suite.recipe_keys:
-            raise unknown_choice(f"grid axis of suite {suite.name!r}", key, [*base[0], *suite.recipe_keys])
-    variants = expand_grid(axes or {})
-    if axes and "backbone" in axes and "depth" not in axes and "depth" in base[0]:
-        variants = [dict(v, depth=None) for v in variants]  # another backbone keeps its own depth
-    configs = [
-        suite.canonical(dict(cfg, **variant, profile=profile, seed=seed))
-        for cfg in base
-        for variant in variants
-        for seed in range(seeds)
-    ]
-    unique = {run_id(cfg): cfg for cfg in configs}  # replaced axes can make equal configurations
-    configs = list(unique.values())
-    configs = filter_only(configs, only or {})
-    if not configs:
-        raise UserError(
-            f"--only {only} leaves no run of suite {suite.name!r} ({profile} profile, dataset {dataset!r})."
-        )
-    for config in configs:
-        suite.check(config)
-        suite.run_recipe(config)  # a bad recipe setting (``--set epochs=0``) fails here, before any run
-    return take_shard(configs, shard)
 
-
-def parse_value(text: str) -> Any:
-    """``"3"`` -> 3, ``"0.5"`` -> 0.5, anything else stays text."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_settings(items: Iterable[str]) -> dict[str, list[Any]]:
-    """``--set KEY=VALUE`` items -> grid axes (a key given twice sweeps both values)."""
-    return {key: [parse_value(v) for v in values] for key, values in parse_only(items).items()}
-
-
-def run_label(config: dict[str, Any]) -> str:
-    """``connectivity=acn, depth=4, seed=1``: a configuration for the log (the profile left out)."""
-    return ", ".join(f"{k}={v}" for k, v in config.items() if k != "profile")
-
-
-@dataclass
-class RunResult:
-    """What :func:`run_config` did with one configuration."""
-
-    run_id: str
-    record: Record | None = None  # None: skipped (its record exists and ``resume`` was asked)
-    path: Path | None = None  # the record written (None when skipped, and on ranks other than 0)
-
-    @property
-    def skipped(self) -> bool:
-        return self.record is None
-
-
-def run_config(
-    suite: Suite, config: dict[str, Any], context: RunContext, resume: bool = False, position: str = ""
-) -> RunResult:
-    """Run one configuration and write its record: what :func:`run_suite` does for each of its runs.
-
-    On ``resume`` a configuration with a record is skipped and an interrupted run continues from
-    its checkpoint; otherwise its checkpoint is deleted first so the run starts afresh. The record
-    (with ``timings.run_s``, the run's wall time) is written atomically (by rank 0 under torchrun),
-    then the checkpoint is deleted.
-    ``position`` (e.g. ``"[3/12] "``) starts the log lines.
-    """
-    context.resume = resume
-    rid = suite.identity(config)
-    label = run_label(config)
-    if resume and has_record(context.out_dir, suite.name, rid):
-        context.log(f"{position}done already, skipped: {label}")
-        return RunResult(rid)
-    context.log(f"{position}{suite.name}: {label}")
-    checkpoint = context.checkpoint_path(suite.name, rid)
-    if not resume and distributed.is_main():
-        checkpoint.unlink(missing_ok=True)  # without --resume every run starts afresh
-    distributed.barrier()
-    start = time.perf_counter()
-    record = suite.run_one(config, context)
-    # the run's whole wall time (x its CPU threads: the compute it cost; a model another run trained is not in it)
-    record.timings["run_s"] = time.perf_counter() - start
-    record.run_id = rid
-    record.protocol = suite.protocol
-    result = RunResult(rid, record)
-    if distributed.is_main():  # under torchrun every rank ran the same run; one writes it
-        result.path = write_record(context.out_dir, record)
-        checkpoint.unlink(missing_ok=True)
-    distributed.barrier()
-    return result
-
-
-def run_suite(suite: Suite, configs: list[dict[str, Any]], context: RunContext, resume: bool = False) -> SuiteRun:
-    """Run ``configs`` one by one (:func:`run_config`), writing a record after each.
-
-    On ``resume``, runs with a record are skipped and an interrupted run continues from its
-    checkpoint; otherwise every run starts afresh. ``acn_bench.jobs.run_parallel`` runs the same
-    :func:`run_config` in several processes. With ``context.progress`` a bar shows run i of n, the
-    time elapsed and an estimate of the time left (the trainer's and the data's bars nest under it).
-    """
-    outcome = SuiteRun(planned=len(configs))
-    context.resume = resume
-    with progress.display(context.progress), progress.task(suite.name, total=len(configs)) as grid:
-        for number, config in enumerate(configs, start=1):
-            grid.update(description=f"{suite.name}: run {number}/{len(configs)}")
-            result = run_config(suite, config, context, resume, f"[{number}/{len(configs)}] ")
-            outcome.add(result)
-            grid.advance(skipped=result.skipped)
-    return outcome
+    metrics: dict[str, Any]
+    history: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    model: Backbone | None = None

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # One GPU session, prepared so that the lent device time goes to measurements, not to set-up.
 #
-#   ACN_BENCH_CIFAR10=PATH/cifar10-jpg.tar.gz bash benchmarks/gpu_session.sh [BUDGET_S]
+#   ACN_BENCH_CIFAR10=PATH/cifar10-jpg.tar.gz bash workflows/gpu_session.sh [BUDGET_S]
 #
 # Runs from the repository root with the machine's own python3 (PyTorch, timm, pandas, rich, scikit-learn:
 # the lent H200 image has them; nothing is installed), in this order:
-#   1. throughput tables, appended to benchmarks/results/<date>-<gpu>.md: the trainer with the paper recipe
+#   1. throughput tables, appended to speed/results/<date>-<gpu>.md: the trainer with the paper recipe
 #      (AutoAugment batched on the GPU, CutMix, clipping, gradient norms) against the bare loop, with the
 #      epoch's phases, for mixer_cifar at the paper's batch size (64) and mixer_small at 512; the paper
 #      augmentation of a batch against a bare step; and the mixer_cifar step time compiled under bf16;
@@ -24,7 +24,7 @@ records=${ACN_BENCH_RESULTS:-/tmp/acn-gpu-records}
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
 : "${ACN_BENCH_CIFAR10:?set ACN_BENCH_CIFAR10 to the CIFAR-10 JPEG archive (see Data in the README)}"
 
-perf() { python3 -m benchmarks.perf "$@" --device "$device" --save || echo "perf $1 failed (exit $?)"; }
+perf() { python3 -m speed.perf "$@" --device "$device" --save || echo "perf $1 failed (exit $?)"; }
 perf train-throughput --recipe paper --dataset synthetic --steps "$steps" --rounds 3  # mixer_cifar, batch 64, the paper's augmentation
 perf augment --rounds 10
 perf train-throughput --recipe paper --backbone mixer_small --dataset synthetic --batch-size 512 --steps "$steps" --rounds 3
@@ -35,6 +35,6 @@ timeout -s INT "$budget" python3 -m acn_bench.cli run compression --profile "${P
 echo "compression run: exit $? (124 or 130: stopped at the budget of ${budget} s; --resume continues it)"
 
 if [ -n "${OUT:-}" ]; then
-  cp benchmarks/results/*.md "$OUT"/
+  cp speed/results/*.md "$OUT"/
   tar czf "$OUT/records.tgz" --exclude='*.ckpt' -C "$records" .
 fi

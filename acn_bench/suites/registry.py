@@ -17,7 +17,7 @@ import importlib.metadata
 import inspect
 
 from acn_bench.errors import UserError, unknown_choice
-from acn_bench.suite import Suite
+from acn_bench.suites.base import Suite
 
 ENTRY_POINT_GROUP = "acn_bench.suites"
 DEFAULT_SUITE = "compression"

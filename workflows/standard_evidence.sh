@@ -2,7 +2,7 @@
 # The standard profile's evidence on CIFAR-10, in the order the claims report needs it; resumable.
 #
 #   ACN_BENCH_CIFAR10=PATH/cifar10-jpg.tar.gz ACN_BENCH_TINY_IMAGENET=PATH/tiny-imagenet-200.tar.gz \
-#     bash benchmarks/standard_evidence.sh [STEP ...]
+#     bash workflows/standard_evidence.sh [STEP ...]
 #
 # Run it from a clean checkout (records remember the commit and whether the tree was dirty). Every step
 # is `acn-bench run ... --resume`: finished runs are skipped, an interrupted run continues from its last

@@ -1,24 +1,15 @@
-"""Pieces image suites share: loading a dataset pair, fitting a backbone to it, describing both, recipes."""
+"""Loading an image suite's data and fitting a backbone to it; how records describe both."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
-
-from filelock import FileLock
+from typing import Any
 
 from acn_bench.backbones import Backbone, backbone_options, create_backbone
-from acn_bench.backbones.saving import load_backbone, save_backbone
 from acn_bench.data import ImageSet, load_images
 from acn_bench.data.splits import validation_split
 from acn_bench.errors import UserError
-from acn_bench.suite import RunContext
-from acn_bench.training import TrainConfig, distributed
-
-TWINS = ("residual", "acn")
-
+from acn_bench.suites.base import RunContext
+from acn_bench.suites.recipe import Recipe
 
 VALIDATION_SEED = 0  # one validation split per (dataset, size): every run of a row is validated alike
 
@@ -119,59 +110,6 @@ def backbone_info(model: Backbone) -> dict[str, Any]:
         "params": sum(p.numel() for p in model.parameters()),
         "config": dict(model.config),
     }
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What one profile trains on one dataset.
-
-    Attributes:
-        backbone: registry name of the backbone.
-        train: the training recipe.
-        connectivities: the twins compared.
-        depth: depth override (None: the preset's).
-        max_train, max_test: keep only the first images of each split (None: all); ``max_train``
-            applies after the validation split is carved out.
-        overrides: further backbone arguments (e.g. a patch size for tiny images).
-        val_size: the validation split carved from the training set (images, or a fraction < 1):
-            every choice is made on it, the test split is evaluated once.
-        image_size: decode the images at this size (None: their own).
-    """
-
-    backbone: str
-    train: TrainConfig
-    connectivities: tuple[str, ...] = TWINS
-    depth: int | None = None
-    max_train: int | None = None
-    max_test: int | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-    val_size: int | float = 0.1
-    image_size: int | None = None
-
-    def grid_depth(self) -> int:
-        """The depth the grid uses by default."""
-        return self.depth or backbone_options(self.backbone)["depth"]
-
-
-def cached_model(
-    path: Path, train: Callable[[], tuple[Backbone, dict[str, Any]]], context: RunContext, expected: dict[str, Any]
-) -> tuple[Backbone, dict[str, Any]]:
-    """A trained model saved at ``path`` with its ``extra`` data: loaded if there, else trained and saved.
-
-    Lets several runs (fine-tuning modes, pruning methods) share one expensive training. A file lock
-    beside ``path`` makes runs in parallel processes (``--jobs``) train it once: the second waits for
-    the first and loads its model. Under ``torchrun`` the processes are the ranks of one run, which
-    train together (``--jobs`` is refused there): no lock, or the ranks would wait on each other.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{path}.lock") if distributed.world_size() == 1 else nullcontext():
-        if path.is_file():
-            context.log(f"  reusing the trained model {path}")
-            model, extra = load_backbone(path, expected)
-            return model.to(context.device), extra
-        model, extra = train()
-        save_backbone(path, model, extra)
-        return model, extra
 
 
 def parameter_matched_depth(
