@@ -70,10 +70,11 @@ from acn_bench.backbones import CONNECTIVITIES, create_backbone
 from acn_bench.backbones.mixer import TokenMixing
 from acn_bench.errors import UserError, require
 from acn_bench.training import TrainConfig, Trainer
+from acn_bench.training.config import mixup_for, resolve_amp
 from acn_bench.training.evaluate import autocast
+from acn_bench.training.phase_clock import PhaseClock
 from acn_bench.training.schedule import build_optimizer
 from acn_bench.training.throughput import training_flops_per_sample
-from acn_bench.training.trainer import PhaseClock, mixup_for, resolve_amp
 
 RESULTS_DIR = Path(__file__).parent / "results"
 AMP_CHOICES = ("none", "bf16", "fp16")

@@ -8,8 +8,8 @@ import torch
 from acn_bench import UserError, create_backbone
 from acn_bench.data.augment import BatchAugment, Normalizer, random_crop, random_hflip
 from acn_bench.training import TrainConfig, Trainer
+from acn_bench.training.grad_norms import ParameterGroups, block_grad_norms, gradient_norms
 from acn_bench.training.schedule import build_optimizer, build_scheduler
-from acn_bench.training.trainer import ParameterGroups, block_grad_norms, gradient_norms
 
 
 def digits_model(connectivity="acn", seed=0):
@@ -207,7 +207,7 @@ def test_mixup_is_applied_with_soft_targets(digits_tensors):
 
 
 def test_compile_is_auto_on_cuda_only_and_cpu_stays_eager(digits_tensors):
-    from acn_bench.training.trainer import resolve_compile
+    from acn_bench.training.config import resolve_compile
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert (resolve_compile(None, cpu), resolve_compile(None, cuda)) == (False, True)
@@ -326,7 +326,7 @@ def test_the_step_loop_reads_no_tensor_back_per_step(digits_tensors, monkeypatch
 
 
 def test_the_phase_clock_splits_the_training_time_and_changes_no_number(digits_tensors):
-    from acn_bench.training.trainer import PhaseClock
+    from acn_bench.training.phase_clock import PhaseClock
 
     options = dict(epochs=2, batch_size=64, warmup_epochs=0.5, cutmix_prob=0.5, autoaugment="cifar10", grad_norms=True)
     plain = Trainer(digits_model(), TrainConfig(**options), *digits_tensors).fit()

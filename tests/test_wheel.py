@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -33,8 +34,16 @@ def run(*args: str | Path, cwd: Path) -> str:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", out, ROOT, cwd=out)
+    """The wheel, built from a copy of the checkout (setuptools builds in the source folder, and a stale
+    ``build/`` there would put deleted modules into the wheel)."""
+    source, out = tmp_path_factory.mktemp("source") / "acn-bench", tmp_path_factory.mktemp("wheel")
+    top_level = {".git", ".venv", "build", "leaderboards", "site", "results", "acn_bench.egg-info"}
+
+    def skip(folder: str, names: list[str]) -> set[str]:
+        return {n for n in names if n == "__pycache__" or (Path(folder) == ROOT and n in top_level)}
+
+    shutil.copytree(ROOT, source, ignore=skip)
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", out, source, cwd=out)
     return next(out.glob("acn_bench-*.whl"))
 
 

@@ -33,7 +33,8 @@ from acn_bench.suites.image_data import VALIDATION_SEED, backbone_for, backbone_
 from acn_bench.suites.model_store import cached_model
 from acn_bench.suites.recipe import Recipe
 from acn_bench.training import Trainer, TrainResult, distributed, probe_accuracy, seed_everything
-from acn_bench.training.trainer import Objective, resolve_amp
+from acn_bench.training.config import resolve_amp
+from acn_bench.training.trainer import Objective
 
 TWIN_STORE = ".twins"  # under the records folder: one trained model per twin key, shared by the suites
 TWIN_KEY = ("dataset", "backbone", "connectivity", "depth", "seed")  # with the recipe: what tells twins apart

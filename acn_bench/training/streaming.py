@@ -29,8 +29,9 @@ from acn_bench.data.folders import (
 )
 from acn_bench.errors import require
 from acn_bench.training import distributed
+from acn_bench.training.config import TrainConfig
 from acn_bench.training.evaluate import probe_counts_batches
-from acn_bench.training.trainer import BaseTrainer, TrainConfig
+from acn_bench.training.trainer import BaseTrainer
 
 
 class StreamingTrainer(BaseTrainer):

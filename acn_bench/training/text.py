@@ -25,8 +25,9 @@ from acn_bench.backbones.text import MaskedLMHead, TextBackbone
 from acn_bench.data.text import TextSet, mask_tokens
 from acn_bench.errors import require, unknown_choice
 from acn_bench.training import distributed
+from acn_bench.training.config import TrainConfig
 from acn_bench.training.evaluate import autocast, probe_logits
-from acn_bench.training.trainer import BaseTrainer, TrainConfig
+from acn_bench.training.trainer import BaseTrainer
 
 MODES = ("mlm", "classify", "regress")
 METRICS = ("accuracy", "mcc", "pearson")
