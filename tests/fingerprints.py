@@ -24,8 +24,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 PINNED = Path(__file__).with_name("fingerprints.json")
-# the suites whose smoke profile runs on the built-in digits; imagenet and glue need folders a test writes
-SUITES = ("compression", "robustness", "early_exit", "pruning", "low_data", "transfer", "continual")
+# every suite: the image suites on the built-in digits, imagenet on digits saved as class folders and
+# glue on a tiny corpus and GLUE-layout tasks (both written by tests/conftest.py)
+SUITES = ("compression", "robustness", "early_exit", "pruning", "low_data", "transfer", "continual", "imagenet", "glue")
 TIMING = re.compile(r"latency|wall|_ms$|_s$|per_s|tflops|mfu|seconds|time")
 DIGITS = 4  # accuracies of smoke runs are counts over 128 test images: 4 decimals keep them apart
 
@@ -46,6 +47,22 @@ def metrics_of(record: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def data_arguments(suite: str, data: Path) -> list[str]:
+    """The ``run`` arguments that point ``suite``'s smoke run at the folders written under ``data``."""
+    from conftest import write_class_folders, write_text_data
+
+    if suite == "imagenet":
+        folders = data / "digit-folders"
+        if not folders.is_dir():
+            write_class_folders(folders)
+        return ["--dataset", f"imagefolder:{folders}"]
+    if suite == "glue":
+        if not (data / "text" / "glue").is_dir():
+            write_text_data(data / "text")
+        return ["--data-root", str(data / "text")]
+    return []
+
+
 def fingerprints(out: Path, suites: tuple[str, ...] = SUITES) -> dict[str, Any]:
     """Run every suite of ``suites`` on its smoke profile (seed 0) into ``out``; their fingerprints."""
     from acn_bench.cli import main
@@ -56,10 +73,11 @@ def fingerprints(out: Path, suites: tuple[str, ...] = SUITES) -> dict[str, Any]:
     try:
         found: dict[str, Any] = {}
         for suite in suites:
-            argv = ["run", suite, "--profile", "smoke", "--seeds", "1", "--out", str(out), "--no-progress"]
+            argv = ["run", suite, "--profile", "smoke", "--seeds", "1", "--out", str(out / "records"), "--no-progress"]
+            argv += data_arguments(suite, out / "data")
             if main([*argv, "--jobs", "1", "--device", "cpu"]) != 0:
                 raise RuntimeError(f"the smoke run of {suite} failed")
-            records = [json.loads(p.read_text()) for p in sorted((out / suite).glob("*.json"))]
+            records = [json.loads(p.read_text()) for p in sorted((out / "records" / suite).glob("*.json"))]
             found[suite] = {
                 "protocol": getattr(get_suite(suite), "protocol", 1),  # suites before versions: 1
                 "runs": dict(sorted((record_label(r), metrics_of(r)) for r in records)),

@@ -12,7 +12,7 @@ from fingerprints import PINNED, SUITES, differences, fingerprints
 
 from acn_bench.suites import get_suite
 
-pytestmark = pytest.mark.slow  # every suite's smoke run, one thread: about 100 s here
+pytestmark = pytest.mark.slow  # every suite's smoke run, one thread: about 3 minutes here
 
 
 def test_every_suites_smoke_run_matches_its_pinned_fingerprint(tmp_path):
