@@ -2,7 +2,7 @@
 
 For every (backbone, connectivity, seed): train, measure shared-head accuracy at depths 0..L on
 the validation split, find the cutoff layer there (earliest depth within ``cutoff_delta`` of the
-full model, SPEC.md §1), truncate the model, and report test accuracy of the full and the truncated
+full model, arXiv 2506.09714, §3), truncate the model, and report test accuracy of the full and the truncated
 model (the test split is evaluated once), parameters, GFLOPs (torch's FLOP counter), size and the
 latency of the full and the truncated model timed interleaved (a paired speedup ratio).
 """

@@ -1,6 +1,6 @@
 """Continual learning: AC vs residual twins as shared trunks under naive fine-tuning, SI and EWC.
 
-A split scenario (SPEC.md §4) cuts a dataset's classes into tasks in a fixed, seeded class order:
+A split scenario (arXiv 2506.09714, §6) cuts a dataset's classes into tasks in a fixed, seeded class order:
 split CIFAR-100 (20 tasks x 5 classes, the paper's), split Tiny-ImageNet (20 x 10), split CIFAR-10
 and split digits (5 x 2). It is built from our in-memory tensors by Avalanche's ``nc_benchmark``,
 normalised with the training set's statistics. ``setting=task`` (the paper's) is task-incremental
@@ -135,7 +135,8 @@ RECIPES: dict[str, dict[str, ContinualRecipe]] = {
     "paper": {"*": ContinualRecipe("mixer_cifar", epochs=10, batch_size=64)},
 }
 
-# SPEC.md §4: MLP-Mixer on split CIFAR-100, task-incremental; (avg accuracy, avg forgetting) in % at L = 5, 10, 15.
+# arXiv 2506.09714, §6: MLP-Mixer on split CIFAR-100, task-incremental; (avg accuracy, avg forgetting) in %
+# at L = 5, 10, 15.
 PAPER_TABLE: dict[tuple[str, str], tuple[tuple[float, ...], tuple[float, ...]]] = {
     ("naive", "acn"): ((32.97, 32.94, 31.61), (46.55, 45.46, 46.91)),
     ("naive", "residual"): ((31.77, 28.16, 26.14), (52.76, 54.89, 54.49)),
@@ -427,7 +428,7 @@ class ContinualSuite(Suite):
         )
 
     def paper_records(self) -> list[Record]:
-        """The paper's table (SPEC.md §4): see :func:`paper_records`."""
+        """The paper's table (arXiv 2506.09714, §6): see :func:`paper_records`."""
         return paper_records()
 
     def figures(self, records: list[Record]) -> list[FigureData]:
@@ -485,7 +486,7 @@ class ContinualSuite(Suite):
 
 
 def paper_records() -> list[Record]:
-    """The paper's continual-learning numbers (SPEC.md §4) as records with ``source="paper"``.
+    """The paper's continual-learning numbers (arXiv 2506.09714, §6) as records with ``source="paper"``.
 
     One record per (strategy, architecture, depth): profile ``paper``, split CIFAR-100 20 x 5
     task-incremental, ``mixer_cifar`` at that depth, accuracy and forgetting as fractions in [0, 1].

@@ -1,4 +1,4 @@
-"""GLUE: AC-BERT vs Res-BERT, MLM pre-training on a corpus then fine-tuning on a GLUE task (SPEC.md §2).
+"""GLUE: AC-BERT vs Res-BERT, MLM pre-training on a corpus then fine-tuning on a GLUE task (arXiv 2506.09714, §4.2).
 
 For every (backbone, connectivity, seed): train a WordPiece tokenizer on the corpus (once, shared
 by all runs), pre-train the twin with masked language modelling (saved once under
@@ -74,9 +74,9 @@ class GlueRecipe:
     val_size: int | float = 0.1
 
 
-# SPEC.md §2: MLM 15%, sequence 128, vocabulary 32,768, AdamW lr 1e-3 betas (0.9, 0.98) eps 1e-9
-# wd 0.01, clip 0.5, warm-up ratio 0.5, batch 2048, one epoch; GLUE: AdamW lr 2e-5, 6 epochs,
-# batch 64, length 128, linear schedule without warm-up.
+# arXiv 2506.09714, §4.2 and Appendix B: MLM 15%, sequence 128, vocabulary 32,768, AdamW lr 1e-3
+# betas (0.9, 0.98) eps 1e-9 wd 0.01, clip 0.5, warm-up ratio 0.5, batch 2048, one epoch; GLUE: AdamW
+# lr 2e-5, 6 epochs, batch 64, length 128, linear schedule without warm-up.
 PAPER_PRETRAIN = TrainConfig(
     epochs=1,
     batch_size=2048,

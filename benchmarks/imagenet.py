@@ -1,4 +1,4 @@
-"""ImageNet: AC-ViT vs Res-ViT trained on class folders streamed from disk (SPEC.md §3).
+"""ImageNet: AC-ViT vs Res-ViT trained on class folders streamed from disk (arXiv 2506.09714, §4; recipe: Appendix B).
 
 The data is ``imagenet`` (``$ACN_BENCH_IMAGENET`` or ``<data root>/imagenet`` holding
 ``train/<wnid>/*.JPEG`` and ``val/<wnid>/*.JPEG``) or any ``imagefolder:PATH`` in that layout.
@@ -53,8 +53,8 @@ class ImageNetRecipe:
     workers: int = 8
 
 
-# AdamW lr 1e-3, batch 1024, warm-up + cosine, RandAugment, MixUp 0.2 (SPEC.md §3). choice: weight
-# decay 0.05 and 10k warm-up steps (~8 epochs), which SPEC.md does not give; label smoothing 0.1.
+# AdamW lr 1e-3, batch 1024, warm-up + cosine, RandAugment, MixUp 0.2 (arXiv 2506.09714, Appendix B). choice: weight
+# decay 0.05 and 10k warm-up steps (~8 epochs), which the paper does not give; label smoothing 0.1.
 PAPER_VIT_RECIPE = TrainConfig(
     epochs=300,
     batch_size=1024,

@@ -1,4 +1,4 @@
-"""Low data: twins trained on N images per class, for a sweep of N (SPEC.md §4).
+"""Low data: twins trained on N images per class, for a sweep of N (arXiv 2506.09714, §5.2).
 
 The paper trains on the first 100 training images of each CIFAR-10 class (1,000 images) and
 tests on the full test set; this suite sweeps N (``per_class``; ``all`` = the whole set) drawn

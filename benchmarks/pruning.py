@@ -4,8 +4,8 @@ For every (connectivity, method, seed): the dense model of (dataset, backbone, c
 seed) is the plain twin of the recipe, trained once with the validation split held out and kept in
 the twin store, so every method (and the compression suite, with the same recipe) reuses it
 (:meth:`~acn_bench.suites.ImageSuite.shared_twin`); it is probed on validation and, once, on test. With
-``truncate=cutoff`` it is first cut at its cutoff layer, chosen on the validation probe (SPEC.md
-§1), so pruning stacks on the ACN's layer compression. Then, for every sparsity of the sweep, a
+``truncate=cutoff`` it is first cut at its cutoff layer, chosen on the validation probe (arXiv 2506.09714,
+§3), so pruning stacks on the ACN's layer compression. Then, for every sparsity of the sweep, a
 copy is pruned and fine-tuned for ``finetune_epochs`` with the mask fixed and the validation split
 as the trainer's held-out set, and tested once:
 

@@ -4,7 +4,7 @@ Suites whose model is the plain twin (compression, robustness, pruning's dense m
 early exits) use the same :class:`~acn_bench.suites.Recipe` object per profile where they can:
 the twin store keys a trained model by its recipe, so equal recipes train each twin once.
 
-* ``PAPER_MIXER_RECIPE``: the paper's CIFAR MLP-Mixer training (SPEC.md §1), 700 epochs.
+* ``PAPER_MIXER_RECIPE``: the paper's CIFAR MLP-Mixer training (arXiv 2506.09714, Appendix B), 700 epochs.
 * ``STANDARD_CIFAR10``: the ``standard`` profile, the paper's augmentation and optimiser (AdamW,
   label smoothing, CutMix, AutoAugment, crop, flip, clipping) on the whole CIFAR-10 training set
   minus the validation split, for a budget one run affords in about an hour on one CPU core (see

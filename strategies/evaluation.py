@@ -1,4 +1,4 @@
-"""Train a strategy along a stream, recording the accuracy matrix, and summarise it (SPEC.md §4).
+"""Train a strategy along a stream, recording the accuracy matrix, and summarise it (arXiv 2506.09714, §6).
 
 ``acc[i][j]`` is the test accuracy on task j after training on tasks 0..i: the whole test stream
 is evaluated after every experience. From it:

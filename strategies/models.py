@@ -3,7 +3,7 @@
 Any registered backbone works: the trunk is the backbone itself (embedding, blocks, connectivity,
 the head's final norm and pooling) with its classifier removed, and Avalanche's dynamic heads sit
 on the pooled features. Both models can probe every depth: the trunk's final norm and pooling
-applied to the representation after k blocks, then the task's head (SPEC.md §1 probing).
+applied to the representation after k blocks, then the task's head (the probing of arXiv 2506.09714, §3).
 
 Importing this module imports Avalanche (seconds): only the continual suite and its tests do.
 """

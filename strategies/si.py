@@ -1,4 +1,4 @@
-"""Synaptic Intelligence (Zenke et al., 2017), the paper's regulariser: lambda 1 (SPEC.md §4)."""
+"""Synaptic Intelligence (Zenke et al., 2017), the paper's regulariser: lambda 1 (arXiv 2506.09714, §6)."""
 
 from __future__ import annotations
 

@@ -225,7 +225,7 @@ def test_checkpoints_of_runs_before_the_compile_and_accumulate_options_still_res
     model = digits_model()
     trainer = Trainer(model, TrainConfig(epochs=1), *digits_tensors, device=torch.device("cpu"))
     before = {k: v for k, v in TrainConfig(epochs=1).to_dict().items() if k != "accumulate"}
-    before["compile"] = False  # the old default
+    before["compile"] = False  # what the CPU resolves compile=None to
     assert trainer.fingerprint == run_id({"train": before, "model": model.config, "seed": 0, "checkpoint_format": 4})
     accumulating = Trainer(digits_model(), TrainConfig(epochs=1, accumulate=2), *digits_tensors)
     assert accumulating.fingerprint != trainer.fingerprint

@@ -1,6 +1,6 @@
 """Early exit on any backbone: three exit mechanisms, the entropy exit rule and its real cost.
 
-Mechanisms (SPEC.md §4):
+Mechanisms (the early-exit comparison in the authors' rebuttal of arXiv 2506.09714, OpenReview eIDa6pd9iQ):
 
 * ``inherent``: the ordinarily trained shared head at every depth (ACN partial sums / residual stream);
 * ``branches``: small classifiers after chosen layers, trained jointly with the final head

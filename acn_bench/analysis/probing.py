@@ -1,4 +1,4 @@
-"""Reading per-depth probe accuracies: the cutoff layer (SPEC.md §1)."""
+"""Reading per-depth probe accuracies: the cutoff layer (arXiv 2506.09714, §3)."""
 
 from __future__ import annotations
 

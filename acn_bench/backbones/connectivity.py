@@ -10,7 +10,7 @@ Every connectivity is a small module driven one block at a time::
 so that the same loop serves ``forward`` (readout once, at the end), probing (readout at every
 depth) and early exit (stop when a sample is confident). ``residual_blocks`` tells the blocks
 whether to add the standard pre-LN residual around each of their sub-layers (only the residual
-twin does; see SPEC.md §1).
+twin does; see arXiv 2506.09714, §2 and Table 1).
 """
 
 from __future__ import annotations

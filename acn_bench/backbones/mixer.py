@@ -1,7 +1,7 @@
 """MLP-Mixer (Tolstikhin et al.) with a CLS token, as in the ACN paper's CIFAR experiments.
 
 Blocks follow timm's naming (``norm1``/``mlp_tokens``/``norm2``/``mlp_channels``) but hold no
-residual: the connectivity decides how blocks and sub-layers are combined (SPEC.md §2).
+residual: the connectivity decides how blocks and sub-layers are combined (arXiv 2506.09714, §3).
 """
 
 from __future__ import annotations

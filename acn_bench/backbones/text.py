@@ -1,4 +1,4 @@
-"""BERT-style text backbones: AC-BERT and Res-BERT (SPEC.md §2), a faithful equivalent of Hugging
+"""BERT-style text backbones: AC-BERT and Res-BERT (arXiv 2506.09714, §4.2), a faithful equivalent of Hugging
 Face's ``BertModel`` layers written on torch.
 
 A layer is post-LN as in ``BertLayer``: attention sub-layer ``LN(Dropout(Dense(MHA(x))) [+ x])``,

@@ -1,4 +1,4 @@
-"""Vision Transformer with residual-free blocks ``MLP(LN2(MHA(LN1(x))))`` (SPEC.md §2).
+"""Vision Transformer with residual-free blocks ``MLP(LN2(MHA(LN1(x))))`` (arXiv 2506.09714, §3).
 
 Blocks use timm's ``Attention`` and ``Mlp`` with timm's naming; the residual twin adds the usual
 pre-LN residual around each sub-layer through ``Block(residual=True)``. With the same weights the

@@ -1,4 +1,4 @@
-"""Test-time corruptions, a small registry: Gaussian noise and salt-and-pepper (SPEC.md §4).
+"""Test-time corruptions, a small registry: Gaussian noise and salt-and-pepper (arXiv 2506.09714, §5.1).
 
 Corruptions are applied in one of two spaces (recorded in every result):
 

@@ -1,4 +1,4 @@
-"""Subsets of image sets: the validation split, per-class low-data subsets (SPEC.md §4 "Low data")."""
+"""Subsets of image sets: the validation split, per-class low-data subsets (arXiv 2506.09714, §5.2)."""
 
 from __future__ import annotations
 

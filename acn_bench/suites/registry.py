@@ -2,8 +2,9 @@
 
 Suites come from three places, all through :func:`register_suite`:
 
-* the built-in suites of ``benchmarks/`` and any installed package declare an entry point in the
-  group ``acn_bench.suites`` (``name = "module:SuiteClass"``, see ``pyproject.toml``); a module is
+* the built-in suites of ``acn_bench.benchmarks``, each declared as an entry point in the group
+  ``acn_bench.suites`` (``name = "module:SuiteClass"``, see ``pyproject.toml``);
+* any other installed package, through entry points in the same group; an entry point's module is
   imported only when its suite is first asked for;
 * a plugin file passed with ``--plugin path/to/file.py`` decorates its class with
   ``@register_suite`` (see :mod:`acn_bench.plugins`).

@@ -23,7 +23,8 @@ COMPILER_MODULES = ("torch._dynamo", "torch._inductor", "torch._functorch", "tor
 
 @dataclass
 class TrainConfig:
-    """A supervised training recipe (defaults: the paper's Mixer recipe, SPEC.md §3, minus epochs).
+    """A supervised training recipe (defaults: the paper's Mixer recipe, arXiv 2506.09714, Appendix B,
+    minus epochs).
 
     Attributes:
         epochs: passes over the training set (equal across twins for a fair comparison).

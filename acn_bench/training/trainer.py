@@ -233,8 +233,8 @@ class BaseTrainer(abc.ABC):
 
     def _checkpoint_recipe(self) -> dict[str, Any]:
         """The recipe as the checkpoint's fingerprint holds it: ``compile`` resolved (auto is off on
-        the CPU, as before the flag had an auto setting) and ``accumulate`` only when not 1, so
-        checkpoints written before either option existed still resume."""
+        the CPU) and ``accumulate`` only when not 1, so checkpoints written without either option
+        resume."""
         recipe = self.config.to_dict()
         recipe["compile"] = self.compiled
         if recipe["accumulate"] == 1:
@@ -568,7 +568,7 @@ class Trainer(BaseTrainer):
 
     def _reset_data_state(self) -> None:
         self.generator = torch.Generator().manual_seed(self.seed)
-        self.augment_generator = self.generator  # one process: one stream, as before data parallelism
+        self.augment_generator = self.generator  # one process: one stream for shuffling and augmentation
         if self.world > 1:  # shuffling stays identical on every rank; augmentation differs per rank
             self.augment_generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.rank)
         self._epoch_start = self.generator.get_state()
