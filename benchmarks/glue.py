@@ -1,7 +1,7 @@
 """GLUE: AC-BERT vs Res-BERT, MLM pre-training on a corpus then fine-tuning on a GLUE task (arXiv 2506.09714, §4.2).
 
 For every (backbone, connectivity, seed): train a WordPiece tokenizer on the corpus (once, shared
-by all runs), pre-train the twin with masked language modelling (saved once under
+by all runs), pre-train the twin with masked language modelling (saved once in the model store
 ``<out>/glue/pretrained/`` and reused by every task), put a fresh pooler + classifier on, fine-tune
 on the task and evaluate the task metric (accuracy; MCC for CoLA, Pearson for STS-B) at every depth
 through the same head. Reported: the metric, the cutoff layer, the cost of the model truncated
@@ -42,7 +42,7 @@ from acn_bench.results import Record, environment, run_id
 from acn_bench.suites import TWINS, RunContext, Suite, expand_grid, register_suite
 from acn_bench.suites.image import truncation_metrics
 from acn_bench.suites.image_data import VALIDATION_SEED, backbone_info
-from acn_bench.suites.model_store import cached_model
+from acn_bench.suites.model_store import stored_model
 from acn_bench.training import TrainConfig, TrainResult, distributed, seed_everything
 from acn_bench.training.text import TextTrainer
 
@@ -139,7 +139,6 @@ class GlueData:
     val: TextSet
     test: TextSet
     tokenizer: Any
-    tokenizer_file: Path
     packed: np.ndarray
     corpus: Path
     corpus_lines: int
@@ -216,13 +215,13 @@ class GlueSuite(Suite):
         train = encode_glue(tokenizer, data, config["dataset"], "train", recipe.seq_len, recipe.max_train)
         train, val = train.split_validation(recipe.val_size, VALIDATION_SEED)
         test = encode_glue(tokenizer, data, config["dataset"], task.eval_split, recipe.seq_len, recipe.max_test)
-        return GlueData(train, val, test, tokenizer, tokenizer_file, packed, corpus, len(lines))
+        return GlueData(train, val, test, tokenizer, packed, corpus, len(lines))
 
     def train(self, config: dict[str, Any], recipe: GlueRecipe, data: GlueData, context: RunContext) -> GlueRun:
         """The MLM-pre-trained twin (trained once, then reused) fine-tuned on the task with a fresh head."""
         task = glue_task(config["dataset"])
         started = time.perf_counter()
-        model, pretrained = self._pretrained(config, recipe, data.tokenizer, data.packed, context, data.tokenizer_file)
+        model, pretrained = self._pretrained(config, recipe, data, context)
         pretrain_seconds = time.perf_counter() - started
         seed_everything(config["seed"])  # the head starts alike whether pre-training ran here or was loaded
         model.use_classifier_head(task.num_outputs)
@@ -320,32 +319,16 @@ class GlueSuite(Suite):
         )
 
     def _pretrained(
-        self,
-        config: dict[str, Any],
-        recipe: GlueRecipe,
-        tokenizer,
-        packed: np.ndarray,
-        context: RunContext,
-        tokenizer_file: Path,
+        self, config: dict[str, Any], recipe: GlueRecipe, data: GlueData, context: RunContext
     ) -> tuple[TextBackbone, dict[str, Any]]:
-        """The MLM-pre-trained twin (trained once per backbone, connectivity, seed and recipe, then reused)."""
-        identity = {
-            "backbone": config["backbone"],
-            "connectivity": config["connectivity"],
-            "depth": config["depth"],
-            "seed": config["seed"],
-            "pretrain": recipe.pretrain.to_dict(),
-            "tokenizer": tokenizer_file.name,
-            "seq_len": recipe.seq_len,
-            "heldout": recipe.heldout_fraction,
-            "profile": config["profile"],
-        }
-        key = run_id(identity)
+        """The MLM-pre-trained twin from the model store ``<out>/glue/pretrained/`` (keyed by
+        :func:`pretrain_key`): trained once, then reused by every task."""
+        identity = pretrain_key(config, recipe, data.corpus, data.corpus_lines, self.protocol_fields())
 
-        def pretrain() -> tuple[TextBackbone, dict[str, Any]]:
+        def pretrain(checkpoint: Path) -> tuple[TextBackbone, dict[str, Any]]:
             seed_everything(config["seed"])
             overrides = {
-                "vocab_size": tokenizer.get_vocab_size(),
+                "vocab_size": data.tokenizer.get_vocab_size(),
                 "max_len": max(recipe.seq_len, 128),
                 "depth": config["depth"],
             }  # depth None: the backbone's own (a submitted backbone)
@@ -355,16 +338,13 @@ class GlueSuite(Suite):
                 **{k: v for k, v in overrides.items() if v is not None},
             )
             model.use_mlm_head()
+            packed = data.packed
             heldout = max(1, int(len(packed) * recipe.heldout_fraction))
             test_ids = torch.from_numpy(np.array(packed[:heldout], dtype=np.int64))
             train, test = TextSet(packed[heldout:], test_ids, "corpus"), TextSet(test_ids, test_ids, "corpus")
             context.log(
                 f"  pre-training {config['connectivity']} on {len(train)} sequences of {recipe.seq_len} tokens (MLM)"
             )
-            checkpoint = context.checkpoint_path(self.name, f"pretrain-{key}")
-            if not context.resume and distributed.is_main():
-                checkpoint.unlink(missing_ok=True)  # without --resume every run starts afresh
-            distributed.barrier()
             trainer = TextTrainer(
                 model,
                 recipe.pretrain,
@@ -379,9 +359,6 @@ class GlueSuite(Suite):
                 on_epoch=context.log_epoch,
             )
             result = trainer.fit()
-            distributed.barrier()
-            if distributed.is_main():
-                checkpoint.unlink(missing_ok=True)  # the finished model is saved below
             model.use_classifier_head(2)  # saved without the MLM head; every task puts its own head on
             extra = {
                 "mlm_probe": result.val_probe_acc,  # the held-out corpus (no choice is made on it)
@@ -392,9 +369,31 @@ class GlueSuite(Suite):
             }
             return model, extra
 
-        path = context.out_dir / self.name / "pretrained" / f"{key}.pt"
-        return cached_model(path, pretrain, context, {"connectivity": config["connectivity"]})
+        folder = context.out_dir / self.name / "pretrained"
+        stored = stored_model(folder, identity, pretrain, context, {"connectivity": config["connectivity"]})
+        return stored.model, stored.extra
 
     def paper_records(self) -> list[Record]:
         """The paper's BERT-base GLUE rows."""
         return paper.glue_records()
+
+
+PRETRAIN_FIELDS = ("backbone", "pretrain", "vocab_size", "seq_len", "max_corpus_lines", "heldout_fraction")
+
+
+def pretrain_key(
+    config: dict[str, Any], recipe: GlueRecipe, corpus: Path, corpus_lines: int, protocol: dict[str, int]
+) -> dict[str, Any]:
+    """The key of an MLM-pre-trained twin in the model store: backbone, connectivity, depth, seed, the
+    recipe's pre-training fields (:data:`PRETRAIN_FIELDS`, which with the corpus determine the tokenizer
+    and the packed sequences too), the corpus file and the lines read from it, and the protocol version
+    (``protocol``: the suite's :meth:`~acn_bench.suites.Suite.protocol_fields`); never the task or the
+    fine-tuning: every task shares the model."""
+    recipe_fields = {k: v for k, v in dataclasses.asdict(recipe).items() if k in PRETRAIN_FIELDS}
+    return {
+        **protocol,
+        "recipe": recipe_fields,
+        "corpus": str(corpus.resolve()),
+        "corpus_lines": corpus_lines,
+        **{k: config[k] for k in ("backbone", "connectivity", "depth", "seed")},
+    }

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
@@ -169,9 +170,15 @@ class ImageNetSuite(ImageSuite):
         return open_folders(config["dataset"], context.data_root).split_validation(recipe.model.val_size)
 
     def train(
-        self, config: dict[str, Any], recipe: ImageNetRecipe, data: FolderSplits, context: RunContext
+        self,
+        config: dict[str, Any],
+        recipe: ImageNetRecipe,
+        data: FolderSplits,
+        context: RunContext,
+        checkpoint: Path | None = None,
     ) -> StreamedRun:
-        """Build the ViT twin for the folders' classes and train it on the decoded stream (resumable)."""
+        """Build the ViT twin for the folders' classes and train it on the decoded stream, resumable from
+        ``checkpoint`` (default: the run's own; a stored model, e.g. a transfer source, passes its store's)."""
         seed_everything(config["seed"])
         options = backbone_options(config["backbone"])
         wanted = {"img_size": recipe.img_size, "num_classes": data.num_classes, "in_chans": 3, "depth": config["depth"]}
@@ -189,7 +196,7 @@ class ImageNetSuite(ImageSuite):
             workers=worker_count(recipe),
             seed=config["seed"],
             device=context.device,
-            checkpoint=context.checkpoint_path(self.name, self.identity(config)),
+            checkpoint=checkpoint or context.checkpoint_path(self.name, self.identity(config)),
             progress=context.progress,
             identity=config,
             on_epoch=context.log_epoch,

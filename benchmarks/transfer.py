@@ -8,12 +8,12 @@ to the source's resolution (grey targets repeat their channel for a colour sourc
 ``scratch``: the same architecture at the same resolution trained from random initialisation with
 the same fine-tuning recipe, the baseline that tells transfer from training on the target alone.
 
-A pre-trained source model is saved once under ``<out>/transfer/sources/`` and reused by every
-fine-tuning run of the same source configuration. Every choice is made on validation splits (the
-source's cutoff layer on the source's, the target's on the target's); test splits are evaluated
-once. Reported: target test accuracy and cutoff layer, and the source model's test accuracy, its
-chance level and cutoff layer (a source near chance makes "transfer" a from-scratch run: the
-leaderboard flags it).
+A pre-trained source model is saved once in the model store ``<out>/transfer/sources/`` (keyed by
+:func:`source_fields`) and reused by every fine-tuning run of the same source configuration. Every
+choice is made on validation splits (the source's cutoff layer on the source's, the target's on the
+target's); test splits are evaluated once. Reported: target test accuracy and cutoff layer, and the
+source model's test accuracy, its chance level and cutoff layer (a source near chance makes
+"transfer" a from-scratch run: the leaderboard flags it).
 """
 
 from __future__ import annotations
@@ -28,17 +28,19 @@ from acn_bench.benchmarks import paper
 from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_TRAIN
 from acn_bench.data import ImageSet
 from acn_bench.data.augment import resize_bilinear
+from acn_bench.data.folders import FolderSplits
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record, run_id
 from acn_bench.results.plots import FigureData, Lines, model_label, probe_series
 from acn_bench.suites import ImageData, ImageSuite, Measured, Recipe, RunContext, Trained, get_suite, register_suite
 from acn_bench.suites.image import fit_trainer
-from acn_bench.suites.image_data import load_splits
-from acn_bench.suites.model_store import cached_model
+from acn_bench.suites.image_data import VALIDATION_SEED, load_splits
+from acn_bench.suites.model_store import stored_model
 from acn_bench.training import TrainConfig, seed_everything
 
 MODES = ("full", "linear", "scratch")
 STREAMED = "imagenet"  # and every imagefolder:PATH source: class folders streamed by the imagenet suite
+STREAMED_SOURCE = "streamed-folders"  # the data source of a streamed source model's key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +199,11 @@ class TransferSuite(ImageSuite):
         """The target's cutoff layer (on validation) beside the source model's accuracy, chance and cutoff."""
         source = trained.extra
         return Measured(
-            {"cutoff_layer": cutoff_layer(trained.val_probe, config["cutoff_delta"]), **source["metrics"]},
+            {
+                "cutoff_layer": cutoff_layer(trained.val_probe, config["cutoff_delta"]),
+                **source["metrics"],
+                "source_cutoff_layer": cutoff_layer(source["val_probe"], config["cutoff_delta"]),
+            },
             history={"source_probe": source["probe"], "source_val_probe": source["val_probe"]},
             timings={"source_train_s": source["train_s"]},
         )
@@ -222,53 +228,68 @@ class TransferSuite(ImageSuite):
     def source_model(
         self, config: dict[str, Any], recipe: TransferRecipe, context: RunContext
     ) -> tuple[Backbone, dict[str, Any]]:
-        """The pre-trained source model of ``config``: loaded when saved before, else trained and saved."""
-        key = source_key(config)
-        source_config = dict(key, dataset=config["source_dataset"])
-        streamed = is_streamed(config["source_dataset"])
-        pretrain = self.stream_pretrain if streamed else self.memory_pretrain
-        what = get_suite("imagenet").recipe(config["profile"], STREAMED) if streamed else recipe.pretrain
-        path = context.out_dir / self.name / "sources" / f"{run_id({'pretrain': repr(what), **key})}.pt"
-        return cached_model(
-            path,
-            lambda: pretrain(source_config, what, context, path.with_suffix(".ckpt")),
-            context,
-            {"name": config["backbone"], "connectivity": config["connectivity"]},
-        )
+        """The pre-trained source model of ``config`` from the store ``<out>/transfer/sources/``: loaded
+        when saved before, else trained and saved. The source data is opened first, so a missing source
+        fails before the store is touched."""
+        source = config["source_dataset"]
+        source_config = dict(source_key(config), dataset=source)
+        if is_streamed(source):
+            suite = get_suite("imagenet")
+            what = suite.recipe(config["profile"], STREAMED)
+            folders = suite.load_data(source_config, what, context)
+            fields = source_fields(config, what, STREAMED_SOURCE, suite.protocol_fields())
+
+            def train(checkpoint: Path) -> tuple[Backbone, dict[str, Any]]:
+                return self.stream_pretrain(source_config, what, folders, context, checkpoint)
+
+        else:
+            data = ImageData(*load_splits(source, context, recipe.pretrain))
+            fields = source_fields(config, recipe.pretrain, data.train.source, self.protocol_fields())
+
+            def train(checkpoint: Path) -> tuple[Backbone, dict[str, Any]]:
+                return self.memory_pretrain(source_config, recipe.pretrain, data, context, checkpoint)
+
+        expected = {"name": config["backbone"], "connectivity": config["connectivity"]}
+        stored = stored_model(context.out_dir / self.name / "sources", fields, train, context, expected)
+        return stored.model, stored.extra
 
     def memory_pretrain(
-        self, config: dict[str, Any], recipe: Recipe, context: RunContext, checkpoint: Path
+        self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext, checkpoint: Path
     ) -> tuple[Backbone, dict[str, Any]]:
         """Train the source model on an in-memory set: validation and test probes, chance level."""
-        trained = self.train_model(
-            config, recipe, ImageData(*load_splits(config["dataset"], context, recipe)), context, checkpoint
-        )
-        checkpoint.unlink(missing_ok=True)
+        trained = self.train_model(config, recipe, data, context, checkpoint)
         return trained.model, source_facts(
-            trained.val_probe,
-            trained.test_probe,
-            trained.data.train.num_classes,
-            trained.result.train_seconds,
-            config["cutoff_delta"],
+            trained.val_probe, trained.test_probe, trained.data.train.num_classes, trained.result.train_seconds
         )
 
     def stream_pretrain(
-        self, config: dict[str, Any], recipe: Any, context: RunContext, checkpoint: Path
+        self, config: dict[str, Any], recipe: Any, folders: FolderSplits, context: RunContext, checkpoint: Path
     ) -> tuple[Backbone, dict[str, Any]]:
         """Train the source model on streamed class folders with the ``imagenet`` suite's recipe."""
-        suite = get_suite("imagenet")
-        folders = suite.load_data(config, recipe, context)
-        run = suite.train(config, recipe, folders, context)
+        run = get_suite("imagenet").train(config, recipe, folders, context, checkpoint=checkpoint)
         test_probe = run.trainer.evaluate(folders.test)
         return run.trainer.model, source_facts(
-            run.result.val_probe_acc, test_probe, folders.num_classes, run.result.train_seconds, config["cutoff_delta"]
+            run.result.val_probe_acc, test_probe, folders.num_classes, run.result.train_seconds
         )
 
 
 def source_key(config: dict[str, Any]) -> dict[str, Any]:
     """What tells one pre-trained source model from another, besides its pre-training recipe (every
     fine-tuning mode of it shares it, and so do profiles with the same pre-training recipe)."""
-    return {k: config[k] for k in ("source_dataset", "backbone", "connectivity", "depth", "seed", "cutoff_delta")}
+    return {k: config[k] for k in ("source_dataset", "backbone", "connectivity", "depth", "seed")}
+
+
+def source_fields(config: dict[str, Any], pretrain: Any, data_source: str, protocol: dict[str, int]) -> dict[str, Any]:
+    """The key of a source model in the model store: :func:`source_key`, the pre-training recipe in
+    full, where the source's data came from, its validation split and the protocol version of the
+    suite that trains it (``protocol``: its :meth:`~acn_bench.suites.Suite.protocol_fields`)."""
+    return {
+        **protocol,
+        "pretrain": dataclasses.asdict(pretrain),
+        "val_seed": VALIDATION_SEED,
+        "data_source": data_source,
+        **source_key(config),
+    }
 
 
 def is_streamed(source: str) -> bool:
@@ -276,16 +297,14 @@ def is_streamed(source: str) -> bool:
     return source == STREAMED or source.startswith("imagefolder:")
 
 
-def source_facts(
-    val_probe: list[float], test_probe: list[float], classes: int, train_s: float, cutoff_delta: float
-) -> dict[str, Any]:
-    """What a target record says about its source model: test accuracy, chance, cutoff (on validation)."""
+def source_facts(val_probe: list[float], test_probe: list[float], classes: int, train_s: float) -> dict[str, Any]:
+    """What a target record says about its source model: test and validation accuracy, chance level,
+    probes and training time (its cutoff layer is chosen per run, on ``val_probe``)."""
     return {
         "metrics": {
             "source_accuracy": test_probe[-1],
             "source_val_accuracy": val_probe[-1],
             "source_chance_accuracy": 1 / classes,
-            "source_cutoff_layer": cutoff_layer(val_probe, cutoff_delta),
         },
         "probe": test_probe,
         "val_probe": val_probe,

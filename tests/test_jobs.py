@@ -207,28 +207,29 @@ def test_ctrl_c_stops_the_workers_leaves_no_record_and_exits_130(tmp_path):
     assert leftovers == []
 
 
-def _cached_tiny_model(path: str, marker_dir: str) -> str:
-    """Worker: fetch ``path`` through ``cached_model``; the training leaves one marker file per call."""
+def _stored_tiny_model(folder: str, marker_dir: str) -> str:
+    """Worker: fetch a model from the store ``folder``; the training leaves one marker file per call."""
     from acn_bench.backbones import create_backbone
     from acn_bench.suites import RunContext
-    from acn_bench.suites.model_store import cached_model
+    from acn_bench.suites.model_store import stored_model
 
-    def train():
+    def train(checkpoint):
         (Path(marker_dir) / f"trained-{os.getpid()}").touch()
         time.sleep(1.0)  # long enough for the other process to reach the lock while this one trains
         model = create_backbone("mixer_tiny", img_size=8, patch_size=4, in_chans=1, num_classes=10, connectivity="acn")
         return model, {"accuracy": 0.5}
 
     context = RunContext(out_dir=Path(marker_dir), device=torch.device("cpu"), log=lambda _: None)
-    _, extra = cached_model(Path(path), train, context, {"connectivity": "acn"})
-    return json.dumps(extra)
+    stored = stored_model(Path(folder), {"model": "tiny"}, train, context, {"connectivity": "acn"})
+    return json.dumps(stored.extra)
 
 
 def test_a_model_shared_by_parallel_runs_is_trained_once(tmp_path):
     import multiprocessing
 
-    path = tmp_path / "sources" / "model.pt"
+    folder = tmp_path / "sources"
     with multiprocessing.get_context("spawn").Pool(2) as pool:
-        extras = pool.starmap(_cached_tiny_model, [(str(path), str(tmp_path))] * 2)
+        extras = pool.starmap(_stored_tiny_model, [(str(folder), str(tmp_path))] * 2)
     assert len(list(tmp_path.glob("trained-*"))) == 1
     assert [json.loads(e) for e in extras] == [{"accuracy": 0.5}] * 2
+    assert [p.suffix for p in folder.iterdir()] == [".pt"]  # the lock file went with the lock

@@ -146,7 +146,7 @@ def test_standard_evidence_script_runs_its_steps_and_reuses_the_twins(tmp_path):
         "JOBS": "1",
         "ACN_BENCH_RESULTS": str(out),
     }
-    script = ROOT / "benchmarks" / "standard_evidence.sh"
+    script = ROOT / "workflows" / "standard_evidence.sh"
     done = subprocess.run(
         ["bash", str(script), "twins", "noise exits", "sweep", "continual"], cwd=ROOT, env=env, capture_output=True
     )

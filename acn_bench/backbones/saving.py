@@ -16,9 +16,14 @@ from acn_bench.io import torch_save_atomic
 ARCHITECTURE_KEYS = ("name", "connectivity", "depth", "dim", "img_size", "in_chans", "patch_size", "num_classes")
 
 
-def save_backbone(path: Path, model: Backbone, extra: dict[str, Any] | None = None) -> Path:
-    """Write the model's config and weights (plus ``extra`` plain data) to ``path`` atomically."""
+def save_backbone(
+    path: Path, model: Backbone, extra: dict[str, Any] | None = None, key: dict[str, Any] | None = None
+) -> Path:
+    """Write the model's config and weights (plus ``extra`` plain data) to ``path`` atomically; ``key``:
+    plain data that says what the model is (the model store's key fields), kept for a reader."""
     payload = {"config": dict(model.config), "state_dict": model.state_dict(), "extra": extra or {}}
+    if key is not None:
+        payload["key"] = key
     return torch_save_atomic(path, payload)
 
 

@@ -30,9 +30,9 @@ from acn_bench.errors import require
 from acn_bench.results import Record, environment, run_id
 from acn_bench.suites.base import Measured, RunContext, Suite, expand_grid
 from acn_bench.suites.image_data import VALIDATION_SEED, backbone_for, backbone_info, dataset_info, load_splits
-from acn_bench.suites.model_store import cached_model
+from acn_bench.suites.model_store import stored_model
 from acn_bench.suites.recipe import Recipe
-from acn_bench.training import Trainer, TrainResult, distributed, probe_accuracy, seed_everything
+from acn_bench.training import Trainer, TrainResult, probe_accuracy, seed_everything
 from acn_bench.training.config import resolve_amp
 from acn_bench.training.trainer import Objective
 
@@ -232,8 +232,9 @@ class ImageSuite(Suite):
         return self.train_model(config, recipe, data, context, checkpoint)
 
     def shared_twin(self, config: dict[str, Any], recipe: Recipe, data: ImageData, context: RunContext) -> Trained:
-        """The twin of ``config`` trained with ``recipe``: loaded from the twin store, or trained and saved
-        there (resumable from ``<key>.ckpt`` with ``--resume``; without it training starts afresh).
+        """The twin of ``config`` trained with ``recipe``: from the twin store ``<out>/.twins/``, keyed
+        by :func:`twin_key` (see :func:`~acn_bench.suites.model_store.stored_model`: loaded, or trained,
+        resumably with ``--resume``, and saved).
 
         Either way the run gets the training result (history, best epoch, timings) and the same probes:
         a loaded twin's validation probe is the one its training ended with, and its test probe uses the
@@ -241,15 +242,9 @@ class ImageSuite(Suite):
         ``extra["twin"]`` says which run trained it, and at which commit, tree state and device.
         """
         key_fields = twin_key(config, recipe, data, self.protocol)
-        key = run_id(key_fields)
-        path = context.out_dir / TWIN_STORE / f"{key}.pt"
-        checkpoint = path.with_suffix(".ckpt")
         fresh: list[Trained] = []
 
-        def train_twin() -> tuple[Backbone, dict[str, Any]]:
-            if not context.resume and distributed.is_main():
-                checkpoint.unlink(missing_ok=True)  # without --resume a twin starts afresh, as every run does
-            distributed.barrier()
+        def train_twin(checkpoint: Path) -> tuple[Backbone, dict[str, Any]]:
             trained = self.train_model(config, recipe, data, context, checkpoint, identity=key_fields)
             fresh.append(trained)
             env = environment()
@@ -263,20 +258,18 @@ class ImageSuite(Suite):
             }
             return trained.model, info
 
-        model, info = cached_model(
-            path, train_twin, context, {"name": config["backbone"], "connectivity": config["connectivity"]}
-        )
-        if fresh:
-            checkpoint.unlink(missing_ok=True)  # the model is saved: its training checkpoint is done with
+        expected = {"name": config["backbone"], "connectivity": config["connectivity"]}
+        stored = stored_model(context.out_dir / TWIN_STORE, key_fields, train_twin, context, expected)
+        if stored.trained_here:
             trained = fresh[0]
         else:
-            normalizer = Normalizer.from_dict(info["normalization"])
-            result, amp = TrainResult(**info["result"]), resolve_amp(recipe.train.amp, context.device)
-            trained = Trained.loaded(config, model, normalizer, data, recipe, result, amp)
+            normalizer = Normalizer.from_dict(stored.extra["normalization"])
+            result, amp = TrainResult(**stored.extra["result"]), resolve_amp(recipe.train.amp, context.device)
+            trained = Trained.loaded(config, stored.model, normalizer, data, recipe, result, amp)
         trained.extra["twin"] = {
-            "key": key,
-            "trained_by_this_run": bool(fresh),
-            **({} if fresh else {"trained_in": info.get("trained_in")}),
+            "key": stored.key,
+            "trained_by_this_run": stored.trained_here,
+            **({} if stored.trained_here else {"trained_in": stored.extra.get("trained_in")}),
         }
         return trained
 
