@@ -59,6 +59,11 @@ class TransferRecipe:
     finetune: TrainConfig
     target: Recipe
 
+    @property
+    def model(self) -> Recipe:
+        """The :class:`Recipe` that names backbone, twins and depth: the source's pre-training recipe."""
+        return self.pretrain
+
 
 def target_splits(**splits: Any) -> Recipe:
     """A :class:`Recipe` that only says how to split the target (its backbone and training are unused)."""
@@ -127,9 +132,6 @@ class TransferSuite(ImageSuite):
     default_datasets = {"smoke": "digits"}
     sources = ("tiny-imagenet", "cifar100", "imagenet", "digits", "cifar10")
     recipe_keys = ()  # pre-training and fine-tuning have their own epochs
-
-    def model_recipe(self, recipe: TransferRecipe) -> Recipe:
-        return recipe.pretrain
 
     def check(self, config: dict[str, Any]) -> None:
         if config["mode"] not in MODES:
@@ -259,9 +261,8 @@ class TransferSuite(ImageSuite):
         suite = get_suite("imagenet")
         folders = suite.load_data(config, recipe, context)
         run = suite.train(config, recipe, folders, context)
-        test_probe = run.trainer.evaluate(folders.test)
-        return run.trainer.model, source_facts(
-            run.result.val_probe_acc, test_probe, folders.num_classes, run.result.train_seconds, config["cutoff_delta"]
+        return run.model, source_facts(
+            run.val_probe, run.test_probe, folders.num_classes, run.result.train_seconds, config["cutoff_delta"]
         )
 
 
