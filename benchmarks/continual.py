@@ -37,7 +37,7 @@ from acn_bench.results import Record, environment, run_id
 from acn_bench.results.plots import FigureData, Heatmaps, Lines, new_series
 from acn_bench.strategies import all_strategy_params, make_strategy, strategy_entry, strategy_params
 from acn_bench.strategies.evaluation import continual_summary, probe_tasks, run_stream, silent_evaluator
-from acn_bench.suites import TWINS, RunContext, Suite, expand_grid, register_suite
+from acn_bench.suites import TWINS, Measured, RunContext, Suite, expand_grid, register_suite
 from acn_bench.suites.image_data import VALIDATION_SEED, backbone_for, backbone_info, dataset_info, load_dataset
 from acn_bench.training import distributed, seed_everything
 
@@ -354,7 +354,7 @@ class ContinualSuite(Suite):
 
     def measure(
         self, config: dict[str, Any], recipe: ContinualRecipe, trained: ContinualRun, context: RunContext
-    ) -> dict[str, Any]:
+    ) -> Measured:
         """Average accuracy, forgetting, BWT and learning accuracy (test stream); every task's head probed at
         every depth; the final model's average accuracy over the tasks' validation splits."""
         start = time.perf_counter()
@@ -364,24 +364,21 @@ class ContinualSuite(Suite):
         val_by_task = probe_tasks(trained.model, trained.data.val_stream, recipe.eval_batch_size, context.device)
         seconds = trained.result.train_seconds
         chance = 1 / (trained.data.per_task if config["setting"] == "task" else trained.data.train.num_classes)
-        return {
-            "metrics": {
-                **continual_summary(trained.result.matrix),
-                "val_accuracy": sum(task[-1] for task in val_by_task) / len(val_by_task),
-                "chance_accuracy": chance,
-                "seconds_per_task": sum(seconds) / len(seconds),
-            },
-            "probe_by_task": probe_by_task,
-            "val_probe_by_task": val_by_task,
-            "probe_s": time.perf_counter() - start,
+        metrics = {
+            **continual_summary(trained.result.matrix),
+            "val_accuracy": sum(task[-1] for task in val_by_task) / len(val_by_task),
+            "chance_accuracy": chance,
+            "seconds_per_task": sum(seconds) / len(seconds),
         }
+        history = {"probe_by_task": probe_by_task, "val_probe_by_task": val_by_task}
+        return Measured(metrics, history=history, timings={"probe_s": time.perf_counter() - start})
 
     def make_record(
-        self, config: dict[str, Any], recipe: ContinualRecipe, trained: ContinualRun, measured: dict[str, Any]
+        self, config: dict[str, Any], recipe: ContinualRecipe, trained: ContinualRun, measured: Measured
     ) -> Record:
         """The record: scenario, twin (trunk and heads), strategy and its hyperparameters, accuracy matrix."""
         data, model, result, params = trained.data, trained.model, trained.result, trained.params
-        probe_by_task = measured["probe_by_task"]
+        probe_by_task = measured.history["probe_by_task"]
         return Record(
             suite=self.name,
             profile=config["profile"],
@@ -405,14 +402,10 @@ class ContinualSuite(Suite):
                 "optimizer": "adam",
                 "normalization": data.normalizer.as_dict(),
             },
-            metrics=measured["metrics"],
+            metrics=measured.metrics,
             run_id="",
             probe=[sum(column) / len(column) for column in zip(*probe_by_task)],
-            timings={
-                "train_s": sum(result.train_seconds),
-                "eval_s": sum(result.eval_seconds),
-                "probe_s": measured["probe_s"],
-            },
+            timings={"train_s": sum(result.train_seconds), "eval_s": sum(result.eval_seconds), **measured.timings},
             environment={**environment(), "device": trained.device},
             strategy=config["strategy"],
             scenario=data.name,
@@ -421,8 +414,7 @@ class ContinualSuite(Suite):
                 "task_seconds": result.train_seconds,
                 "eval_seconds": result.eval_seconds,
                 "class_order": data.order,
-                "probe_by_task": probe_by_task,
-                "val_probe_by_task": measured["val_probe_by_task"],
+                **measured.history,
                 "avalanche": result.avalanche,
             },
         )

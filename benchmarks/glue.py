@@ -39,7 +39,7 @@ from acn_bench.data.text import (
 )
 from acn_bench.errors import require
 from acn_bench.results import Record, environment, run_id
-from acn_bench.suites import TWINS, RunContext, Suite, expand_grid, register_suite
+from acn_bench.suites import TWINS, Measured, RunContext, Suite, expand_grid, register_suite
 from acn_bench.suites.image import truncation_metrics
 from acn_bench.suites.image_data import VALIDATION_SEED, backbone_info
 from acn_bench.suites.model_store import stored_model
@@ -242,15 +242,13 @@ class GlueSuite(Suite):
         result = trainer.fit()
         return GlueRun(data, trainer, result, trainer.evaluate(data.test), pretrained, pretrain_seconds)
 
-    def measure(
-        self, config: dict[str, Any], recipe: GlueRecipe, trained: GlueRun, context: RunContext
-    ) -> dict[str, Any]:
+    def measure(self, config: dict[str, Any], recipe: GlueRecipe, trained: GlueRun, context: RunContext) -> Measured:
         """The task metric on test, the cutoff layer (on validation), truncated score and cost, MLM accuracy and
         tokens per second."""
         task = glue_task(config["dataset"])
         trainer, result, test = trained.trainer, trained.result, trained.test_probe
         cutoff = cutoff_layer(result.val_probe_acc, config["cutoff_delta"])
-        return {
+        metrics = {
             "score": test[-1],
             task.metric: test[-1],
             "metric": task.metric,
@@ -266,10 +264,9 @@ class GlueSuite(Suite):
             "tokens_per_s": result.throughput.get("samples_per_s", 0.0) * trainer.tokens_per_sample,
             **{k: v for k, v in result.throughput.items() if k != "samples_per_s"},
         }
+        return Measured(metrics)
 
-    def make_record(
-        self, config: dict[str, Any], recipe: GlueRecipe, trained: GlueRun, measured: dict[str, Any]
-    ) -> Record:
+    def make_record(self, config: dict[str, Any], recipe: GlueRecipe, trained: GlueRun, measured: Measured) -> Record:
         """The record: task, twin, both recipes, corpus facts, metric by depth, MLM accuracy by depth, timings."""
         task = glue_task(config["dataset"])
         data, trainer, result, pretrained = trained.data, trained.trainer, trained.result, trained.pretrained
@@ -290,7 +287,7 @@ class GlueSuite(Suite):
                 "eval_split": task.eval_split,
             },
             backbone=backbone_info(trainer.model),
-            metrics=measured,
+            metrics=measured.metrics,
             config={
                 **config,
                 "pretrain": recipe.pretrain.to_dict(),

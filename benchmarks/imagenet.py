@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
-from acn_bench.backbones import backbone_options, create_backbone
+from acn_bench.backbones import Backbone, backbone_options, create_backbone
 from acn_bench.benchmarks import paper
 from acn_bench.data.folders import RANDAUGMENT, FolderSplits, open_folders
 from acn_bench.errors import require
-from acn_bench.results import Record, environment
-from acn_bench.suites import ImageSuite, Measured, Recipe, RunContext, register_suite
+from acn_bench.results import Record
+from acn_bench.suites import ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
 from acn_bench.suites.image import truncation_metrics
-from acn_bench.suites.image_data import backbone_info
-from acn_bench.training import TrainConfig, TrainResult, seed_everything
+from acn_bench.training import TrainConfig, seed_everything
 from acn_bench.training.streaming import StreamingTrainer
 
 WORKERS_ENV = "ACN_BENCH_WORKERS"
@@ -118,19 +117,14 @@ def worker_count(recipe: ImageNetRecipe) -> int:
     return int(value)
 
 
-@dataclass
-class StreamedRun:
-    """A ViT twin trained on streamed folders: the folders, the finished trainer, its result and the test probe."""
-
-    data: FolderSplits
-    trainer: StreamingTrainer
-    result: TrainResult
-    test_probe: list[float]
-
-
 @register_suite
 class ImageNetSuite(ImageSuite):
-    """AC-ViT vs Res-ViT on ImageNet-layout class folders, streamed."""
+    """AC-ViT vs Res-ViT on ImageNet-layout class folders, streamed.
+
+    The grid and the record are the image suites'; the steps that differ are the data (class folders
+    opened, not loaded), the model (shaped by the recipe's resolution) and training (decoded by
+    worker processes, :class:`StreamingTrainer`).
+    """
 
     name = "imagenet"
     description = "ViT twins on ImageNet class folders (streamed, RandAugment, MixUp); accuracy, cutoff, throughput"
@@ -152,9 +146,6 @@ class ImageNetSuite(ImageSuite):
 
     recipe_keys = ()  # streamed training has its own recipe
 
-    def model_recipe(self, recipe: ImageNetRecipe) -> Recipe:
-        return recipe.model
-
     def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
         return {"cutoff_delta": [DEFAULT_CUTOFF_DELTA]}
 
@@ -169,6 +160,16 @@ class ImageNetSuite(ImageSuite):
         from ``train/``; ``val/`` (or ``test/``) is the test split, evaluated once."""
         return open_folders(config["dataset"], context.data_root).split_validation(recipe.model.val_size)
 
+    def build_model(self, config: dict[str, Any], recipe: ImageNetRecipe, data: FolderSplits) -> Backbone:
+        """The untrained ViT twin of ``config`` for the folders' classes at the recipe's resolution."""
+        options = backbone_options(config["backbone"])
+        wanted = {"img_size": recipe.img_size, "num_classes": data.num_classes, "in_chans": 3, "depth": config["depth"]}
+        return create_backbone(
+            config["backbone"],
+            connectivity=config["connectivity"],
+            **{k: v for k, v in wanted.items() if k in options and v is not None},
+        )
+
     def train(
         self,
         config: dict[str, Any],
@@ -176,19 +177,13 @@ class ImageNetSuite(ImageSuite):
         data: FolderSplits,
         context: RunContext,
         checkpoint: Path | None = None,
-    ) -> StreamedRun:
-        """Build the ViT twin for the folders' classes and train it on the decoded stream, resumable from
-        ``checkpoint`` (default: the run's own; a stored model, e.g. a transfer source, passes its store's)."""
+    ) -> Trained:
+        """Build the ViT twin and train it on the decoded stream, resumable from ``checkpoint`` (default: the
+        run's own; a stored model, e.g. a transfer source, passes its store's); the streaming trainer is
+        ``extra["trainer"]``. The record's configuration adds the dataset's name, resolution and RandAugment."""
         seed_everything(config["seed"])
-        options = backbone_options(config["backbone"])
-        wanted = {"img_size": recipe.img_size, "num_classes": data.num_classes, "in_chans": 3, "depth": config["depth"]}
-        model = create_backbone(
-            config["backbone"],
-            connectivity=config["connectivity"],
-            **{k: v for k, v in wanted.items() if k in options and v is not None},
-        )
         trainer = StreamingTrainer(
-            model,
+            self.build_model(config, recipe, data),
             recipe.model.train,
             data,
             img_size=recipe.img_size,
@@ -202,61 +197,39 @@ class ImageNetSuite(ImageSuite):
             on_epoch=context.log_epoch,
         )
         result = trainer.fit()
-        return StreamedRun(data, trainer, result, trainer.evaluate(data.test))
+        trained_config = {
+            **config,
+            "dataset": data.name,
+            "img_size": recipe.img_size,
+            "randaugment": recipe.randaugment,
+        }
+        return Trained(
+            trained_config,
+            trainer.model,
+            trainer.normalizer,
+            data,
+            recipe.model,
+            result.val_probe_acc,
+            trainer.evaluate(data.test),
+            result,
+            extra={"trainer": trainer},
+        )
 
     def measure(
-        self, config: dict[str, Any], recipe: ImageNetRecipe, trained: StreamedRun, context: RunContext
+        self, config: dict[str, Any], recipe: ImageNetRecipe, trained: Trained, context: RunContext
     ) -> Measured:
         """Cutoff layer (on validation), the truncated model's test accuracy and cost, the training throughput."""
         start = time.perf_counter()
-        model, result = trained.trainer.model, trained.result
-        cutoff = cutoff_layer(result.val_probe_acc, config["cutoff_delta"])
+        result = trained.result
+        cutoff = cutoff_layer(trained.val_probe, config["cutoff_delta"])
         batch_size, repeats = LATENCY[config["profile"]]
         metrics = {
-            "accuracy": trained.test_probe[-1],
-            "val_accuracy": result.val_accuracy,
-            "chance_accuracy": 1 / trained.data.num_classes,
-            "best_epoch": result.best_epoch,
-            "best_val_accuracy": result.best_val_acc,
-            "steps": result.steps,
             "truncated_accuracy": trained.test_probe[cutoff],  # truncate(k) computes probe depth k
-            "truncated_val_accuracy": result.val_probe_acc[cutoff],
-            **truncation_metrics(model, cutoff, trained.trainer.eval_batch(batch_size), repeats),
+            "truncated_val_accuracy": trained.val_probe[cutoff],
+            **truncation_metrics(trained.model, cutoff, trained.extra["trainer"].eval_batch(batch_size), repeats),
             **result.throughput,
         }
         return Measured(metrics, timings={"cost_s": time.perf_counter() - start})
-
-    def make_record(
-        self, config: dict[str, Any], recipe: ImageNetRecipe, trained: StreamedRun, measured: Measured
-    ) -> Record:
-        """The record: the folders' description, the recipe with its augmentation, metrics, probe, timings."""
-        trainer, result = trained.trainer, trained.result
-        return Record(
-            suite=self.name,
-            profile=config["profile"],
-            dataset=trained.data.info(),
-            backbone=backbone_info(trainer.model),
-            seed=config["seed"],
-            run_id="",
-            probe=trained.test_probe,
-            metrics=measured.metrics,
-            config={
-                **config,
-                "dataset": trained.data.name,
-                "train": recipe.model.train.to_dict(),
-                "img_size": recipe.img_size,
-                "randaugment": recipe.randaugment,
-                "normalization": trainer.normalizer.as_dict(),
-            },
-            timings={
-                "train_s": result.train_seconds,
-                "eval_s": result.eval_seconds,
-                **measured.timings,
-                **result.throughput,
-            },
-            environment={**environment(), "device": str(trainer.device)},
-            history={"epochs": result.history, "val_probe": result.val_probe_acc},
-        )
 
     def paper_records(self) -> list[Record]:
         """The paper's ImageNet ViT-B/16 rows."""

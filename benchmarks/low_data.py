@@ -35,13 +35,13 @@ class LowDataRecipe:
     """A base recipe, the N sweep and the step budget of one profile.
 
     Attributes:
-        base: backbone and training recipe (its ``epochs`` are replaced by the step budget).
+        model: backbone and training recipe (its ``epochs`` are replaced by the step budget).
         per_class: the sweep of images per class.
         steps: optimiser steps of every run, whatever N.
         evaluations: validation evaluations during training.
     """
 
-    base: Recipe
+    model: Recipe
     per_class: tuple[Any, ...]
     steps: int
     evaluations: int = 3
@@ -106,9 +106,6 @@ class LowDataSuite(ImageSuite):
     default_datasets = {"smoke": "digits"}
     recipe_keys = ()  # the step budget sets the epochs
 
-    def model_recipe(self, recipe: LowDataRecipe) -> Recipe:
-        return recipe.base
-
     def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
         return {
             "per_class": list(self.recipe(profile, dataset).per_class),
@@ -133,14 +130,14 @@ class LowDataSuite(ImageSuite):
         train = per_class_subset(data.train, config["per_class"], config["subset"], seed=config["seed"])
         return dataclasses.replace(data, train=train)
 
-    def training_recipe(self, config: dict[str, Any], recipe: LowDataRecipe, data: ImageData) -> Recipe:
-        """The base recipe trained for exactly ``recipe.steps`` optimiser steps on this training set."""
-        per_epoch = max(1, len(data.train) // recipe.base.train.batch_size)
+    def train(self, config: dict[str, Any], recipe: LowDataRecipe, data: ImageData, context: RunContext) -> Trained:
+        """Train the twin with the model recipe for exactly ``recipe.steps`` optimiser steps on this training set."""
+        per_epoch = max(1, len(data.train) // recipe.model.train.batch_size)
         epochs = math.ceil(recipe.steps / per_epoch)
         train_config = dataclasses.replace(
-            recipe.base.train, epochs=epochs, steps=recipe.steps, eval_every=max(1, epochs // recipe.evaluations)
+            recipe.model.train, epochs=epochs, steps=recipe.steps, eval_every=max(1, epochs // recipe.evaluations)
         )
-        return dataclasses.replace(recipe.base, train=train_config)
+        return super().train(config, dataclasses.replace(recipe.model, train=train_config), data, context)
 
     def measure(self, config: dict[str, Any], recipe: LowDataRecipe, trained: Trained, context: RunContext) -> Measured:
         """Cutoff layer, training-set size and epochs."""

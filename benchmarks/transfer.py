@@ -61,6 +61,11 @@ class TransferRecipe:
     finetune: TrainConfig
     target: Recipe
 
+    @property
+    def model(self) -> Recipe:
+        """The :class:`Recipe` that names backbone, twins and depth: the source's pre-training recipe."""
+        return self.pretrain
+
 
 def target_splits(**splits: Any) -> Recipe:
     """A :class:`Recipe` that only says how to split the target (its backbone and training are unused)."""
@@ -129,9 +134,6 @@ class TransferSuite(ImageSuite):
     default_datasets = {"smoke": "digits"}
     sources = ("tiny-imagenet", "cifar100", "imagenet", "digits", "cifar10")
     recipe_keys = ()  # pre-training and fine-tuning have their own epochs
-
-    def model_recipe(self, recipe: TransferRecipe) -> Recipe:
-        return recipe.pretrain
 
     def check(self, config: dict[str, Any]) -> None:
         if config["mode"] not in MODES:
@@ -267,10 +269,7 @@ class TransferSuite(ImageSuite):
     ) -> tuple[Backbone, dict[str, Any]]:
         """Train the source model on streamed class folders with the ``imagenet`` suite's recipe."""
         run = get_suite("imagenet").train(config, recipe, folders, context, checkpoint=checkpoint)
-        test_probe = run.trainer.evaluate(folders.test)
-        return run.trainer.model, source_facts(
-            run.result.val_probe_acc, test_probe, folders.num_classes, run.result.train_seconds
-        )
+        return run.model, source_facts(run.val_probe, run.test_probe, folders.num_classes, run.result.train_seconds)
 
 
 def source_key(config: dict[str, Any]) -> dict[str, Any]:

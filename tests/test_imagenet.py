@@ -146,6 +146,13 @@ def test_imagenet_suite_smoke_run_writes_records(digit_folders, tmp_path):
             and record["metrics"]["truncated_params"] <= record["metrics"]["params"]
         )
         assert record["config"]["train"]["mixup_alpha"] == 0.2 and record["config"]["randaugment"]
+        # the image suites' record: the same metrics, configuration and history fields as an in-memory run's
+        assert {"accuracy", "val_accuracy", "chance_accuracy", "best_epoch", "best_val_accuracy", "steps"} <= set(
+            record["metrics"]
+        )
+        assert record["metrics"]["accuracy"] == record["probe"][-1] and record["metrics"]["chance_accuracy"] == 0.1
+        assert {"normalization", "train", "img_size"} <= set(record["config"])
+        assert set(record["history"]) == {"epochs", "val_probe"} and {"train_s", "cost_s"} <= set(record["timings"])
 
 
 def test_imagenet_suite_with_missing_data_exits_2_and_writes_nothing(tmp_path, capsys):

@@ -16,7 +16,7 @@ from rich.progress import Progress
 from acn_bench import create_backbone, progress
 from acn_bench.data import sources
 from acn_bench.results import Record, run_id
-from acn_bench.suites import RunContext, Suite, run_suite
+from acn_bench.suites import Measured, RunContext, Suite, run_suite
 from acn_bench.training import TrainConfig, Trainer
 
 CPU = torch.device("cpu")
@@ -42,7 +42,7 @@ class Instant(Suite):
         return None
 
     def measure(self, config, recipe, trained, context):
-        return None
+        return Measured({})
 
     def make_record(self, config, recipe, trained, measured):
         return Record(

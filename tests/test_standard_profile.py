@@ -16,6 +16,7 @@ from acn_bench.benchmarks.recipes import STANDARD_CIFAR10
 from acn_bench.cli import main
 from acn_bench.results import load_records
 from acn_bench.suites import get_suite, plan_runs
+from acn_bench.suites.recipe import model_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE_SUITES = ("compression", "robustness", "early_exit", "pruning", "low_data", "transfer", "continual")
@@ -39,7 +40,7 @@ def test_standard_profile_runs_the_cifar10_suites_on_cifar10(suite):
 
 @pytest.mark.parametrize("suite", ["compression", "robustness", "early_exit", "pruning", "low_data"])
 def test_standard_twins_train_with_the_papers_augmentation_and_optimiser(suite):
-    recipe = get_suite(suite).model_recipe(get_suite(suite).recipe("standard", "cifar10"))
+    recipe = model_recipe(get_suite(suite).recipe("standard", "cifar10"))
     paper = get_suite("compression").recipe("paper", "cifar10").train
     assert recipe.max_train is None and recipe.max_test is None  # the whole sets (minus validation)
     for field in ("batch_size", "lr", "weight_decay", "label_smoothing", "cutmix_prob", "autoaugment", "clip_grad"):

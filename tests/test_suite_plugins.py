@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,17 @@ from acn_bench import UserError
 from acn_bench.benchmarks.compression import CompressionSuite
 from acn_bench.cli import main
 from acn_bench.plugins import load_plugin
-from acn_bench.suites import Recipe, RunContext, get_suite, list_suites, plan_runs, register_suite, run_suite
+from acn_bench.suites import (
+    Measured,
+    Recipe,
+    RunContext,
+    Suite,
+    get_suite,
+    list_suites,
+    plan_runs,
+    register_suite,
+    run_suite,
+)
 from acn_bench.training import TrainConfig
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "calibration_suite.py"
@@ -183,3 +194,64 @@ def test_a_subclass_with_its_own_recipes_runs_them_in_every_step(tmp_path):
     assert record.config["train"]["epochs"] == 1 and len(record.history["epochs"]) == 1
     assert record.dataset["train_size"] == 128 and record.dataset["test_size"] == 64
     assert record.backbone["depth"] == 3
+
+
+SUITES = list_suites()  # every registered suite, the built-in ones and any an installed package declares
+
+
+@pytest.mark.parametrize("name", SUITES)
+def test_every_suites_measure_step_returns_measured_and_its_record_step_takes_it(name):
+    steps = type(get_suite(name))
+    assert typing.get_type_hints(steps.measure)["return"] is Measured
+    assert typing.get_type_hints(steps.make_record)["measured"] is Measured
+
+
+def test_run_one_refuses_a_measure_step_that_returns_anything_but_measured():
+    class DictMeasure(Suite):
+        name = "dict-measure"
+        recipes = {"smoke": {"*": None}}
+
+        def grid(self, profile, dataset):
+            return [{}]
+
+        def load_data(self, config, recipe, context):
+            return None
+
+        def train(self, config, recipe, data, context):
+            return None
+
+        def measure(self, config, recipe, trained, context):
+            return {"accuracy": 1.0}
+
+        def make_record(self, config, recipe, trained, measured):
+            raise AssertionError("make_record must not see a dict")
+
+    context = RunContext(out_dir=Path("unused"), device=torch.device("cpu"), log=lambda _: None)
+    with pytest.raises(TypeError, match="DictMeasure.measure returned dict; a suite's measure step returns"):
+        DictMeasure().run_one({"profile": "smoke", "dataset": "digits"}, context)
+
+
+class RecipeSeen(Exception):
+    """Raised by a stub ``load_data`` to stop a run once it has been handed its recipe."""
+
+
+@pytest.mark.parametrize("name", SUITES)
+def test_run_recipe_is_the_recipe_every_run_gets_with_set_epochs_where_the_suite_takes_it(name, monkeypatch):
+    suite = get_suite(name)
+    [plain] = plan_runs(suite, "smoke")[:1]
+    assert suite.run_recipe(plain) == suite.recipe("smoke", plain["dataset"])  # the profile's own run
+    if "epochs" not in suite.recipe_keys:
+        with pytest.raises(UserError, match=f"unknown grid axis of suite '{name}' 'epochs'"):
+            plan_runs(suite, "smoke", axes={"epochs": [1]})
+        return
+    configs = plan_runs(suite, "smoke", axes={"epochs": [1]})
+    assert configs and all(suite.run_recipe(c).train.epochs == 1 for c in configs)
+
+    def seen(config, recipe, context):
+        raise RecipeSeen(recipe)
+
+    monkeypatch.setattr(suite, "load_data", seen)
+    context = RunContext(out_dir=Path("unused"), device=torch.device("cpu"), log=lambda _: None)
+    with pytest.raises(RecipeSeen) as stopped:
+        suite.run_one(configs[0], context)
+    assert stopped.value.args[0] == suite.run_recipe(configs[0])  # run_one hands the steps run_recipe's recipe

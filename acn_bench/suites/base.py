@@ -65,17 +65,21 @@ class RunContext:
 class Suite(abc.ABC):
     """Base class of a benchmark suite: its grid, and the life of one run in four steps.
 
-    :meth:`run_one` is the same for every suite: the profile's recipe (always through
-    :meth:`recipe`, so a subclass that changes its recipes changes the whole experiment), then
-    ``load_data`` -> ``train`` -> ``measure`` -> ``make_record``. A suite implements those steps
-    (image suites inherit all but ``measure`` from ``acn_bench.suites.ImageSuite``) and
-    :meth:`grid`.
+    :meth:`run_one` is the same for every suite: the run's recipe (:meth:`run_recipe`, the one way to
+    get it), then ``load_data`` -> ``train`` -> ``measure`` -> ``make_record``. ``measure`` returns a
+    :class:`Measured` and ``make_record`` turns it into the run's :class:`Record`.
+
+    A suite must implement :meth:`grid` and the four steps (image suites inherit all but ``measure``
+    from ``acn_bench.suites.ImageSuite``), and may override :meth:`check` (reject a configuration),
+    :meth:`run_recipe` (apply its :attr:`recipe_keys`), :meth:`canonical`, :meth:`shared_model`,
+    :meth:`identity`, :meth:`figures` and :meth:`paper_records`. A step that needs a per-run change of
+    the recipe (a step budget, a parameter-matched depth) makes it itself.
 
     Subclasses set ``name``, ``description``, ``metrics`` (leaderboard columns; ``key_metrics`` the
     few of them compact tables show), ``datasets``
-    (the first is the default), ``recipes`` (profile -> dataset or ``"*"`` -> recipe) and
-    ``group_by`` (grid keys besides backbone, connectivity, depth, strategy, ... that separate
-    leaderboard rows), and register with :func:`acn_bench.suites.registry.register_suite`.
+    (the first is the default), ``recipes`` (profile -> dataset or ``"*"`` -> recipe, read by
+    :meth:`recipe`) and ``group_by`` (grid keys besides backbone, connectivity, depth, strategy, ...
+    that separate leaderboard rows), and register with :func:`acn_bench.suites.registry.register_suite`.
     """
 
     name: str = ""
@@ -112,7 +116,8 @@ class Suite(abc.ABC):
         return next((d for d in self.datasets if profile in self.profiles_for(d)), self.datasets[0])
 
     def recipe(self, profile: str, dataset: str) -> Any:
-        """The suite's recipe for ``profile`` on ``dataset`` (the profile's ``"*"`` entry where it has none).
+        """The suite's recipe for ``profile`` on ``dataset`` (the profile's ``"*"`` entry where it has none):
+        the lookup behind :meth:`grid` and :meth:`run_recipe` (a run's recipe is :meth:`run_recipe`'s).
 
         Raises:
             UserError: the suite has no such profile, or the profile does not define ``dataset``
@@ -138,7 +143,9 @@ class Suite(abc.ABC):
         """The recipe one run trains with: the profile's, with the configuration's :attr:`recipe_keys` applied.
 
         A recipe key is in ``config`` only when the user set it (``--set epochs=20``), so the runs of
-        the profile's own recipe keep their identity. Suites with recipe keys override this.
+        the profile's own recipe keep their identity. Suites with recipe keys override this; it is the
+        one way to a run's recipe (:meth:`run_one`, and :func:`~acn_bench.suites.plan.plan_runs` to
+        check the settings before any run).
         """
         return self.recipe(config["profile"], config["dataset"])
 
@@ -155,6 +162,11 @@ class Suite(abc.ABC):
         data = self.load_data(config, recipe, context)
         trained = self.train(config, recipe, data, context)
         measured = self.measure(config, recipe, trained, context)
+        if not isinstance(measured, Measured):
+            raise TypeError(
+                f"{type(self).__name__}.measure returned {type(measured).__name__}; a suite's measure step "
+                "returns acn_bench.suites.Measured(metrics, history, timings, model)."
+            )
         return self.make_record(config, recipe, trained, measured)
 
     @abc.abstractmethod
@@ -166,12 +178,14 @@ class Suite(abc.ABC):
         """Step 2: the trained model(s) of one run (trained here, or loaded when saved before)."""
 
     @abc.abstractmethod
-    def measure(self, config: dict[str, Any], recipe: Any, trained: Any, context: RunContext) -> Any:
-        """Step 3: what the suite measures on the trained model(s)."""
+    def measure(self, config: dict[str, Any], recipe: Any, trained: Any, context: RunContext) -> Measured:
+        """Step 3: what the suite measures on the trained model(s): metrics, and history and timings
+        for the record (choices read validation outputs only)."""
 
     @abc.abstractmethod
-    def make_record(self, config: dict[str, Any], recipe: Any, trained: Any, measured: Any) -> Record:
-        """Step 4: the record of one run (its ``run_id`` is set by :func:`run_suite`)."""
+    def make_record(self, config: dict[str, Any], recipe: Any, trained: Any, measured: Measured) -> Record:
+        """Step 4: the record of one run from what ``train`` and ``measure`` returned (its ``run_id`` is set
+        by :func:`run_suite`)."""
 
     def figures(self, records: list[Record]) -> list[FigureData]:
         """The suite's figures as data (``Lines`` / ``Heatmaps`` of :mod:`acn_bench.results.plots`), drawn
@@ -209,7 +223,8 @@ class Suite(abc.ABC):
 
 @dataclass
 class Measured:
-    """What a suite's ``measure`` step found: every suite's ``measure`` returns one.
+    """What a suite's ``measure`` step found: every suite's ``measure`` returns one, and its ``make_record``
+    puts it into the record (:meth:`Suite.run_one` refuses anything else).
 
     Attributes:
         metrics: the record's metrics (an image suite adds test and validation accuracy, chance level

@@ -5,7 +5,8 @@ twins: ``load_data`` (the recipe's train / test sets), ``train`` (build the twin
 the one :class:`~acn_bench.training.Trainer`, resumable), ``make_record`` (dataset, backbone,
 recipe, probe, history, timings, environment). A suite adds its grid keys (:meth:`axes`) and its
 measurement (:meth:`measure`), and overrides a step only where its protocol differs. A complete
-suite fits in about 30 lines: see ``examples/calibration_suite.py``.
+suite fits in about 30 lines: see ``examples/calibration_suite.py``. The ImageNet suite shares the
+grid and the record and overrides the steps that differ for folders streamed from disk.
 
 Twins are trained once: a run whose model is the plain twin of its recipe (trained on the final
 output's loss: compression, robustness, pruning's dense model, inherent early exits) takes it from
@@ -18,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -31,10 +32,13 @@ from acn_bench.results import Record, environment, run_id
 from acn_bench.suites.base import Measured, RunContext, Suite, expand_grid
 from acn_bench.suites.image_data import VALIDATION_SEED, backbone_for, backbone_info, dataset_info, load_splits
 from acn_bench.suites.model_store import stored_model
-from acn_bench.suites.recipe import Recipe
+from acn_bench.suites.recipe import Recipe, model_recipe
 from acn_bench.training import Trainer, TrainResult, probe_accuracy, seed_everything
 from acn_bench.training.config import resolve_amp
 from acn_bench.training.trainer import Objective
+
+if TYPE_CHECKING:
+    from acn_bench.data.folders import FolderSplits
 
 TWIN_STORE = ".twins"  # under the records folder: one trained model per twin key, shared by the suites
 TWIN_KEY = ("dataset", "backbone", "connectivity", "depth", "seed")  # with the recipe: what tells twins apart
@@ -63,6 +67,15 @@ class ImageData:
     val: ImageSet
     test: ImageSet
 
+    @property
+    def num_classes(self) -> int:
+        """The number of classes (of the training set, which the model is shaped for)."""
+        return self.train.num_classes
+
+    def info(self) -> dict[str, Any]:
+        """The record's ``dataset`` field."""
+        return dataset_info(self.train, self.test, self.val)
+
 
 @dataclass
 class Trained:
@@ -72,19 +85,19 @@ class Trained:
         config: the run's configuration as trained (a suite may adjust it, e.g. a parameter-matched depth).
         model: the model.
         normalizer: the input normalisation it was trained with.
-        data: what it was trained and tested on (after any resizing).
+        data: what it was trained and tested on (after any resizing; class folders when streamed).
         recipe: the recipe it was trained with (the record's ``config.train``).
         val_probe, test_probe: accuracy at every depth 0..L on the validation and the test split
             (the test split's is the run's one test evaluation).
         result: the training result (``None`` for a model loaded from disk without one).
         extra: what a suite's ``train`` step passes on to its ``measure`` step (``twin``: the twin
-            store's key and whether this run trained it).
+            store's key and whether this run trained it; ``trainer``: a streaming trainer).
     """
 
     config: dict[str, Any]
     model: Backbone
     normalizer: Normalizer
-    data: ImageData
+    data: ImageData | FolderSplits
     recipe: Recipe
     val_probe: list[float]
     test_probe: list[float]
@@ -113,11 +126,11 @@ class Trained:
         return cls(config, model, normalizer, data, recipe, val, test, result)
 
     def val_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Validation images (uint8) and labels on the model's device."""
+        """Validation images (uint8) and labels on the model's device (in-memory data)."""
         return self._on_device(self.data.val)
 
     def test_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Test images (uint8) and labels on the model's device."""
+        """Test images (uint8) and labels on the model's device (in-memory data)."""
         return self._on_device(self.data.test)
 
     def _on_device(self, images: ImageSet) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,10 +156,11 @@ class ImageSuite(Suite):
     """A suite that trains twins of one backbone on an image set: the shared grid and run steps.
 
     Subclasses set ``recipes`` (profile -> dataset or ``*`` -> recipe) and implement
-    :meth:`measure`; they add grid keys in :meth:`axes`, and name the :class:`Recipe` inside a
-    nested recipe in :meth:`model_recipe` (such a suite sets ``recipe_keys = ()``: ``--set epochs``
-    changes a plain :class:`Recipe` only). A suite whose model is the plain twin says so in
-    :meth:`shares_twin`.
+    :meth:`measure`; they add grid keys in :meth:`axes`. A recipe is a :class:`Recipe`, or a suite's
+    own type that wraps one as its ``model`` (:func:`~acn_bench.suites.recipe.model_recipe`; such a
+    suite sets ``recipe_keys = ()``: ``--set epochs`` changes a plain :class:`Recipe` only). A suite
+    whose model is the plain twin says so in :meth:`shares_twin`; one that changes how its model is
+    built or trained overrides :meth:`build_model` or :meth:`objective`.
     """
 
     recipe_keys = ("epochs",)
@@ -183,16 +197,12 @@ class ImageSuite(Suite):
         """A run that shares a twin shares it with every run of the same twin key (one plan: one recipe)."""
         return run_id({k: config[k] for k in TWIN_KEY}) if self.shares_twin(config) else None
 
-    def model_recipe(self, recipe: Any) -> Recipe:
-        """The :class:`Recipe` inside the suite's ``recipe`` that names backbone, twins and depth."""
-        return recipe
-
     def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
         """The suite's own grid keys, after dataset, backbone, connectivity and depth."""
         return {}
 
     def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = self.model_recipe(self.recipe(profile, dataset))
+        recipe = model_recipe(self.recipe(profile, dataset))
         return expand_grid(
             {
                 "dataset": [dataset],
@@ -205,12 +215,7 @@ class ImageSuite(Suite):
 
     def load_data(self, config: dict[str, Any], recipe: Any, context: RunContext) -> ImageData:
         """The dataset's train, validation and test sets (the recipe's ``val_size``, ``max_train``, ``max_test``)."""
-        model = self.model_recipe(recipe)
-        return ImageData(*load_splits(config["dataset"], context, model))
-
-    def training_recipe(self, config: dict[str, Any], recipe: Any, data: ImageData) -> Recipe:
-        """The recipe this run trains with (default: the suite's model recipe)."""
-        return self.model_recipe(recipe)
+        return ImageData(*load_splits(config["dataset"], context, model_recipe(recipe)))
 
     def build_model(self, config: dict[str, Any], recipe: Recipe, data: ImageData) -> Backbone:
         """The untrained model of ``config``, shaped for ``data``."""
@@ -223,9 +228,9 @@ class ImageSuite(Suite):
         return None
 
     def train(self, config: dict[str, Any], recipe: Any, data: ImageData, context: RunContext) -> Trained:
-        """Build and train the run's model, resumable from its checkpoint; a shared twin
-        (:meth:`shares_twin`) comes from the twin store (:meth:`shared_twin`)."""
-        recipe = self.training_recipe(config, recipe, data)
+        """Build and train the run's model with the :class:`Recipe` of ``recipe``, resumable from its checkpoint;
+        a shared twin (:meth:`shares_twin`) comes from the twin store (:meth:`shared_twin`)."""
+        recipe = model_recipe(recipe)
         if self.shares_twin(config):
             return self.shared_twin(config, recipe, data, context)
         checkpoint = context.checkpoint_path(self.name, self.identity(config))
@@ -311,7 +316,7 @@ class ImageSuite(Suite):
         metrics = {
             "accuracy": trained.test_probe[-1],
             "val_accuracy": trained.val_probe[-1],
-            "chance_accuracy": 1 / trained.data.train.num_classes,
+            "chance_accuracy": 1 / trained.data.num_classes,
             **measured.metrics,
         }
         timings, history = dict(measured.timings), {"val_probe": trained.val_probe, **measured.history}
@@ -332,7 +337,7 @@ class ImageSuite(Suite):
         return Record(
             suite=self.name,
             profile=trained.config["profile"],
-            dataset=dataset_info(trained.data.train, trained.data.test, trained.data.val),
+            dataset=trained.data.info(),
             backbone=backbone_info(model),
             seed=trained.config["seed"],
             config=run_config,

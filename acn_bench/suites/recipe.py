@@ -1,4 +1,9 @@
-"""What one profile of an image suite trains on one dataset: :class:`Recipe`, and the twins compared."""
+"""What one profile of an image suite trains on one dataset: :class:`Recipe`, and the twins compared.
+
+A suite whose recipe wraps a :class:`Recipe` with settings of its own (low data's step budget,
+transfer's fine-tuning, ImageNet's streaming) exposes it as the attribute ``model`` of its recipe
+type; :func:`model_recipe` finds it for the image-suite steps.
+"""
 
 from __future__ import annotations
 
@@ -41,3 +46,9 @@ class Recipe:
     def grid_depth(self) -> int:
         """The depth the grid uses by default."""
         return self.depth or backbone_options(self.backbone)["depth"]
+
+
+def model_recipe(recipe: Any) -> Recipe:
+    """The :class:`Recipe` of a suite's recipe (backbone, twins, depth, training, splits): ``recipe`` itself,
+    or the ``model`` attribute of a recipe that wraps one."""
+    return recipe if isinstance(recipe, Recipe) else recipe.model
