@@ -24,6 +24,8 @@ from acn_bench import progress
 from acn_bench.backbones import CONNECTIVITIES, backbone_entry, list_backbones
 from acn_bench.errors import UserError, require
 from acn_bench.plugins import load_plugin
+from acn_bench.results.record import Record
+from acn_bench.results.store import RecordFolder, read_records
 from acn_bench.suites import (
     PROFILES,
     RunContext,
@@ -271,7 +273,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(
             f"{len(outcome.written)} record(s) written to {out_dir / suite.name}, {len(outcome.skipped)} skipped."
         )
-        show_leaderboard(suite.name, out_dir, None, write=False)
+        show_leaderboard(suite, read_suite_records(out_dir, [suite.name]).records())
     return 0
 
 
@@ -324,7 +326,7 @@ def run_jobs(suite: Suite, configs: list[dict], context: RunContext, jobs: int, 
         return 130
     console.print(f"{done}, {len(outcome.failures)} failed.", highlight=False, markup=False)
     if outcome.written or outcome.skipped:
-        show_leaderboard(suite.name, context.out_dir, None, write=False)
+        show_leaderboard(suite, read_suite_records(context.out_dir, [suite.name]).records())
     for failure in outcome.failures:
         what = "" if failure.user_error else "run failed: "
         err_console.print(f"[bold red]acn-bench: error:[/] {escape(what + failure.describe())}", highlight=False)
@@ -345,32 +347,34 @@ def ignore(*_: object, **__: object) -> None:
     """A log for the ranks that do not print (all but rank 0 under torchrun)."""
 
 
-def load_suite_records(suite_name: str, records_dir: Path) -> list:
-    """Every record of one suite; an invalid record is a user error naming the file."""
-    from acn_bench.results.store import load_records
+def warn(line: str) -> None:
+    """Print a warning to the error stream (what was skipped, what is not shown)."""
+    from rich.markup import escape
 
-    try:
-        return load_records(records_dir, suite_name)
-    except ValueError as exc:
-        raise UserError(f"invalid record: {exc}") from exc
+    err_console.print(f"[yellow]acn-bench: warning:[/] {escape(line)}", highlight=False)
+
+
+def read_suite_records(records_dir: Path, suites: Sequence[str]) -> RecordFolder:
+    """The records of ``suites`` under ``records_dir`` (:func:`read_records`, the one reader: a missing or empty
+    folder or an invalid record is a user error naming the path), with a warning for each file it skipped."""
+    folder = read_records(records_dir, suites)
+    for line in folder.skipped:
+        warn(f"not read: {line}")
+    return folder
 
 
 def show_leaderboard(
-    suite_name: str,
-    records_dir: Path,
-    tables_dir: Path | None,
-    write: bool = True,
+    suite: Suite,
+    records: list[Record],
+    tables_dir: Path | None = None,
     filters: dict | None = None,
     fmt: str = "table",
     wide: bool = False,
-) -> list:
-    """Print the suite's table from ``records_dir`` (compact: its key metrics; ``wide``: every column); with
-    ``write``, also write ``.md`` (compact or wide), ``.csv`` (every column) and figures. Return the suite's
-    records (read once, for callers that summarise them further)."""
+) -> None:
+    """Print the suite's table of ``records`` (compact: its key metrics; ``wide``: every column); with a
+    ``tables_dir``, also write ``.md`` (compact or wide), ``.csv`` (every column) and figures there."""
     from acn_bench.results.leaderboard import build_table, render
 
-    suite = get_suite(suite_name)
-    records = load_suite_records(suite.name, records_dir)
     table = build_table(
         records,
         suite.metrics,
@@ -387,12 +391,10 @@ def show_leaderboard(
         console.print(table.rich(title, wide))
     else:
         console.print(render(table, fmt, title, wide), markup=False, highlight=False, soft_wrap=True)
-    if write:
-        out_dir = tables_dir or records_dir
-        figures = suite.plot([r for r in records if r.source == "measured"], out_dir) if records else []
-        for path in table.write(out_dir, suite.name, title, figures, wide):
+    if tables_dir is not None:
+        figures = suite.plot([r for r in records if r.source == "measured"], tables_dir)
+        for path in table.write(tables_dir, suite.name, title, figures, wide):
             console.print(f"wrote {path}")
-    return records
 
 
 def leaderboard_dirs(records: Path | None, tables: Path | None) -> tuple[Path, Path | None]:
@@ -404,38 +406,25 @@ def leaderboard_dirs(records: Path | None, tables: Path | None) -> tuple[Path, P
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     records_dir, tables_dir = leaderboard_dirs(args.records, args.tables)
-    require(
-        records_dir.is_dir(),
-        f"records folder {str(records_dir)!r} does not exist; run a suite first or pass --records DIR.",
-    )
-    if args.suite:
-        names = [get_suite(args.suite).name]
-    else:
-        names = [name for name in list_suites() if (records_dir / name).is_dir()]
-        require(
-            bool(names),
-            f"no suite records under {str(records_dir)!r}; expected folders named after suites "
-            f"({', '.join(list_suites())}).",
-        )
+    names = [get_suite(args.suite).name] if args.suite else list_suites()
+    folder = read_suite_records(records_dir, names)
+    suites = [get_suite(name) for name in names if folder.of(name)]
     filters = {"profile": args.profile, "dataset": args.dataset, **parse_only(args.only)}
     if args.paper:
         from acn_bench.results.leaderboard import reproduction_status
 
-        for name in names:
-            suite = get_suite(name)
-            console.print(
-                reproduction_status(load_suite_records(name, records_dir), suite.group_by, f"{name}: paper vs measured")
-            )
+        for suite in suites:
+            title = f"{suite.name}: paper vs measured"
+            console.print(reproduction_status(folder.records(suite.name), suite.group_by, title))
         return 0
     filtered = any(value is not None for value in filters.values())
     if filtered:
         console.print("filtered view: the written tables are left as they are (run without filters to rewrite them)")
-    records = []
-    for name in names:
-        wide = args.columns == "all"
-        records += show_leaderboard(name, records_dir, tables_dir, not filtered, filters, args.format, wide=wide)
-    if not filtered and not args.suite:
-        show_compute(records, tables_dir or records_dir)
+    out_dir = None if filtered else tables_dir or records_dir
+    for suite in suites:
+        show_leaderboard(suite, folder.records(suite.name), out_dir, filters, args.format, args.columns == "all")
+    if out_dir is not None and not args.suite:
+        show_compute(folder.records(), out_dir)
     return 0
 
 
@@ -453,8 +442,10 @@ def show_compute(records: list, out_dir: Path) -> None:
 def cmd_plot(args: argparse.Namespace) -> int:
     records_dir, out_dir = leaderboard_dirs(args.records, args.out)
     suite = get_suite(args.suite)
-    records = [r for r in load_suite_records(suite.name, records_dir) if r.source == "measured"]
-    require(bool(records), f"no measured records of suite {suite.name!r} under {str(records_dir)!r}.")
+    records = [r for r in read_suite_records(records_dir, [suite.name]).records() if r.source == "measured"]
+    require(
+        bool(records), f"no measured records of suite {suite.name!r} under {str(records_dir)!r}. Nothing was written."
+    )
     for path in suite.plot(records, out_dir or records_dir):
         console.print(f"wrote {path}")
     return 0
@@ -464,7 +455,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from acn_bench.results.validate import validate_records
 
     records_dir = args.records or LEADERBOARD_RECORDS
-    require(records_dir.is_dir(), f"records folder {str(records_dir)!r} does not exist.")
     count, problems = validate_records(records_dir)
     if problems:
         raise UserError(f"{len(problems)} problem(s) in {count} record(s): " + "; ".join(problems))
@@ -524,18 +514,11 @@ def cmd_paper_records(args: argparse.Namespace) -> int:
 
 
 def cmd_site(args: argparse.Namespace) -> int:
-    from rich.markup import escape
-
     from acn_bench.site import build_site
 
     load_plugins(args.plugin)
     out = args.out or SITE
-    built = build_site(
-        args.records or LEADERBOARD_RECORDS,
-        out,
-        progress=console.is_terminal,
-        warn=lambda line: err_console.print(f"[yellow]acn-bench: warning:[/] {escape(line)}", highlight=False),
-    )
+    built = build_site(args.records or LEADERBOARD_RECORDS, out, progress=console.is_terminal, warn=warn)
     console.print(
         f"wrote {len(built.pages)} page(s) and {built.records} record(s) to {out}/; open {out / 'index.html'}",
         highlight=False,

@@ -180,13 +180,11 @@ def test_the_pareto_front_keeps_the_points_no_other_point_dominates():
 # Bad input
 
 
-def test_an_empty_records_folder_gives_a_site_that_says_so(tmp_path, capsys):
+def test_an_empty_records_folder_exits_2_and_writes_nothing(tmp_path, capsys):
     (tmp_path / "records").mkdir()
-    assert main(["site", "--records", str(tmp_path / "records"), "--out", str(tmp_path / "site")]) == 0
-    index = (tmp_path / "site" / "index.html").read_text()
-    assert "No records yet" in index
-    assert "No claim can be tested yet" in index
-    assert sorted(p.name for p in (tmp_path / "site").glob("*.html")) == ["index.html"]
+    assert main(["site", "--records", str(tmp_path / "records"), "--out", str(tmp_path / "site")]) == 2
+    assert f"no records under '{tmp_path / 'records'}'" in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "site").exists() and leftovers(tmp_path) == []
 
 
 def test_a_folder_of_an_unknown_suite_is_skipped_with_a_warning(tmp_path, capsys):
