@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 from rich.console import Console
@@ -24,6 +24,7 @@ from acn_bench import progress
 from acn_bench.backbones import CONNECTIVITIES, backbone_entry, list_backbones
 from acn_bench.errors import UserError, require
 from acn_bench.plugins import load_plugin
+from acn_bench.results.leaderboard_spec import LeaderboardSpec
 from acn_bench.results.record import Record
 from acn_bench.results.store import RecordFolder, read_records
 from acn_bench.suites import (
@@ -40,6 +41,9 @@ from acn_bench.suites import (
 )
 from acn_bench.suites.registry import DEFAULT_SUITE
 from acn_bench.training import distributed
+
+if TYPE_CHECKING:
+    from acn_bench.results.leaderboard import Leaderboard
 
 # Wide tables stay readable when output goes to a file or a pipe (rich would assume 80 columns).
 console = Console(width=None if sys.stdout.isatty() else 240)
@@ -273,7 +277,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(
             f"{len(outcome.written)} record(s) written to {out_dir / suite.name}, {len(outcome.skipped)} skipped."
         )
-        show_leaderboard(suite, read_suite_records(out_dir, [suite.name]).records())
+        show_run_leaderboard(suite, out_dir)
     return 0
 
 
@@ -326,7 +330,7 @@ def run_jobs(suite: Suite, configs: list[dict], context: RunContext, jobs: int, 
         return 130
     console.print(f"{done}, {len(outcome.failures)} failed.", highlight=False, markup=False)
     if outcome.written or outcome.skipped:
-        show_leaderboard(suite, read_suite_records(context.out_dir, [suite.name]).records())
+        show_run_leaderboard(suite, context.out_dir)
     for failure in outcome.failures:
         what = "" if failure.user_error else "run failed: "
         err_console.print(f"[bold red]acn-bench: error:[/] {escape(what + failure.describe())}", highlight=False)
@@ -364,37 +368,34 @@ def read_suite_records(records_dir: Path, suites: Sequence[str]) -> RecordFolder
 
 
 def show_leaderboard(
-    suite: Suite,
-    records: list[Record],
-    tables_dir: Path | None = None,
-    filters: dict | None = None,
-    fmt: str = "table",
-    wide: bool = False,
-) -> None:
-    """Print the suite's table of ``records`` (compact: its key metrics; ``wide``: every column); with a
-    ``tables_dir``, also write ``.md`` (compact or wide), ``.csv`` (every column) and figures there."""
-    from acn_bench.results.leaderboard import build_table, render
+    spec: LeaderboardSpec, records: list[Record], filters: dict | None = None, fmt: str = "table", wide: bool = False
+) -> Leaderboard:
+    """Print the leaderboard of ``records`` as ``spec`` says (``fmt`` table: compact, with its key metrics, or
+    ``wide``: every column; md, csv or json as text); return it."""
+    from acn_bench.results.leaderboard import build_table
+    from acn_bench.results.leaderboard_views import leaderboard_rich, render
 
-    table = build_table(
-        records,
-        suite.metrics,
-        suite.group_by,
-        filters or {},
-        rank_by=suite.metrics[0],
-        higher_is_better=suite.higher_is_better,
-        baseline=suite.baseline,
-        baseline_metrics=suite.baseline_metrics,
-        key_metrics=suite.compact_metrics(),
-    )
-    title = f"{suite.name}: {suite.description}"
+    board = build_table(records, spec, filters)
     if fmt == "table":
-        console.print(table.rich(title, wide))
+        console.print(leaderboard_rich(board, wide))
     else:
-        console.print(render(table, fmt, title, wide), markup=False, highlight=False, soft_wrap=True)
-    if tables_dir is not None:
-        figures = suite.plot([r for r in records if r.source == "measured"], tables_dir)
-        for path in table.write(tables_dir, suite.name, title, figures, wide):
-            console.print(f"wrote {path}")
+        console.print(render(board, fmt, wide), markup=False, highlight=False, soft_wrap=True)
+    return board
+
+
+def show_run_leaderboard(suite: Suite, out_dir: Path) -> None:
+    """After ``run``: print the suite's leaderboard of the records under ``out_dir``."""
+    show_leaderboard(LeaderboardSpec.of(suite), read_suite_records(out_dir, [suite.name]).records())
+
+
+def write_tables(suite: Suite, board: Leaderboard, records: list[Record], out_dir: Path, wide: bool) -> None:
+    """Write the suite's figures of the measured ``records``, then ``board`` as ``.md`` (compact or ``wide``)
+    and ``.csv`` (every column), into ``out_dir``."""
+    from acn_bench.results.leaderboard_views import write_leaderboard
+
+    figures = suite.plot([r for r in records if r.source == "measured"], out_dir)
+    for path in write_leaderboard(board, out_dir, figures, wide):
+        console.print(f"wrote {path}")
 
 
 def leaderboard_dirs(records: Path | None, tables: Path | None) -> tuple[Path, Path | None]:
@@ -411,20 +412,23 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     suites = [get_suite(name) for name in names if folder.of(name)]
     filters = {"profile": args.profile, "dataset": args.dataset, **parse_only(args.only)}
     if args.paper:
-        from acn_bench.results.leaderboard import reproduction_status
+        from acn_bench.results.leaderboard_views import reproduction_status
 
         for suite in suites:
             title = f"{suite.name}: paper vs measured"
-            console.print(reproduction_status(folder.records(suite.name), suite.group_by, title))
+            console.print(reproduction_status(folder.records(suite.name), LeaderboardSpec.of(suite).group_by, title))
         return 0
     filtered = any(value is not None for value in filters.values())
     if filtered:
         console.print("filtered view: the written tables are left as they are (run without filters to rewrite them)")
-    out_dir = None if filtered else tables_dir or records_dir
+    wide = args.columns == "all"
     for suite in suites:
-        show_leaderboard(suite, folder.records(suite.name), out_dir, filters, args.format, args.columns == "all")
-    if out_dir is not None and not args.suite:
-        show_compute(folder.records(), out_dir)
+        records = folder.records(suite.name)
+        board = show_leaderboard(LeaderboardSpec.of(suite), records, filters, args.format, wide)
+        if not filtered:
+            write_tables(suite, board, records, tables_dir or records_dir, wide)
+    if not filtered and not args.suite:
+        show_compute(folder.records(), tables_dir or records_dir)
     return 0
 
 
@@ -432,7 +436,7 @@ def show_compute(records: list, out_dir: Path) -> None:
     """Print what the measured ``records`` cost and write it to ``<out_dir>/compute.md``."""
     from acn_bench.io import write_text_atomic
     from acn_bench.results.compute import compute_markdown, compute_table, hours_as_text
-    from acn_bench.results.leaderboard import rich_table
+    from acn_bench.results.leaderboard_views import rich_table
 
     table = compute_table(records)
     console.print(rich_table(hours_as_text(table), "compute spent on the measured records"))

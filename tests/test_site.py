@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from acn_bench.cli import main
-from acn_bench.results.leaderboard import build_table, format_value
+from acn_bench.results.formatting import format_value
+from acn_bench.results.leaderboard import build_table
+from acn_bench.results.leaderboard_spec import LeaderboardSpec
 from acn_bench.results.primaries import PRIMARIES
 from acn_bench.results.store import load_records, read_record, record_json
 from acn_bench.site import build as site_build
@@ -110,7 +112,7 @@ def test_every_row_links_its_records_and_shows_the_leaderboards_numbers(site, tm
                 copy = site / link["href"]
                 assert copy.is_file() and json.loads(copy.read_text())["suite"] == suite_name
         # the numbers are the leaderboard's (build_table), formatted as the markdown tables format them
-        board = build_table(records, list(suite.metrics), suite.group_by, rank_by=suite.metrics[0])
+        board = build_table(records, LeaderboardSpec.of(suite))
         assert len(board.summary) == len(table["rows"])
         first, metric = board.summary.iloc[0], suite.metrics[0]
         row = table["rows"][0]

@@ -22,7 +22,8 @@ from acn_bench import progress as progress_display
 from acn_bench.errors import UserError
 from acn_bench.results.claims import build_claims
 from acn_bench.results.compute import compute_table
-from acn_bench.results.leaderboard import Reproduction, reproductions
+from acn_bench.results.leaderboard_spec import LeaderboardSpec
+from acn_bench.results.paper_rows import Reproduction, reproductions
 from acn_bench.results.store import StoredRecord, read_records
 from acn_bench.site.figures import figure_html, pareto_figures, plotly_js
 from acn_bench.site.pages import IndexContent, SuiteSummary, index_page, suite_page
@@ -157,14 +158,15 @@ def _write_suite_page(root: Path, entry: SuiteRecords, names: list[str]) -> tupl
         files.append(RecordFile(stored.record, f"records/{stored.relative}"))
     records = [f.record for f in files]
     measured = [r for r in records if r.source == "measured"]
-    table = table_data(suite, files)
+    spec = LeaderboardSpec.of(suite)
+    table = table_data(spec, files)
     summary = SuiteSummary(
         suite.name, suite.description, len(measured), len(records) - len(measured), len(table["rows"])
     )
     figures = [figure_html(figure) for figure in suite.figures(measured)] if measured else []
     page = suite_page(summary, table, pareto_figures(suite.name, table), figures, names)
     (root / f"{suite.name}.html").write_text(page, encoding="utf-8")
-    return summary, reproductions(records, suite.group_by)
+    return summary, reproductions(records, spec.group_by)
 
 
 def _swap_in(staging: Path, out: Path) -> None:

@@ -19,7 +19,8 @@ import pandas as pd
 from acn_bench.results.claim_views import DECLARED_COLUMNS, SUMMARY_COLUMNS, declared_rows
 from acn_bench.results.claims import ClaimsReport
 from acn_bench.results.compute import HOW_COUNTED, hours_as_text
-from acn_bench.results.leaderboard import Reproduction, format_value
+from acn_bench.results.formatting import format_value
+from acn_bench.results.paper_rows import Reproduction
 from acn_bench.results.primaries import PRIMARIES
 
 # the summary's columns whose text is long: set in small type, wrapping, so the table fits the page
