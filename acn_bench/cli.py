@@ -15,7 +15,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 from rich.console import Console
@@ -24,6 +24,9 @@ from acn_bench import progress
 from acn_bench.backbones import CONNECTIVITIES, backbone_entry, list_backbones
 from acn_bench.errors import UserError, require
 from acn_bench.plugins import load_plugin
+from acn_bench.results.leaderboard_spec import LeaderboardSpec
+from acn_bench.results.record import Record
+from acn_bench.results.store import RecordFolder, read_records
 from acn_bench.suites import (
     PROFILES,
     RunContext,
@@ -38,6 +41,9 @@ from acn_bench.suites import (
 )
 from acn_bench.suites.registry import DEFAULT_SUITE
 from acn_bench.training import distributed
+
+if TYPE_CHECKING:
+    from acn_bench.results.leaderboard import Leaderboard
 
 # Wide tables stay readable when output goes to a file or a pipe (rich would assume 80 columns).
 console = Console(width=None if sys.stdout.isatty() else 240)
@@ -271,7 +277,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(
             f"{len(outcome.written)} record(s) written to {out_dir / suite.name}, {len(outcome.skipped)} skipped."
         )
-        show_leaderboard(suite.name, out_dir, None, write=False)
+        show_run_leaderboard(suite, out_dir)
     return 0
 
 
@@ -324,7 +330,7 @@ def run_jobs(suite: Suite, configs: list[dict], context: RunContext, jobs: int, 
         return 130
     console.print(f"{done}, {len(outcome.failures)} failed.", highlight=False, markup=False)
     if outcome.written or outcome.skipped:
-        show_leaderboard(suite.name, context.out_dir, None, write=False)
+        show_run_leaderboard(suite, context.out_dir)
     for failure in outcome.failures:
         what = "" if failure.user_error else "run failed: "
         err_console.print(f"[bold red]acn-bench: error:[/] {escape(what + failure.describe())}", highlight=False)
@@ -345,54 +351,51 @@ def ignore(*_: object, **__: object) -> None:
     """A log for the ranks that do not print (all but rank 0 under torchrun)."""
 
 
-def load_suite_records(suite_name: str, records_dir: Path) -> list:
-    """Every record of one suite; an invalid record is a user error naming the file."""
-    from acn_bench.results.store import load_records
+def warn(line: str) -> None:
+    """Print a warning to the error stream (what was skipped, what is not shown)."""
+    from rich.markup import escape
 
-    try:
-        return load_records(records_dir, suite_name)
-    except ValueError as exc:
-        raise UserError(f"invalid record: {exc}") from exc
+    err_console.print(f"[yellow]acn-bench: warning:[/] {escape(line)}", highlight=False)
+
+
+def read_suite_records(records_dir: Path, suites: Sequence[str]) -> RecordFolder:
+    """The records of ``suites`` under ``records_dir`` (:func:`read_records`, the one reader: a missing or empty
+    folder or an invalid record is a user error naming the path), with a warning for each file it skipped."""
+    folder = read_records(records_dir, suites)
+    for line in folder.skipped:
+        warn(f"not read: {line}")
+    return folder
 
 
 def show_leaderboard(
-    suite_name: str,
-    records_dir: Path,
-    tables_dir: Path | None,
-    write: bool = True,
-    filters: dict | None = None,
-    fmt: str = "table",
-    wide: bool = False,
-) -> list:
-    """Print the suite's table from ``records_dir`` (compact: its key metrics; ``wide``: every column); with
-    ``write``, also write ``.md`` (compact or wide), ``.csv`` (every column) and figures. Return the suite's
-    records (read once, for callers that summarise them further)."""
-    from acn_bench.results.leaderboard import build_table, render
+    spec: LeaderboardSpec, records: list[Record], filters: dict | None = None, fmt: str = "table", wide: bool = False
+) -> Leaderboard:
+    """Print the leaderboard of ``records`` as ``spec`` says (``fmt`` table: compact, with its key metrics, or
+    ``wide``: every column; md, csv or json as text); return it."""
+    from acn_bench.results.leaderboard import build_table
+    from acn_bench.results.leaderboard_views import leaderboard_rich, render
 
-    suite = get_suite(suite_name)
-    records = load_suite_records(suite.name, records_dir)
-    table = build_table(
-        records,
-        suite.metrics,
-        suite.group_by,
-        filters or {},
-        rank_by=suite.metrics[0],
-        higher_is_better=suite.higher_is_better,
-        baseline=suite.baseline,
-        baseline_metrics=suite.baseline_metrics,
-        key_metrics=suite.compact_metrics(),
-    )
-    title = f"{suite.name}: {suite.description}"
+    board = build_table(records, spec, filters)
     if fmt == "table":
-        console.print(table.rich(title, wide))
+        console.print(leaderboard_rich(board, wide))
     else:
-        console.print(render(table, fmt, title, wide), markup=False, highlight=False, soft_wrap=True)
-    if write:
-        out_dir = tables_dir or records_dir
-        figures = suite.plot([r for r in records if r.source == "measured"], out_dir) if records else []
-        for path in table.write(out_dir, suite.name, title, figures, wide):
-            console.print(f"wrote {path}")
-    return records
+        console.print(render(board, fmt, wide), markup=False, highlight=False, soft_wrap=True)
+    return board
+
+
+def show_run_leaderboard(suite: Suite, out_dir: Path) -> None:
+    """After ``run``: print the suite's leaderboard of the records under ``out_dir``."""
+    show_leaderboard(LeaderboardSpec.of(suite), read_suite_records(out_dir, [suite.name]).records())
+
+
+def write_tables(suite: Suite, board: Leaderboard, records: list[Record], out_dir: Path, wide: bool) -> None:
+    """Write the suite's figures of the measured ``records``, then ``board`` as ``.md`` (compact or ``wide``)
+    and ``.csv`` (every column), into ``out_dir``."""
+    from acn_bench.results.leaderboard_views import write_leaderboard
+
+    figures = suite.plot([r for r in records if r.source == "measured"], out_dir)
+    for path in write_leaderboard(board, out_dir, figures, wide):
+        console.print(f"wrote {path}")
 
 
 def leaderboard_dirs(records: Path | None, tables: Path | None) -> tuple[Path, Path | None]:
@@ -404,38 +407,28 @@ def leaderboard_dirs(records: Path | None, tables: Path | None) -> tuple[Path, P
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     records_dir, tables_dir = leaderboard_dirs(args.records, args.tables)
-    require(
-        records_dir.is_dir(),
-        f"records folder {str(records_dir)!r} does not exist; run a suite first or pass --records DIR.",
-    )
-    if args.suite:
-        names = [get_suite(args.suite).name]
-    else:
-        names = [name for name in list_suites() if (records_dir / name).is_dir()]
-        require(
-            bool(names),
-            f"no suite records under {str(records_dir)!r}; expected folders named after suites "
-            f"({', '.join(list_suites())}).",
-        )
+    names = [get_suite(args.suite).name] if args.suite else list_suites()
+    folder = read_suite_records(records_dir, names)
+    suites = [get_suite(name) for name in names if folder.of(name)]
     filters = {"profile": args.profile, "dataset": args.dataset, **parse_only(args.only)}
     if args.paper:
-        from acn_bench.results.leaderboard import reproduction_status
+        from acn_bench.results.leaderboard_views import reproduction_status
 
-        for name in names:
-            suite = get_suite(name)
-            console.print(
-                reproduction_status(load_suite_records(name, records_dir), suite.group_by, f"{name}: paper vs measured")
-            )
+        for suite in suites:
+            title = f"{suite.name}: paper vs measured"
+            console.print(reproduction_status(folder.records(suite.name), LeaderboardSpec.of(suite).group_by, title))
         return 0
     filtered = any(value is not None for value in filters.values())
     if filtered:
         console.print("filtered view: the written tables are left as they are (run without filters to rewrite them)")
-    records = []
-    for name in names:
-        wide = args.columns == "all"
-        records += show_leaderboard(name, records_dir, tables_dir, not filtered, filters, args.format, wide=wide)
+    wide = args.columns == "all"
+    for suite in suites:
+        records = folder.records(suite.name)
+        board = show_leaderboard(LeaderboardSpec.of(suite), records, filters, args.format, wide)
+        if not filtered:
+            write_tables(suite, board, records, tables_dir or records_dir, wide)
     if not filtered and not args.suite:
-        show_compute(records, tables_dir or records_dir)
+        show_compute(folder.records(), tables_dir or records_dir)
     return 0
 
 
@@ -443,7 +436,7 @@ def show_compute(records: list, out_dir: Path) -> None:
     """Print what the measured ``records`` cost and write it to ``<out_dir>/compute.md``."""
     from acn_bench.io import write_text_atomic
     from acn_bench.results.compute import compute_markdown, compute_table, hours_as_text
-    from acn_bench.results.leaderboard import rich_table
+    from acn_bench.results.leaderboard_views import rich_table
 
     table = compute_table(records)
     console.print(rich_table(hours_as_text(table), "compute spent on the measured records"))
@@ -453,8 +446,10 @@ def show_compute(records: list, out_dir: Path) -> None:
 def cmd_plot(args: argparse.Namespace) -> int:
     records_dir, out_dir = leaderboard_dirs(args.records, args.out)
     suite = get_suite(args.suite)
-    records = [r for r in load_suite_records(suite.name, records_dir) if r.source == "measured"]
-    require(bool(records), f"no measured records of suite {suite.name!r} under {str(records_dir)!r}.")
+    records = [r for r in read_suite_records(records_dir, [suite.name]).records() if r.source == "measured"]
+    require(
+        bool(records), f"no measured records of suite {suite.name!r} under {str(records_dir)!r}. Nothing was written."
+    )
     for path in suite.plot(records, out_dir or records_dir):
         console.print(f"wrote {path}")
     return 0
@@ -464,7 +459,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from acn_bench.results.validate import validate_records
 
     records_dir = args.records or LEADERBOARD_RECORDS
-    require(records_dir.is_dir(), f"records folder {str(records_dir)!r} does not exist.")
     count, problems = validate_records(records_dir)
     if problems:
         raise UserError(f"{len(problems)} problem(s) in {count} record(s): " + "; ".join(problems))
@@ -524,18 +518,11 @@ def cmd_paper_records(args: argparse.Namespace) -> int:
 
 
 def cmd_site(args: argparse.Namespace) -> int:
-    from rich.markup import escape
-
     from acn_bench.site import build_site
 
     load_plugins(args.plugin)
     out = args.out or SITE
-    built = build_site(
-        args.records or LEADERBOARD_RECORDS,
-        out,
-        progress=console.is_terminal,
-        warn=lambda line: err_console.print(f"[yellow]acn-bench: warning:[/] {escape(line)}", highlight=False),
-    )
+    built = build_site(args.records or LEADERBOARD_RECORDS, out, progress=console.is_terminal, warn=warn)
     console.print(
         f"wrote {len(built.pages)} page(s) and {built.records} record(s) to {out}/; open {out / 'index.html'}",
         highlight=False,

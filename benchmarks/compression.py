@@ -22,7 +22,7 @@ from acn_bench.benchmarks import paper
 from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
-from acn_bench.results.leaderboard import recipe_hash
+from acn_bench.results.grouping import recipe_hash
 from acn_bench.results.plots import FigureData, Heatmaps, Lines, model_label
 from acn_bench.suites import ImageData, ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
 from acn_bench.suites.image import truncation_metrics

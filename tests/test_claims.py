@@ -409,7 +409,7 @@ def test_an_empty_or_missing_folder_exits_2_and_writes_nothing(tmp_path, capsys)
         assert not (folder / "claims.md").exists()
 
 
-def test_mixed_schema_versions_exit_2_and_write_nothing(tmp_path, capsys):
+def test_a_record_of_another_schema_version_exits_2_and_writes_nothing(tmp_path, capsys):
     folder = write_all(tmp_path / "records", [make("compression", c, 0, cutoff_layer=4) for c in ("acn", "residual")])
     path = folder / "compression" / f"{make('compression', 'acn', 1).run_id}.json"
     data = json.loads((folder / "compression" / f"{make('compression', 'acn', 0).run_id}.json").read_text())
@@ -417,7 +417,7 @@ def test_mixed_schema_versions_exit_2_and_write_nothing(tmp_path, capsys):
     out = tmp_path / "claims.md"
     assert main(["claims", "--records", str(folder), "--out", str(out)]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert "mix schema versions" in err and "version 2: 1 file(s)" in err
+    assert f"invalid record {path}: schema_version 2, this acn-bench reads 1" in err
     assert not out.exists() and not (folder / "claims.md").exists()
 
 
@@ -425,7 +425,9 @@ def test_an_unreadable_record_exits_2(tmp_path, capsys):
     folder = write_all(tmp_path / "records", [make("compression", "acn", 0, cutoff_layer=4)])
     (folder / "compression" / "broken.json").write_text("{not json")
     assert main(["claims", "--records", str(folder)]) == 2
-    assert "broken.json cannot be read" in " ".join(capsys.readouterr().err.split())
+    assert f"invalid record {folder / 'compression' / 'broken.json'}: not readable JSON" in " ".join(
+        capsys.readouterr().err.split()
+    )
     assert not (folder / "claims.md").exists()
 
 

@@ -3,12 +3,17 @@ in the table and in ``acn-bench leaderboard --paper`` alike."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from acn_bench.benchmarks import paper
 from acn_bench.benchmarks.continual import paper_records as continual_paper_records
 from acn_bench.results import Record, run_id
-from acn_bench.results.leaderboard import build_table, paper_match, reproduction_status, reproductions
+from acn_bench.results.leaderboard import build_table
+from acn_bench.results.leaderboard_spec import LeaderboardSpec
+from acn_bench.results.leaderboard_views import reproduction_status
+from acn_bench.results.paper_rows import paper_match, reproductions
 from acn_bench.suites import get_suite
 
 
@@ -40,8 +45,7 @@ def measured(
 
 
 def table_of(records, suite):
-    spec = get_suite(suite)
-    return build_table(records, spec.metrics, spec.group_by, rank_by=spec.metrics[0])
+    return build_table(records, LeaderboardSpec.of(get_suite(suite)))
 
 
 def paper_cell(table, **keys):
@@ -97,7 +101,7 @@ def test_every_group_by_key_the_paper_states_must_match():
         ),
     ]
     spec = get_suite("early_exit")
-    table = build_table(records, spec.metrics, spec.group_by, rank_by="flops_speedup")
+    table = build_table(records, replace(LeaderboardSpec.of(spec), rank_by="flops_speedup"))
     assert paper_cell(table, exit_weights="uniform") == ("3.30", "-0.300")
     assert paper_cell(table, exit_weights="learned") == ("", "")
 
@@ -182,7 +186,7 @@ def test_the_table_and_paper_view_match_the_same_rows(suite):
             record.scenario = rec.scenario
             runs.append(record)
     records = [*papers, *runs]
-    table = build_table(records, spec.metrics, spec.group_by, rank_by=rank_by)
+    table = build_table(records, replace(LeaderboardSpec.of(spec), rank_by=rank_by))
     keys = ["dataset", "backbone", "depth", "connectivity", "strategy", *spec.group_by, "recipe"]
     rows = table.summary[table.summary["source"] == "measured"]
     in_table = {tuple(row[k] for k in keys) for _, row in rows.iterrows() if row["paper"] != ""}

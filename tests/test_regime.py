@@ -6,6 +6,8 @@ import pytest
 
 from acn_bench.results import Record, run_id
 from acn_bench.results.leaderboard import build_table
+from acn_bench.results.leaderboard_spec import LeaderboardSpec
+from acn_bench.results.leaderboard_views import wide_table
 from acn_bench.results.regime import (
     NEAR_CHANCE,
     NEAR_CHANCE_SOURCE,
@@ -128,17 +130,17 @@ def test_near_chance_rows_are_flagged_unranked_and_listed_last():
         for seed in range(2)
         for connectivity, accuracy in (("acn", 0.15), ("residual", 0.6), ("dense", 0.5))
     ]
-    table = build_table(records, ["accuracy"])
+    table = build_table(records, LeaderboardSpec(("accuracy",)))
     summary = table.summary
     assert list(summary["connectivity"]) == ["dense", "residual", "acn"]  # the near-chance row last
     assert list(summary["rank"]) == ["2", "1", "–"]
     assert list(summary["regime"]) == ["", "", NEAR_CHANCE]
-    shown = table.display()
+    shown = wide_table(table)
     assert list(shown["rank"]) == ["2", "1", "–"] and list(shown["regime"]) == ["", "", NEAR_CHANCE]
 
 
 def test_a_row_is_judged_on_its_mean_not_on_single_seeds():
     records = [make_record(seed=0, metrics={"accuracy": 0.1}), make_record(seed=1, metrics={"accuracy": 0.5})]
     assert regime_flags(records[0]) == [NEAR_CHANCE] and regime_flags(records[1]) == []
-    summary = build_table(records, ["accuracy"]).summary
+    summary = build_table(records, LeaderboardSpec(("accuracy",))).summary
     assert len(summary) == 1 and summary.iloc[0]["regime"] == "" and summary.iloc[0]["rank"] == "1"  # mean 30%

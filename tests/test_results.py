@@ -7,19 +7,25 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from acn_bench.results import Record, load_records, read_record, run_id, write_record
-from acn_bench.results.leaderboard import (
-    build_table,
-    format_value,
-    records_frame,
+from acn_bench.results.formatting import format_value
+from acn_bench.results.grouping import records_frame, summarize
+from acn_bench.results.leaderboard import build_table
+from acn_bench.results.leaderboard_spec import LeaderboardSpec
+from acn_bench.results.leaderboard_views import (
+    compact_tables,
+    leaderboard_markdown,
+    leaderboard_rich,
     reproduction_status,
     short_label,
-    summarize,
+    wide_table,
+    write_leaderboard,
 )
 from acn_bench.results.record import environment, git_dirty
 
@@ -82,13 +88,14 @@ def test_leaderboard_groups_over_seeds_with_mean_std_and_n(tmp_path):
     assert acn["accuracy_std"] == pytest.approx(0.02)
     assert summary[summary.connectivity == "residual"].iloc[0]["n"] == 1
 
-    table = build_table(load_records(tmp_path, "compression"), ["accuracy", "cutoff_layer"])
-    markdown = table.markdown("compression")
+    spec = LeaderboardSpec(("accuracy", "cutoff_layer"), title="compression", name="compression")
+    table = build_table(load_records(tmp_path, "compression"), spec)
+    markdown = leaderboard_markdown(table)
     assert "92.00 ± 2.00" in markdown and "88.00" in markdown
     assert table.summary.set_index("connectivity")["rank"].to_dict() == {"acn": "1", "residual": "2"}
-    md, csv = table.write(tmp_path / "tables", "compression", "compression")
+    md, csv = write_leaderboard(table, tmp_path / "tables")
     assert md.read_text().startswith("# compression") and "accuracy_mean" in csv.read_text()
-    assert table.rich("t", wide=True).row_count == 2
+    assert leaderboard_rich(table, wide=True).row_count == 2
 
 
 @pytest.mark.parametrize(
@@ -126,7 +133,7 @@ def test_runs_from_different_hardware_get_separate_rows(tmp_path):
     cpu.environment = {"device": "cpu"}
     summary = summarize(records_frame([gpu, cpu]), ["accuracy"])
     assert sorted(summary["hardware"]) == ["NVIDIA H100 80GB HBM3", "cpu"] and list(summary["n"]) == [1, 1]
-    assert "hardware" in build_table([gpu, cpu], ["accuracy"]).markdown("compression")
+    assert "hardware" in leaderboard_markdown(build_table([gpu, cpu], LeaderboardSpec(("accuracy",))))
 
 
 def test_paper_rows_sit_beside_measured_rows_and_reproduction_is_judged_by_the_spread(tmp_path):
@@ -137,7 +144,7 @@ def test_paper_rows_sit_beside_measured_rows_and_reproduction_is_judged_by_the_s
     paper.config = {"reported_std": {"accuracy": 0.001}}
     write_record(tmp_path, paper)
     records = load_records(tmp_path)
-    table = build_table(records, ["accuracy"], filters={"profile": "quick"})
+    table = build_table(records, LeaderboardSpec(("accuracy",)), filters={"profile": "quick"})
     measured = table.summary[table.summary.source == "measured"].iloc[0]
     assert measured["paper"] == "93.00" and measured["Δ vs paper"] == "-1.00"
     assert len(table.summary) == 2  # the profile filter keeps the paper row
@@ -196,20 +203,20 @@ def test_seeds_average_only_over_one_recipe_and_rows_show_their_commits(tmp_path
     runs[2].config = {**runs[2].config, "lr": 0.5}  # another recipe: never averaged with the others
     for seed, run in enumerate(runs):  # statistics of each seed's own training images: not the recipe
         run.config = {**run.config, "normalization": {"mean": [0.1 * seed], "std": [1.0]}}
-    table = build_table(runs, ["accuracy"])
+    table = build_table(runs, LeaderboardSpec(("accuracy",)))
     summary = table.summary
     assert list(summary["n"]) == [2, 1] and summary["recipe"].nunique() == 2
     assert list(summary["commits"]) == ["aaaaaaa..ccccccc", "bbbbbbb"]  # ordered by when the records were made
     assert list(summary["dirty"]) == ["no", "no"]
-    assert "recipe" in table.display().columns  # the two rows differ only in their recipe
-    assert "recipe" not in build_table(runs[:2], ["accuracy"]).display().columns
+    assert "recipe" in wide_table(table).columns  # the two rows differ only in their recipe
+    assert "recipe" not in wide_table(build_table(runs[:2], LeaderboardSpec(("accuracy",)))).columns
 
     runs[1].environment = {"git_commit": "a" * 40}  # an older record: dirty state unknown, never guessed
-    assert list(build_table(runs, ["accuracy"]).summary["dirty"]) == ["?", "no"]
+    assert list(build_table(runs, LeaderboardSpec(("accuracy",))).summary["dirty"]) == ["?", "no"]
     runs[0].environment["git_dirty"] = True
-    assert list(build_table(runs, ["accuracy"]).summary["dirty"]) == ["yes", "no"]
+    assert list(build_table(runs, LeaderboardSpec(("accuracy",))).summary["dirty"]) == ["yes", "no"]
     runs[0].environment, runs[1].environment = {}, {}
-    assert build_table(runs, ["accuracy"]).summary.iloc[0]["commits"] == "?"
+    assert build_table(runs, LeaderboardSpec(("accuracy",))).summary.iloc[0]["commits"] == "?"
 
 
 def test_records_state_their_git_commit_and_dirty_state():
@@ -262,26 +269,20 @@ def test_a_method_that_does_not_beat_the_random_baseline_beyond_the_spread_is_ma
         *(pruning_record(s, "random", 0.80 + 0.01 * s, 0.30 + 0.01 * s) for s in range(3)),
         *(pruning_record(s, "magnitude", 0.95 + 0.01 * s, 0.31 + 0.01 * s) for s in range(3)),
     ]
-    table = build_table(
-        records,
+    spec = LeaderboardSpec(
         ("accuracy", "accuracy_at_0.5", "accuracy_at_0.9"),
         ("method",),
         baseline={"method": "random"},
         baseline_metrics=("accuracy_at_0.5", "accuracy_at_0.9"),
     )
+    table = build_table(records, spec)
     verdicts = dict(zip(table.summary["method"], table.summary["vs random"]))
     assert verdicts == {"random": "", "magnitude": "not beyond spread: accuracy_at_0.9"}
-    assert "vs random" in table.display().columns
+    assert "vs random" in wide_table(table).columns
     better = [r for r in records if r.config["method"] == "random"] + [
         pruning_record(s, "magnitude", 0.95 + 0.01 * s, 0.60 + 0.01 * s) for s in range(3)
     ]
-    table = build_table(
-        better,
-        ("accuracy_at_0.5",),
-        ("method",),
-        baseline={"method": "random"},
-        baseline_metrics=("accuracy_at_0.5", "accuracy_at_0.9"),
-    )
+    table = build_table(better, replace(spec, metrics=("accuracy_at_0.5",), rank_by="accuracy_at_0.5"))
     assert dict(zip(table.summary["method"], table.summary["vs random"]))["magnitude"] == "beats"
 
 
@@ -295,28 +296,16 @@ def committed_tables():
     for name in list_suites():
         if (COMMITTED / name).is_dir():
             suite = get_suite(name)
-            yield (
-                suite,
-                build_table(
-                    load_records(COMMITTED, name),
-                    suite.metrics,
-                    suite.group_by,
-                    rank_by=suite.metrics[0],
-                    higher_is_better=suite.higher_is_better,
-                    baseline=suite.baseline,
-                    baseline_metrics=suite.baseline_metrics,
-                    key_metrics=suite.compact_metrics(),
-                ),
-            )
+            yield suite, build_table(load_records(COMMITTED, name), LeaderboardSpec.of(suite))
 
 
 def test_compact_terminal_tables_fit_120_characters_with_every_row_on_one_line():
     for suite, table in committed_tables():
         console = Console(width=120, record=True, file=io.StringIO())
-        console.print(table.rich(suite.description))
+        console.print(leaderboard_rich(table))
         lines = console.export_text().splitlines()
         assert max(map(len, lines)) <= 120, suite.name
-        for heading, compact in table.compact():
+        for heading, compact in compact_tables(table):
             assert " ".join(heading.split()) in " ".join(" ".join(lines).split())  # a long heading wraps
             for _, row in compact.iterrows():  # no cell wrapped or cut: the row's cells in order on one line
                 cells = r"\s+".join(re.escape(str(cell)) for cell in row if str(cell))
@@ -326,11 +315,11 @@ def test_compact_terminal_tables_fit_120_characters_with_every_row_on_one_line()
 
 def test_compact_markdown_has_at_most_ten_columns_and_the_wide_view_and_csv_every_metric(tmp_path):
     for suite, table in committed_tables():
-        md, csv = table.write(tmp_path, suite.name, suite.name)
+        md, csv = write_leaderboard(table, tmp_path)
         headers = [line for line in md.read_text().splitlines() if line.startswith("|") and "---" not in line][::1]
         assert headers and all(line.count("|") - 1 <= 10 for line in headers), suite.name
         assert "--columns all" in md.read_text()
-        wide = table.markdown(suite.name, wide=True)
+        wide = leaderboard_markdown(table, wide=True)
         header = wide.splitlines()[2]
         assert all(f" {metric} " in header for metric in suite.metrics if f"{metric}_mean" in table.summary), suite.name
         assert "commits" in header and "dirty" in header
@@ -351,8 +340,8 @@ def test_a_compact_table_per_setup_merges_the_keys_and_keeps_the_flags_and_the_p
         record.dataset["num_classes"] = 10  # chance: 10%
     paper = make_record(accuracy=0.93)
     paper.source, paper.profile, paper.run_id = "paper", "paper", "paper-acn"
-    table = build_table([*measured, paper], ["accuracy", "cutoff_layer"], key_metrics=["accuracy"])
-    (paper_heading, paper_rows), (heading, rows) = table.compact()
+    table = build_table([*measured, paper], LeaderboardSpec(("accuracy", "cutoff_layer"), key_metrics=("accuracy",)))
+    (paper_heading, paper_rows), (heading, rows) = compact_tables(table)
     assert paper_heading.startswith("digits: the paper's numbers") and "backbone=mixer_small, depth=8" in paper_heading
     assert heading.startswith("digits (sklearn), quick profile, cpu")
     assert list(rows.columns) == ["rank", "conn", "n", "acc", "paper (Δ)", "notes"]  # cutoff only in the wide view

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from acn_bench.cli import main
-from acn_bench.results.leaderboard import build_table, format_value
+from acn_bench.results.formatting import format_value
+from acn_bench.results.leaderboard import build_table
+from acn_bench.results.leaderboard_spec import LeaderboardSpec
 from acn_bench.results.primaries import PRIMARIES
 from acn_bench.results.store import load_records, read_record, record_json
 from acn_bench.site import build as site_build
@@ -110,7 +112,7 @@ def test_every_row_links_its_records_and_shows_the_leaderboards_numbers(site, tm
                 copy = site / link["href"]
                 assert copy.is_file() and json.loads(copy.read_text())["suite"] == suite_name
         # the numbers are the leaderboard's (build_table), formatted as the markdown tables format them
-        board = build_table(records, list(suite.metrics), suite.group_by, rank_by=suite.metrics[0])
+        board = build_table(records, LeaderboardSpec.of(suite))
         assert len(board.summary) == len(table["rows"])
         first, metric = board.summary.iloc[0], suite.metrics[0]
         row = table["rows"][0]
@@ -180,13 +182,11 @@ def test_the_pareto_front_keeps_the_points_no_other_point_dominates():
 # Bad input
 
 
-def test_an_empty_records_folder_gives_a_site_that_says_so(tmp_path, capsys):
+def test_an_empty_records_folder_exits_2_and_writes_nothing(tmp_path, capsys):
     (tmp_path / "records").mkdir()
-    assert main(["site", "--records", str(tmp_path / "records"), "--out", str(tmp_path / "site")]) == 0
-    index = (tmp_path / "site" / "index.html").read_text()
-    assert "No records yet" in index
-    assert "No claim can be tested yet" in index
-    assert sorted(p.name for p in (tmp_path / "site").glob("*.html")) == ["index.html"]
+    assert main(["site", "--records", str(tmp_path / "records"), "--out", str(tmp_path / "site")]) == 2
+    assert f"no records under '{tmp_path / 'records'}'" in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "site").exists() and leftovers(tmp_path) == []
 
 
 def test_a_folder_of_an_unknown_suite_is_skipped_with_a_warning(tmp_path, capsys):

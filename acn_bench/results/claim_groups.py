@@ -8,16 +8,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from acn_bench.errors import UserError
 from acn_bench.results import regime
 from acn_bench.results.claim_spec import Claim, finite_number, metric_value
 from acn_bench.results.paired_tests import SEEDS_CAP, PairedTest, SlopeTest, paired_test, seeds_for_power, slope_test
 from acn_bench.results.primaries import Primary, PrimaryResult, matched_depth
-from acn_bench.results.record import Record, record_problems
-from acn_bench.results.store import iter_record_files
+from acn_bench.results.record import Record
 
 TWINS = ("acn", "residual")
 
@@ -264,49 +261,6 @@ def commit_spans(entries: Sequence[Entry], checks: Sequence[dict[str, Any]]) -> 
 
 def number_text(value: float | None) -> str:
     return "–" if value is None else f"{value:.4g}"
-
-
-def load_claim_records(records_dir: Path, suites: Iterable[str]) -> list[Entry]:
-    """Every record file of ``suites`` under ``records_dir``.
-
-    Raises:
-        UserError: a missing or empty folder, a file that is not a readable record, or records of
-            more than one ``schema_version``.
-    """
-    records_dir = Path(records_dir)
-    if not records_dir.is_dir():
-        raise UserError(f"records folder {str(records_dir)!r} does not exist; run a suite first or pass --records DIR.")
-    suites = sorted(set(suites))
-    files = [path for suite in suites for path in iter_record_files(records_dir, suite)]
-    if not files:
-        raise UserError(
-            f"no records under {str(records_dir)!r}: the claims report reads <suite>/*.json of the suites "
-            f"{', '.join(suites)}."
-        )
-    raw = []
-    for path in files:
-        try:
-            raw.append((path, json.loads(path.read_text())))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UserError(f"record {path} cannot be read: {exc}. Nothing was written.") from exc
-    versions: dict[str, list[Path]] = defaultdict(list)
-    for path, data in raw:
-        versions[repr(data.get("schema_version") if isinstance(data, dict) else None)].append(path)
-    if len(versions) > 1:
-        found = "; ".join(
-            f"version {v}: {len(paths)} file(s), e.g. {paths[0]}" for v, paths in sorted(versions.items())
-        )
-        raise UserError(
-            f"records under {str(records_dir)!r} mix schema versions ({found}); a claims report compares records "
-            "of one schema only. Nothing was written."
-        )
-    entries = []
-    for path, data in raw:
-        problems = record_problems(data)
-        if problems:
-            raise UserError(f"record {path} cannot be read: {'; '.join(problems)}. Nothing was written.")
-        entries.append(Entry(path.relative_to(records_dir).as_posix(), Record.from_dict(data)))
-    return entries
 
 
 def in_claim(record: Record, claim: Claim) -> bool:

@@ -36,12 +36,12 @@ from acn_bench.results.claim_groups import (
     REASONS,
     TWINS,
     CommitSpan,
+    Entry,
     LeftOut,
     Row,
     claim_rows,
     commit_spans,
     in_claim,
-    load_claim_records,
     note_matched_depths,
     number_text,
     primary_pairs,
@@ -69,6 +69,7 @@ from acn_bench.results.claim_views import (
 )
 from acn_bench.results.paired_tests import LEVEL
 from acn_bench.results.primaries import ACCURACY_MARGIN, PRIMARIES, PrimaryResult, claim_a_verdict, test_primaries
+from acn_bench.results.store import read_records
 
 
 @dataclass
@@ -252,9 +253,10 @@ def build_claims(records_dir: Path, claims: Sequence[Claim] = CLAIMS) -> ClaimsR
     """Test every primary and describe every exploratory group of the records under ``records_dir``.
 
     Raises:
-        UserError: bad input (see :func:`load_claim_records`) or no claim with a usable pair.
+        UserError: bad input (see :func:`acn_bench.results.store.read_records`) or no claim with a usable pair.
     """
-    entries = load_claim_records(records_dir, (c.suite for c in claims))
+    folder = read_records(records_dir, (c.suite for c in claims))
+    entries = [Entry(stored.relative, stored.record) for stored in folder.files]
     measured = [e for e in entries if e.record.source == "measured"]
     twins = [e for e in measured if e.connectivity in TWINS]
     claimed = [e for e in twins if any(in_claim(e.record, c) for c in claims)]
@@ -265,7 +267,7 @@ def build_claims(records_dir: Path, claims: Sequence[Claim] = CLAIMS) -> ClaimsR
         for row in claim_rows(claim, [e for e in claimed if in_claim(e.record, claim)], left_out)
     ]
     others = sorted({e.connectivity for e in measured if e.connectivity not in TWINS})
-    not_used = []
+    not_used = list(folder.skipped)
     if len(entries) > len(measured):
         not_used.append(f"{len(entries) - len(measured)} paper record(s) (source: paper)")
     if len(measured) > len(twins):

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from acn_bench.results.leaderboard import hardware
+from acn_bench.results.grouping import hardware
 from acn_bench.results.record import Record
 
 HOW_COUNTED = (

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from acn_bench.errors import UserError
 from acn_bench.results.record import record_problems
-from acn_bench.results.store import iter_record_files
+from acn_bench.results.store import check_records_folder, iter_record_files, no_records_message, record_data
 
 # Measured records made from this time on must state ``environment.git_dirty`` (records have stated
 # it since this date); older ones stay valid, their dirty state unknown.
@@ -58,16 +58,23 @@ def validate_records(records_dir: Path) -> tuple[int, list[str]]:
     Checks: the schema and content hash (:func:`record_problems`), a seal, the file named after the
     run id inside its suite's folder, no duplicate run or content, and provenance
     (:func:`provenance_problems`).
+
+    Raises:
+        UserError: the folder is missing, cannot be read or holds no record (the messages of
+            :func:`acn_bench.results.store.read_records`).
     """
     problems: list[str] = []
     seen_runs: dict[tuple[str, str], Path] = {}
     seen_hashes: dict[str, Path] = {}
+    check_records_folder(records_dir)
     files = list(iter_record_files(records_dir))
+    if not files:
+        raise UserError(no_records_message(records_dir))
     for path in files:
         try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            problems.append(f"{path}: not readable JSON ({exc})")
+            data = record_data(path)
+        except ValueError as exc:
+            problems.append(str(exc))
             continue
         found = record_problems(data)
         if not found:

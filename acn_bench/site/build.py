@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -22,25 +22,25 @@ from acn_bench import progress as progress_display
 from acn_bench.errors import UserError
 from acn_bench.results.claims import build_claims
 from acn_bench.results.compute import compute_table
-from acn_bench.results.leaderboard import Reproduction, reproductions
-from acn_bench.results.record import Record
-from acn_bench.results.store import iter_record_files, read_record
+from acn_bench.results.leaderboard_spec import LeaderboardSpec
+from acn_bench.results.paper_rows import Reproduction, reproductions
+from acn_bench.results.store import StoredRecord, read_records
 from acn_bench.site.figures import figure_html, pareto_figures, plotly_js
 from acn_bench.site.pages import IndexContent, SuiteSummary, index_page, suite_page
 from acn_bench.site.tables import RecordFile, table_data
 from acn_bench.suites import Suite, get_suite, list_suites
-from acn_bench.suites.registry import suite_key
 
+PLUGIN_HINT = "a suite from a plugin file needs --plugin FILE.py"
 MARKER = ".acn-bench-site"  # in every site folder: what may be replaced by the next build
 ASSETS = ("site.css", "site.js")
 
 
 @dataclass
 class SuiteRecords:
-    """A suite and its record files (path on disk, record) under the records folder."""
+    """A suite and its records read from the records folder."""
 
     suite: Suite
-    files: list[tuple[Path, Record]] = field(default_factory=list)
+    files: list[StoredRecord]
 
 
 @dataclass
@@ -51,60 +51,18 @@ class BuiltSite:
     records: int
 
 
-def _readable(path: Path, what: str) -> None:
-    """Raise a :class:`UserError` unless ``path`` is a folder this process may list and enter."""
-    if not os.access(path, os.R_OK | os.X_OK):
-        raise UserError(f"{what} {str(path)!r} cannot be read (permission denied); nothing was written.")
-
-
 def read_suites(records_dir: Path) -> tuple[list[SuiteRecords], list[str]]:
-    """The records under ``records_dir`` by suite (``<suite>/**/*.json``), and what is skipped, with why.
-
-    A folder that names no registered suite is skipped (its records need the ``--plugin`` that
-    registers the suite); so are ``.json`` files outside suite folders and records of another suite
-    than their folder's.
+    """The records under ``records_dir`` by registered suite (:func:`read_records`, the one reader), and what
+    it skipped, with why: a folder that names no registered suite (its records need the ``--plugin`` that
+    registers the suite), ``.json`` files outside suite folders and records of another suite than their folder's.
 
     Raises:
-        UserError: a missing or unreadable folder, or a file that is not a valid record.
+        UserError: a missing, unreadable or empty folder, or a file that is not a valid record.
     """
-    if not records_dir.is_dir():
-        raise UserError(
-            f"records folder {str(records_dir)!r} does not exist; run a suite first or pass --records DIR. "
-            "Nothing was written."
-        )
-    _readable(records_dir, "records folder")
-    known = set(list_suites())
-    found, skipped = [], []
-    try:
-        entries = sorted(p for p in records_dir.iterdir() if not p.name.startswith("."))
-    except OSError as exc:
-        raise UserError(f"records folder {str(records_dir)!r} cannot be read: {exc}. Nothing was written.") from exc
-    for entry in entries:
-        if entry.is_file() and entry.suffix == ".json":
-            skipped.append(f"{entry.name}: a record outside a suite folder (expected <suite>/<run id>.json)")
-        if not entry.is_dir():
-            continue
-        _readable(entry, "records folder")
-        paths = list(iter_record_files(records_dir, entry.name))
-        if suite_key(entry.name) not in known:
-            skipped.append(
-                f"{entry.name}/ ({len(paths)} record(s)): unknown suite {entry.name!r}; known: "
-                f"{', '.join(sorted(known))} (a suite from a plugin file needs --plugin FILE.py)"
-            )
-            continue
-        suite = SuiteRecords(get_suite(entry.name))
-        for path in paths:
-            try:
-                record = read_record(path)
-            except ValueError as exc:
-                raise UserError(f"invalid record: {exc}. Nothing was written.") from exc
-            if suite_key(record.suite) != suite.suite.name:
-                skipped.append(f"{path.relative_to(records_dir)}: a record of suite {record.suite!r} in {entry.name}/")
-                continue
-            suite.files.append((path, record))
-        if suite.files:
-            found.append(suite)
-    return found, skipped
+    known = list_suites()
+    folder = read_records(records_dir, known, unknown_hint=f"known: {', '.join(known)} ({PLUGIN_HINT})")
+    found = [SuiteRecords(get_suite(name), folder.of(name)) for name in known if folder.of(name)]
+    return found, folder.skipped
 
 
 def _check_out(out: Path) -> None:
@@ -128,8 +86,8 @@ def build_site(records_dir: Path, out: Path, progress: bool = False, warn: Calla
         warn: called once per skipped folder or file (unknown suite, record outside a suite folder).
 
     Raises:
-        UserError: ``out`` is a file or a foreign folder, ``records_dir`` is missing or unreadable, or a
-            record is invalid; nothing is written then.
+        UserError: ``out`` is a file or a foreign folder, ``records_dir`` is missing, unreadable or holds no
+            record, or a record is invalid; nothing is written then.
     """
     records_dir, out = Path(records_dir), Path(out)
     _check_out(out)
@@ -163,7 +121,7 @@ def _write_site(
     with progress_display.display(progress), progress_display.task("site", total=len(suites) + 1) as bar:
         for entry in suites:
             bar.update(description=f"site: {entry.suite.name}")
-            summary, paper = _write_suite_page(root, records_dir, entry, names)
+            summary, paper = _write_suite_page(root, entry, names)
             summaries.append(summary)
             repro += [(entry.suite.name, item) for item in paper]
             bar.advance()
@@ -173,7 +131,7 @@ def _write_site(
             claims = build_claims(records_dir)
         except UserError as exc:  # no usable pair (yet): the index says why
             problem = str(exc).replace(" Nothing was written.", "")
-        records = (record for entry in suites for _, record in entry.files)
+        records = (stored.record for entry in suites for stored in entry.files)
         content = IndexContent(str(records_dir), summaries, claims, problem, repro, skipped, compute_table(records))
         (root / "index.html").write_text(index_page(content), encoding="utf-8")
         bar.advance()
@@ -190,27 +148,25 @@ def _write_assets(root: Path) -> None:
     (root / MARKER).write_text("written by `acn-bench site`; the next build replaces this folder\n")
 
 
-def _write_suite_page(
-    root: Path, records_dir: Path, entry: SuiteRecords, names: list[str]
-) -> tuple[SuiteSummary, list[Reproduction]]:
+def _write_suite_page(root: Path, entry: SuiteRecords, names: list[str]) -> tuple[SuiteSummary, list[Reproduction]]:
     """Copy the suite's records to ``records/``, write ``<suite>.html``; return what the index shows of it."""
     suite, files = entry.suite, []
-    for path, record in entry.files:
-        relative = path.relative_to(records_dir)
-        copy = root / "records" / relative
+    for stored in entry.files:
+        copy = root / "records" / stored.relative
         copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, copy)
-        files.append(RecordFile(record, f"records/{relative.as_posix()}"))
+        shutil.copyfile(stored.path, copy)
+        files.append(RecordFile(stored.record, f"records/{stored.relative}"))
     records = [f.record for f in files]
     measured = [r for r in records if r.source == "measured"]
-    table = table_data(suite, files)
+    spec = LeaderboardSpec.of(suite)
+    table = table_data(spec, files)
     summary = SuiteSummary(
         suite.name, suite.description, len(measured), len(records) - len(measured), len(table["rows"])
     )
     figures = [figure_html(figure) for figure in suite.figures(measured)] if measured else []
     page = suite_page(summary, table, pareto_figures(suite.name, table), figures, names)
     (root / f"{suite.name}.html").write_text(page, encoding="utf-8")
-    return summary, reproductions(records, suite.group_by)
+    return summary, reproductions(records, spec.group_by)
 
 
 def _swap_in(staging: Path, out: Path) -> None:

@@ -19,7 +19,8 @@ import pandas as pd
 from acn_bench.results.claim_views import DECLARED_COLUMNS, SUMMARY_COLUMNS, declared_rows
 from acn_bench.results.claims import ClaimsReport
 from acn_bench.results.compute import HOW_COUNTED, hours_as_text
-from acn_bench.results.leaderboard import Reproduction, format_value
+from acn_bench.results.formatting import format_value
+from acn_bench.results.paper_rows import Reproduction
 from acn_bench.results.primaries import PRIMARIES
 
 # the summary's columns whose text is long: set in small type, wrapping, so the table fits the page
@@ -127,18 +128,12 @@ def index_page(content: IndexContent) -> str:
 
 def _suites_section(content: IndexContent) -> str:
     out = ["<section id='suites'><h2>Suites</h2>"]
-    if not content.suites:
-        out.append(
-            f"<p class='empty'>No records yet under <code>{esc(content.records_dir)}</code>. Run a suite "
-            "(<code>acn-bench run</code>), then build the site again (<code>acn-bench site --records DIR</code>).</p>"
-        )
-    else:
-        rows = [
-            (Raw(f'<a href="{esc(page_href(s.name))}">{esc(s.name)}</a>'), s.description, s.measured, s.paper, s.rows)
-            for s in content.suites
-        ]
-        header = ["suite", "what it measures", "measured records", "paper records", "leaderboard rows"]
-        out.append(html_table(header, rows, "overview"))
+    rows = [
+        (Raw(f'<a href="{esc(page_href(s.name))}">{esc(s.name)}</a>'), s.description, s.measured, s.paper, s.rows)
+        for s in content.suites
+    ]
+    header = ["suite", "what it measures", "measured records", "paper records", "leaderboard rows"]
+    out.append(html_table(header, rows, "overview"))
     if content.skipped:
         out.append("<div class='warning'><p>Not shown:</p><ul>")
         out += [f"<li>{esc(line)}</li>" for line in content.skipped]

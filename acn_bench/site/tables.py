@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import pandas as pd
 
-from acn_bench.results.leaderboard import build_table, format_value, records_frame
+from acn_bench.results.formatting import format_value
+from acn_bench.results.grouping import records_frame
+from acn_bench.results.leaderboard import build_table
+from acn_bench.results.leaderboard_spec import LeaderboardSpec
 from acn_bench.results.record import Record
 from acn_bench.results.regime import as_number
-from acn_bench.suites import Suite
 
 COLUMNS = ["backbone", "connectivity", "depth", "dataset", "profile"]  # always shown, in this order
 FILTERS = ["dataset", "profile", "backbone", "connectivity", "hardware", "source"]
@@ -34,9 +36,9 @@ class RecordFile:
     href: str
 
 
-def all_metrics(suite: Suite, records: Sequence[Record]) -> list[str]:
-    """The suite's metrics, then every other numeric metric the records carry (shown in a row's details)."""
-    names = list(suite.metrics)
+def all_metrics(spec: LeaderboardSpec, records: Sequence[Record]) -> list[str]:
+    """The spec's metrics, then every other numeric metric the records carry (shown in a row's details)."""
+    names = list(spec.metrics)
     for record in records:
         names += [k for k, v in record.metrics.items() if as_number(v) is not None and k not in names]
     return names
@@ -51,13 +53,14 @@ def _key(row: Any, identity: Sequence[str]) -> str:
     return json.dumps([str(row[column]) for column in identity])
 
 
-def _ranks(suite: Suite, records: Sequence[Record]) -> dict[str, dict[str, dict[str, str]]]:
+def _ranks(spec: LeaderboardSpec, records: Sequence[Record]) -> dict[str, dict[str, dict[str, str]]]:
     """Row key -> metric -> ``{"higher": rank, "lower": rank}``: :func:`build_table`'s rank by each
-    of the suite's metrics, higher and lower being better ("–" for near-chance rows, "" for paper rows)."""
+    of the spec's metrics, higher and lower being better ("–" for near-chance rows, "" for paper rows)."""
     ranks: dict[str, dict[str, dict[str, str]]] = {}
-    for metric in suite.metrics:
+    for metric in spec.metrics:
         for direction, higher in (("higher", True), ("lower", False)):
-            summary = build_table(records, [metric], suite.group_by, rank_by=metric, higher_is_better=higher).summary
+            by_metric = LeaderboardSpec((metric,), spec.group_by, higher_is_better=higher)
+            summary = build_table(records, by_metric).summary
             if "rank" not in summary.columns:
                 continue
             identity = _identity(summary)
@@ -66,8 +69,9 @@ def _ranks(suite: Suite, records: Sequence[Record]) -> dict[str, dict[str, dict[
     return ranks
 
 
-def table_data(suite: Suite, files: Sequence[RecordFile]) -> dict[str, Any]:
-    """The JSON a suite page embeds: its columns, filters, metrics and one entry per leaderboard row.
+def table_data(spec: LeaderboardSpec, files: Sequence[RecordFile]) -> dict[str, Any]:
+    """The JSON a suite page embeds: its columns, filters, metrics and one entry per leaderboard row, as the
+    suite's ``spec`` says (the spec of its terminal and markdown tables).
 
     Rows come in :func:`build_table`'s order (ranked rows, then near-chance rows). Each has its
     ``cells`` (grouping keys, ``n``, regime, provenance, paper value), ``values`` (every metric:
@@ -76,23 +80,14 @@ def table_data(suite: Suite, files: Sequence[RecordFile]) -> dict[str, Any]:
     ``records`` (seed and relative link of every record of the row).
     """
     records = [f.record for f in files]
-    metrics = all_metrics(suite, records)
-    board = build_table(
-        records,
-        metrics,
-        suite.group_by,
-        rank_by=suite.metrics[0],
-        higher_is_better=suite.higher_is_better,
-        baseline=suite.baseline,
-        baseline_metrics=suite.baseline_metrics,
-    )
-    summary = board.summary
+    metrics = all_metrics(spec, records)
+    summary = build_table(records, replace(spec, metrics=tuple(metrics))).summary
     identity = _identity(summary)
-    frame = records_frame(records, suite.group_by)
+    frame = records_frame(records, spec.group_by)
     by_row: dict[str, list[RecordFile]] = {}
     for position, (_, record_row) in enumerate(frame.iterrows()):
         by_row.setdefault(_key(record_row, identity), []).append(files[position])
-    ranks = _ranks(suite, records)
+    ranks = _ranks(spec, records)
     baseline = [c for c in summary.columns if str(c).startswith("vs ")]
     rows = []
     for _, row in summary.iterrows():
@@ -121,14 +116,14 @@ def table_data(suite: Suite, files: Sequence[RecordFile]) -> dict[str, Any]:
             }
         )
     return {
-        "suite": suite.name,
-        "columns": _columns(summary, suite.group_by),
+        "suite": spec.name,
+        "columns": _columns(summary, spec.group_by),
         "filters": [f for f in FILTERS if f in summary.columns],
-        "metrics": list(suite.metrics),
-        "shown": list(suite.compact_metrics()),
+        "metrics": list(spec.metrics),
+        "shown": list(spec.shown_metrics),
         "all_metrics": metrics,
-        "rank_by": suite.metrics[0],
-        "higher_is_better": suite.higher_is_better,
+        "rank_by": spec.rank_by,
+        "higher_is_better": spec.higher_is_better,
         "details": [c for c in [*DETAILS, *baseline] if c in summary.columns],
         "rows": rows,
     }
