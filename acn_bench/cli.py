@@ -102,12 +102,8 @@ def add_plugin_argument(
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="acn-bench", description="Auto-Compressing Networks vs residual networks: benchmarks and leaderboards."
-    )
-    sub = parser.add_subparsers(dest="command")
-
+def add_run_command(sub: argparse._SubParsersAction) -> None:
+    """``run``: a suite's grid, with seeds, filters, sharding, resume and parallel jobs."""
     run = sub.add_parser("run", help="run a suite's grid (default: compression, quick profile, digits)")
     run.add_argument("suite", nargs="?", default=None, help="suite name (see `acn-bench list`)")
     run.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)} (default quick)")
@@ -146,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
         "after the other in this process)",
     )
 
+
+def add_leaderboard_command(sub: argparse._SubParsersAction) -> None:
+    """``leaderboard``: records grouped over seeds, printed and written."""
     board = sub.add_parser("leaderboard", help="group records over seeds; print and write markdown + CSV + figures")
     board.add_argument("suite", nargs="?", default=None, help="one suite (default: every suite with records)")
     board.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
@@ -169,14 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board.add_argument("--paper", action="store_true", help="print every paper number next to the measured value")
 
+
+def add_plot_command(sub: argparse._SubParsersAction) -> None:
+    """``plot``: a suite's figures."""
     plot = sub.add_parser("plot", help="write a suite's figures (PNG) from its records")
     plot.add_argument("suite")
     plot.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
     plot.add_argument("--out", type=Path, default=None, help=f"where the PNGs go (default {LEADERBOARDS})")
 
+
+def add_validate_command(sub: argparse._SubParsersAction) -> None:
+    """``validate``: re-check every record."""
     check = sub.add_parser("validate", help="re-check every record: schema, hash, fields, duplicates")
     check.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
 
+
+def add_claims_command(sub: argparse._SubParsersAction) -> None:
+    """``claims``: the paper's claims on paired seeds."""
     claims = sub.add_parser(
         "claims", help="the paper's claims on paired seeds: one Holm-adjusted primary test each, the rest exploratory"
     )
@@ -195,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
         "means, unpaired seeds, suite, budget, backbone, depth), printed and in the written markdown",
     )
 
+
+def add_submit_command(sub: argparse._SubParsersAction) -> None:
+    """``submit``: check a new backbone, run a suite for it, add its records."""
     submit = sub.add_parser("submit", help="check a new backbone, run a suite for it, add its records to leaderboards/")
     add_plugin_argument(submit, required=True, what="the backbone")
     submit.add_argument("--backbone", required=True, help="the registered name")
@@ -206,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--records", type=Path, default=None, help=f"where records go (default {LEADERBOARD_RECORDS})")
     submit.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+
+def add_site_command(sub: argparse._SubParsersAction) -> None:
+    """``site``: the leaderboards as a static website."""
     site = sub.add_parser("site", help="the leaderboards as a static website (opens from the file system, offline)")
     site.add_argument("--records", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
     site.add_argument(
@@ -213,11 +227,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_plugin_argument(site, what="suites whose records the site shows")
 
+
+def add_paper_records_command(sub: argparse._SubParsersAction) -> None:
+    """``paper-records``: the paper's reported numbers as records."""
     papers = sub.add_parser("paper-records", help="write the paper's reported numbers as source=paper records")
     papers.add_argument("--out", type=Path, default=None, help=f"records folder (default {LEADERBOARD_RECORDS})")
 
+
+def add_list_command(sub: argparse._SubParsersAction) -> None:
+    """``list``: what can be run."""
     listing = sub.add_parser("list", help="suites, backbones, connectivities, datasets and profiles")
     add_plugin_argument(listing)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``acn-bench`` command line: one subcommand per ``add_*_command``."""
+    parser = argparse.ArgumentParser(
+        prog="acn-bench", description="Auto-Compressing Networks vs residual networks: benchmarks and leaderboards."
+    )
+    sub = parser.add_subparsers(dest="command")
+    add_run_command(sub)
+    add_leaderboard_command(sub)
+    add_plot_command(sub)
+    add_validate_command(sub)
+    add_claims_command(sub)
+    add_submit_command(sub)
+    add_site_command(sub)
+    add_paper_records_command(sub)
+    add_list_command(sub)
     return parser
 
 

@@ -152,6 +152,13 @@ def train_tokenizer(corpus, vocab_size: int, path: Path):
 
     Loaded from there when it exists. Special tokens: ``[PAD]`` 0, ``[UNK]`` 1, ``[CLS]`` 2,
     ``[SEP]`` 3, ``[MASK]`` 4.
+
+    The training is deterministic: ``tokenizers`` (0.23) gives the word-internal ``##x`` pieces their
+    ids in hash-map order, and merges of equal counts are broken by id (huggingface/tokenizers#1794),
+    so two processes could learn different vocabularies from one corpus. Here every ``##x`` piece the
+    corpus can produce is handed to the trainer up front, in character order (as reserved tokens,
+    which take ids right after the special tokens), so the ids, the merges and the vocabulary are the
+    same in every process; the tokenizer is then rebuilt with only the five special tokens.
     """
     from tokenizers import Tokenizer
     from tokenizers.implementations import BertWordPieceTokenizer
@@ -160,13 +167,28 @@ def train_tokenizer(corpus, vocab_size: int, path: Path):
     if path.is_file():
         return Tokenizer.from_file(str(path))
     wordpiece = BertWordPieceTokenizer(lowercase=True)
+    pieces = continuing_pieces(wordpiece, corpus)
     wordpiece.train_from_iterator(
-        corpus_batches(corpus), vocab_size=vocab_size, min_frequency=2, special_tokens=list(SPECIAL_TOKENS)
+        corpus_batches(corpus), vocab_size=vocab_size, min_frequency=2, special_tokens=[*SPECIAL_TOKENS, *pieces]
     )
-    tokenizer = wordpiece._tokenizer
+    tokenizer = BertWordPieceTokenizer(wordpiece.get_vocab(), lowercase=True)._tokenizer
     tokenizer.post_processor = BertProcessing(("[SEP]", SEP_ID), ("[CLS]", CLS_ID))
     write_text_atomic(path, tokenizer.to_str(pretty=True))  # what ``tokenizer.save`` writes
     return tokenizer
+
+
+def continuing_pieces(wordpiece, corpus) -> list[str]:
+    """``##x`` for every character ``x`` that follows another inside a pre-token of the corpus (after the
+    tokenizer's own normalisation and pre-tokenisation), in character order."""
+    normalizer, pre_tokenizer = wordpiece._tokenizer.normalizer, wordpiece._tokenizer.pre_tokenizer
+    inner = {
+        char
+        for lines in corpus_batches(corpus)
+        for line in lines
+        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(line))
+        for char in word[1:]
+    }
+    return [f"##{char}" for char in sorted(inner)]
 
 
 def pack_corpus(tokenizer, corpus, seq_len: int, path: Path) -> np.ndarray:
