@@ -581,3 +581,14 @@ def test_groups_made_at_several_commits_are_named_and_alike_only_where_fingerpri
     checks["checks"][1]["same"] = False
     (folder.parent / "commit_checks.json").write_text(json.dumps(checks))
     assert not build_claims(folder).spans[0].alike
+
+
+def test_a_budget_of_optimiser_steps_is_labelled_in_steps():
+    """Low data trains a fixed number of steps (its ``epochs`` is only a cap): its groups say so."""
+    from acn_bench.results.claim_groups import budget, budget_label
+
+    steps = make("low_data", "acn", 0, config={"train": {"epochs": 234, "steps": 234, "lr": 0.001}})
+    assert (budget(steps), budget_label(steps)) == ("234", "234 steps")
+    assert budget_label(make("compression", "acn", 0)) == "10 ep"
+    primary_c = next(p for p in PRIMARIES if p.id == "c")
+    assert "1500 steps" in primary_c.describe_setup()

@@ -178,8 +178,12 @@ def identity(record: Record) -> dict[str, Any]:
 
 
 def _epochs(record: Record) -> tuple[Any, str] | None:
-    """Training epochs and their unit: ``config.train.epochs`` (``ep``), else ``config.recipe.epochs``
-    (continual: ``ep/task``); ``None`` when neither is set."""
+    """The training budget and its unit: ``config.train.steps`` (``steps``: a fixed number of optimiser
+    steps, low data's budget), else ``config.train.epochs`` (``ep``), else ``config.recipe.epochs``
+    (continual: ``ep/task``); ``None`` when none is set."""
+    train = record.config.get("train")
+    if isinstance(train, dict) and train.get("steps") is not None:
+        return train["steps"], "steps"
     for section, unit in (("train", "ep"), ("recipe", "ep/task")):
         part = record.config.get(section)
         if isinstance(part, dict) and part.get("epochs") is not None:
@@ -188,13 +192,14 @@ def _epochs(record: Record) -> tuple[Any, str] | None:
 
 
 def budget(record: Record) -> str:
-    """Training epochs: ``config.train.epochs``, else ``config.recipe.epochs`` (continual: per task)."""
+    """The training budget's number (see :func:`budget_label` for its unit)."""
     epochs = _epochs(record)
     return "–" if epochs is None else str(epochs[0])
 
 
 def budget_label(record: Record) -> str:
-    """The budget with its unit: ``40 ep``, ``2 ep/task`` (continual), ``–`` when unknown."""
+    """The budget with its unit: ``40 ep``, ``1500 steps`` (low data), ``2 ep/task`` (continual), ``–``
+    when unknown."""
     epochs = _epochs(record)
     return "–" if epochs is None else f"{epochs[0]} {epochs[1]}"
 

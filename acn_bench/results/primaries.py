@@ -58,6 +58,8 @@ class Primary:
         networks: the trained networks the test measures; primaries with the same networks are not
             independent of each other.
         margin: the equivalence margin (``equal`` only).
+        budget_unit: what the setup's ``epochs`` (the records' budget) counts: ``ep``, ``steps``
+            (a fixed number of optimiser steps) or ``ep/task`` (continual).
     """
 
     id: str
@@ -67,6 +69,7 @@ class Primary:
     setup: dict[str, Any]
     networks: str
     margin: float | None = None
+    budget_unit: str = "ep"
 
     @property
     def test(self) -> str:
@@ -78,7 +81,7 @@ class Primary:
         """``cifar10 standard · mixer_small L8 · 20 ep · protocol 2 · per_class=10``."""
         s = dict(self.setup)
         parts = [f"{s.pop('dataset')} {s.pop('profile')}", f"{s.pop('backbone')} L{s.pop('depth')}"]
-        parts.append(f"{s.pop('epochs')} ep" + ("/task" if self.id == "e" else ""))
+        parts.append(f"{s.pop('epochs')} {self.budget_unit}")
         parts.append(f"protocol {s.pop('protocol')}")
         parts += [f"{k}={v}" for k, v in s.items()]
         return " · ".join(parts)
@@ -125,6 +128,7 @@ PRIMARIES: tuple[Primary, ...] = (
         HIGHER,
         {**TWINS_SETUP, "epochs": 1500, "protocol": IMAGE_PROTOCOL, "per_class": 10},
         "low-data twins (10 images per class)",
+        budget_unit="steps",
     ),
     Primary(
         "d",
@@ -141,6 +145,7 @@ PRIMARIES: tuple[Primary, ...] = (
         LOWER,
         {**TWINS_SETUP, "depth": 10, "epochs": 3, "protocol": 1, "strategy": "naive"},
         "continual twins (split CIFAR-10, L10)",
+        budget_unit="ep/task",
     ),
     Primary(
         "f",
