@@ -2,7 +2,7 @@
 #   make demo       creates .venv, installs acn-bench, runs the default suite (compression, quick, digits)
 #   make test       creates .venv, installs acn-bench with its test extras and Debian's Chromium (the browser
 #                   tests drive it; apt-get, through sudo when not root), runs every test
-#   make test-fast  the same without the tests marked slow (end-to-end suite runs, torchrun), under two minutes
+#   make test-fast  the same without the tests marked slow (end-to-end suite runs, torchrun): a few minutes
 #   make lint       ruff check and ruff format --check, as CI runs them
 #   make site       the leaderboards as a static website in site/ (open site/index.html; no server needed)
 PYTHON ?= python3
