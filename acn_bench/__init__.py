@@ -2,7 +2,7 @@
 
 The public API, for scripts and plugins: the backbone registry (``Backbone``, ``register_backbone``,
 ``create_backbone``, ``list_backbones``) and the suite framework (``Suite``, ``ImageSuite``,
-``Recipe``, ``TrainConfig``, ``Measured``, ``RunContext``, ``register_suite``, ``get_suite``,
+``Recipe``, ``BackboneRecipes``, ``TrainConfig``, ``Measured``, ``RunContext``, ``register_suite``, ``get_suite``,
 ``list_suites``). The names are imported on first use, so that importing one layer (say
 ``acn_bench.results``) does not load the models or the trainer (ARCHITECTURE.md, "The layers and who may import whom").
 """
@@ -16,7 +16,17 @@ from acn_bench.errors import UserError
 
 if TYPE_CHECKING:
     from acn_bench.backbones import Backbone, create_backbone, list_backbones, register_backbone
-    from acn_bench.suites import ImageSuite, Measured, Recipe, RunContext, Suite, get_suite, list_suites, register_suite
+    from acn_bench.suites import (
+        BackboneRecipes,
+        ImageSuite,
+        Measured,
+        Recipe,
+        RunContext,
+        Suite,
+        get_suite,
+        list_suites,
+        register_suite,
+    )
 
 __version__ = "0.1.0"
 
@@ -24,13 +34,24 @@ _LAZY = {
     **dict.fromkeys(("Backbone", "create_backbone", "list_backbones", "register_backbone"), "acn_bench.backbones"),
     "TrainConfig": "acn_bench.training",
     **dict.fromkeys(
-        ("ImageSuite", "Measured", "Recipe", "RunContext", "Suite", "get_suite", "list_suites", "register_suite"),
+        (
+            "BackboneRecipes",
+            "ImageSuite",
+            "Measured",
+            "Recipe",
+            "RunContext",
+            "Suite",
+            "get_suite",
+            "list_suites",
+            "register_suite",
+        ),
         "acn_bench.suites",
     ),
 }
 
 __all__ = [
     "Backbone",
+    "BackboneRecipes",
     "ImageSuite",
     "Measured",
     "Recipe",

@@ -19,18 +19,34 @@ import numpy as np
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import CONNECTIVITIES
 from acn_bench.benchmarks import paper
-from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
+from acn_bench.benchmarks.recipes import (
+    PAPER_MIXER_RECIPE,
+    SMOKE_FAMILIES,
+    STANDARD_EPOCHS,
+    STANDARD_TWINS,
+    mixer_and_vit,
+)
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.grouping import recipe_hash
-from acn_bench.results.plots import FigureData, Heatmaps, Lines, model_label
-from acn_bench.suites import ImageData, ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
+from acn_bench.results.plots import FigureData, Heatmaps, Lines, model_label, probe_series
+from acn_bench.suites import (
+    TWINS,
+    BackboneRecipes,
+    ImageData,
+    ImageSuite,
+    Measured,
+    Recipe,
+    RunContext,
+    Trained,
+    register_suite,
+)
 from acn_bench.suites.image import truncation_metrics
 from acn_bench.suites.image_data import parameter_matched_depth
 from acn_bench.training import TrainConfig, probe_accuracy
 
-RECIPES: dict[str, dict[str, Recipe]] = {
-    "smoke": {"*": SMOKE_TWINS},
+RECIPES: dict[str, dict[str, Recipe | BackboneRecipes]] = {
+    "smoke": {"*": SMOKE_FAMILIES},
     "quick": {
         "digits": Recipe(
             "mixer_small",
@@ -38,13 +54,15 @@ RECIPES: dict[str, dict[str, Recipe]] = {
             depth=16,
             overrides={"patch_size": 2},
         ),
-        "cifar10": Recipe(
-            "mixer_small",
-            TrainConfig(epochs=5, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True, grad_norms=True),
+        "cifar10": mixer_and_vit(
+            Recipe(
+                "mixer_small",
+                TrainConfig(epochs=5, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True, grad_norms=True),
+            )
         ),
         "*": Recipe("mixer_small", TrainConfig(epochs=10, batch_size=128, warmup_epochs=1, crop_padding=4, hflip=True)),
     },
-    "standard": {"cifar10": STANDARD_CIFAR10},
+    "standard": {"cifar10": STANDARD_TWINS},
     "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
 }
 LATENCY = {
@@ -131,9 +149,11 @@ class CompressionSuite(ImageSuite):
         return Measured(metrics, timings={"cost_s": time.perf_counter() - start})
 
     def figures(self, records: list[Record]) -> list[FigureData]:
-        """Probe accuracy by depth, Figure-1-style per-block gradient norms over training and, for models
+        """Probe accuracy by depth (also as a share of each model's full accuracy, for the standard twins of
+        every backbone family), Figure-1-style per-block gradient norms over training and, for models
         trained at several budgets (``--set epochs=E``), test accuracy and cutoff layer against epochs."""
-        figures = [*super().figures(records), *budget_figures(self.name, records)]
+        figures = [*super().figures(records), *relative_probe_figures(self.name, records, self.protocol)]
+        figures += budget_figures(self.name, records)
         grids: dict[str, list[np.ndarray]] = {}
         for record in records:
             epochs = [e["grad_norms"] for e in record.history.get("epochs", []) if "grad_norms" in e]
@@ -148,6 +168,28 @@ class CompressionSuite(ImageSuite):
     def paper_records(self) -> list[Record]:
         """The paper's reported numbers for this suite."""
         return paper.compression_records()
+
+
+def relative_probe_figures(suite: str, records: list[Record], protocol: int) -> list[FigureData]:
+    """The standard profile's twins at its budget under the suite's ``protocol``, one line per backbone
+    family and twin: test accuracy at every depth as a share of the model's own full accuracy (mean ± std
+    over seeds), the curve whose mean over the truncated depths is claim (a1)'s measure."""
+    twins = [
+        record
+        for record in records
+        if record.profile == "standard"
+        and record.training_epochs == STANDARD_EPOCHS
+        and record.protocol == protocol
+        and record.backbone.get("connectivity") in TWINS
+        and record.probe
+        and record.probe[-1]
+    ]
+    if not twins:
+        return []
+    series = probe_series(twins, probe=lambda record: [acc / record.probe[-1] for acc in record.probe])
+    title = f"{suite}: accuracy by depth as a share of the full model's (standard, {STANDARD_EPOCHS} epochs)"
+    ylabel = "share of the full model's test accuracy (%)"
+    return [Lines(f"{suite}_relative_probe_standard", title, "depth (blocks)", series, ylabel=ylabel)]
 
 
 def budget_figures(suite: str, records: list[Record]) -> list[FigureData]:

@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from acn_bench.benchmarks.paper import paper_record
+from acn_bench.benchmarks.recipes import VIT
 from acn_bench.data import ImageSet
 from acn_bench.data.augment import Normalizer, resize_bilinear
 from acn_bench.data.splits import per_class_subset, validation_split
@@ -37,7 +38,7 @@ from acn_bench.results import Record, environment, run_id
 from acn_bench.results.plots import FigureData, Heatmaps, Lines, new_series
 from acn_bench.strategies import all_strategy_params, make_strategy, strategy_entry, strategy_params
 from acn_bench.strategies.evaluation import continual_summary, probe_tasks, run_stream, silent_evaluator
-from acn_bench.suites import TWINS, Measured, RunContext, Suite, expand_grid, register_suite
+from acn_bench.suites import TWINS, BackboneRecipes, Measured, RunContext, Suite, expand_grid, register_suite
 from acn_bench.suites.image_data import VALIDATION_SEED, backbone_for, backbone_info, dataset_info, load_dataset
 from acn_bench.training import distributed, seed_everything
 
@@ -96,27 +97,39 @@ class ContinualRecipe:
     val_size: int | float = 0.1
 
 
-RECIPES: dict[str, dict[str, ContinualRecipe]] = {
+def with_vit(recipe: ContinualRecipe, **vit_overrides: Any) -> BackboneRecipes:
+    """``recipe`` (a Mixer's) and the same epochs, optimiser, depths and data for the CPU ViT."""
+    return BackboneRecipes((recipe, dataclasses.replace(recipe, backbone=VIT, overrides=vit_overrides)))
+
+
+RECIPES: dict[str, dict[str, ContinualRecipe | BackboneRecipes]] = {
     "smoke": {
-        "*": ContinualRecipe(
-            "mixer_tiny",
-            epochs=1,
-            batch_size=32,
-            depths=(2,),
-            train_per_class=30,
-            test_per_class=10,
-            overrides={"patch_size": 2},
+        "*": with_vit(
+            ContinualRecipe(
+                "mixer_tiny",
+                epochs=1,
+                batch_size=32,
+                depths=(2,),
+                train_per_class=30,
+                test_per_class=10,
+                overrides={"patch_size": 2},
+            ),
+            patch_size=2,
+            dim=32,
         )
     },
     "quick": {
         "digits": ContinualRecipe("mixer_small", epochs=5, batch_size=32, overrides={"patch_size": 2}),
-        "cifar10": ContinualRecipe(
-            "mixer_small",
-            epochs=2,
-            batch_size=64,
-            train_per_class=300,
-            test_per_class=200,
-            overrides={"dim": 32, "token_hidden": 32, "channel_hidden": 128},
+        "cifar10": with_vit(
+            ContinualRecipe(
+                "mixer_small",
+                epochs=2,
+                batch_size=64,
+                train_per_class=300,
+                test_per_class=200,
+                overrides={"dim": 32, "token_hidden": 32, "channel_hidden": 128},
+            ),
+            dim=32,  # the Mixer's narrower width
         ),
         "*": ContinualRecipe(
             "mixer_small",
@@ -131,7 +144,7 @@ RECIPES: dict[str, dict[str, ContinualRecipe]] = {
     # the whole split CIFAR-10 (every training image but the validation split), the paper's optimiser
     # and batch, the compression twins' width, 3 epochs per task (costs: the README's profile table);
     # depth 15 is left out for the CPU budget (`--depths 5,10,15` adds it)
-    "standard": {"cifar10": ContinualRecipe("mixer_small", epochs=3, batch_size=64, depths=(5, 10))},
+    "standard": {"cifar10": with_vit(ContinualRecipe("mixer_small", epochs=3, batch_size=64, depths=(5, 10)))},
     "paper": {"*": ContinualRecipe("mixer_cifar", epochs=10, batch_size=64)},
 }
 
@@ -265,16 +278,17 @@ class ContinualSuite(Suite):
     recipes = RECIPES
     default_datasets = {"paper": "cifar100"}  # the paper's split CIFAR-100; the others start on the built-in digits
 
-    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = self.recipe(profile, dataset)
+    def grid(self, profile: str, dataset: str, backbone: str | None = None) -> list[dict[str, Any]]:
+        recipe = self.recipe(profile, dataset, backbone)
+        name = backbone or recipe.backbone
         return expand_grid(
             {
                 "dataset": [dataset],
                 "setting": ["task"],
                 "n_tasks": [SPLITS[dataset].n_tasks if dataset in SPLITS else DEFAULT_TASKS],
-                "backbone": [recipe.backbone],
+                "backbone": [name],
                 "connectivity": list(TWINS),
-                "depth": list(recipe.depths),
+                "depth": list(recipe.depths) if name == recipe.backbone else [None],  # another keeps its own
                 "strategy": list(recipe.strategies),
                 **{key: [value] for key, value in all_strategy_params().items()},
             }

@@ -30,16 +30,25 @@ from acn_bench.analysis.early_exit import (
 )
 from acn_bench.backbones import Backbone
 from acn_bench.benchmarks import paper
-from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
+from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_FAMILIES, STANDARD_TWINS, mixer_and_vit
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import FigureData, Lines, new_series
-from acn_bench.suites import ImageData, ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
+from acn_bench.suites import (
+    BackboneRecipes,
+    ImageData,
+    ImageSuite,
+    Measured,
+    Recipe,
+    RunContext,
+    Trained,
+    register_suite,
+)
 from acn_bench.training import TrainConfig
 from acn_bench.training.trainer import Objective
 
-RECIPES: dict[str, dict[str, Recipe]] = {
-    "smoke": {"*": SMOKE_TWINS},
+RECIPES: dict[str, dict[str, Recipe | BackboneRecipes]] = {
+    "smoke": {"*": SMOKE_FAMILIES},
     "quick": {
         "digits": Recipe(
             "mixer_small",
@@ -47,15 +56,18 @@ RECIPES: dict[str, dict[str, Recipe]] = {
             depth=16,
             overrides={"patch_size": 2},
         ),
-        "*": Recipe(
-            "mixer_small",
-            TrainConfig(epochs=4, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
-            depth=16,
-            max_train=10_000,
-            max_test=5_000,
+        "*": mixer_and_vit(
+            Recipe(
+                "mixer_small",
+                TrainConfig(epochs=4, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
+                depth=16,
+                max_train=10_000,
+                max_test=5_000,
+            ),
+            depth=12,
         ),
     },
-    "standard": {"cifar10": STANDARD_CIFAR10},
+    "standard": {"cifar10": STANDARD_TWINS},
     "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
 }
 

@@ -181,14 +181,15 @@ class GlueSuite(Suite):
     protocol = 2
     recipes = {profile: {"*": recipe} for profile, recipe in RECIPES.items()}
 
-    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = self.recipe(profile, dataset)
+    def grid(self, profile: str, dataset: str, backbone: str | None = None) -> list[dict[str, Any]]:
+        recipe = self.recipe(profile, dataset, backbone)
+        name = backbone or recipe.backbone
         return expand_grid(
             {
                 "dataset": [dataset],
-                "backbone": [recipe.backbone],
+                "backbone": [name],
                 "connectivity": list(TWINS),
-                "depth": [backbone_options(recipe.backbone)["depth"]],
+                "depth": [backbone_options(name)["depth"] if name == recipe.backbone else None],
                 "cutoff_delta": [DEFAULT_CUTOFF_DELTA],
             }
         )

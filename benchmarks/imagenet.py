@@ -52,6 +52,11 @@ class ImageNetRecipe:
     randaugment: str | None = RANDAUGMENT
     workers: int = 8
 
+    @property
+    def backbone(self) -> str:
+        """The backbone it trains (its model recipe's)."""
+        return self.model.backbone
+
 
 # AdamW lr 1e-3, batch 1024, warm-up + cosine, RandAugment, MixUp 0.2 (arXiv 2506.09714, Appendix B). choice: weight
 # decay 0.05 and 10k warm-up steps (~8 epochs), which the paper does not give; label smoothing 0.1.

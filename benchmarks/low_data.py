@@ -19,12 +19,21 @@ import math
 from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
-from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_CIFAR10
+from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_CIFAR10, vit_recipe
 from acn_bench.data.splits import SUBSET_MODES, per_class_subset
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import FigureData, Lines, model_label, new_series
-from acn_bench.suites import ImageData, ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
+from acn_bench.suites import (
+    BackboneRecipes,
+    ImageData,
+    ImageSuite,
+    Measured,
+    Recipe,
+    RunContext,
+    Trained,
+    register_suite,
+)
 from acn_bench.training import TrainConfig
 
 ALL = "all"
@@ -46,14 +55,26 @@ class LowDataRecipe:
     steps: int
     evaluations: int = 3
 
+    @property
+    def backbone(self) -> str:
+        """The backbone it trains (its model recipe's)."""
+        return self.model.backbone
 
-RECIPES: dict[str, dict[str, LowDataRecipe]] = {
+
+def with_vit(recipe: LowDataRecipe) -> BackboneRecipes:
+    """``recipe`` (a Mixer's) and the same step budget and sweep for the CPU ViT."""
+    return BackboneRecipes((recipe, dataclasses.replace(recipe, model=vit_recipe(recipe.model))))
+
+
+RECIPES: dict[str, dict[str, LowDataRecipe | BackboneRecipes]] = {
     "smoke": {
-        "*": LowDataRecipe(
-            Recipe("mixer_tiny", TrainConfig(batch_size=32, warmup_epochs=0), max_test=128),
-            per_class=(5, 20),
-            steps=16,
-            evaluations=1,
+        "*": with_vit(
+            LowDataRecipe(
+                Recipe("mixer_tiny", TrainConfig(batch_size=32, warmup_epochs=0), max_test=128),
+                per_class=(5, 20),
+                steps=16,
+                evaluations=1,
+            )
         )
     },
     "quick": {
@@ -67,19 +88,25 @@ RECIPES: dict[str, dict[str, LowDataRecipe]] = {
             per_class=(5, 10, 50, 100),
             steps=625,  # 40,000 samples at batch 64
         ),
-        "*": LowDataRecipe(
-            Recipe(
-                "mixer_small", TrainConfig(batch_size=64, warmup_epochs=2, crop_padding=4, hflip=True), max_test=5_000
-            ),
-            per_class=(10, 50, 100),
-            steps=234,  # 15,000 samples at batch 64
+        "*": with_vit(
+            LowDataRecipe(
+                Recipe(
+                    "mixer_small",
+                    TrainConfig(batch_size=64, warmup_epochs=2, crop_padding=4, hflip=True),
+                    max_test=5_000,
+                ),
+                per_class=(10, 50, 100),
+                steps=234,  # 15,000 samples at batch 64
+            )
         ),
     },
     "standard": {
-        "cifar10": LowDataRecipe(
-            STANDARD_CIFAR10,
-            per_class=(10, 50, 100),
-            steps=1_500,  # 96,000 samples at batch 64: 100 epochs of 100 images per class
+        "cifar10": with_vit(
+            LowDataRecipe(
+                STANDARD_CIFAR10,
+                per_class=(10, 50, 100),
+                steps=1_500,  # 96,000 samples at batch 64: 100 epochs of 100 images per class
+            )
         )
     },
     "paper": {

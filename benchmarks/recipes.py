@@ -10,14 +10,22 @@ the twin store keys a trained model by its recipe, so equal recipes train each t
   minus the validation split, for a budget one run affords in about an hour on one CPU core (see
   README, "Profiles").
 * ``SMOKE_TWINS``: the tiny recipe of the tests and CI.
+
+Every CIFAR-10 image suite measures a second family beside the Mixer: the CPU ViT ``vit_tiny``
+(``VIT``), selected with ``--backbones vit_tiny``. Its recipes are the Mixer's with only the backbone
+changed (``vit_recipe``): the same data, augmentation, optimiser, learning rate and budget, so the
+two families differ in their blocks alone (README, "Profiles", says how the learning rate was checked
+on the validation split).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from acn_bench.suites import Recipe
+from acn_bench.suites import BackboneRecipes, Recipe
 from acn_bench.training import TrainConfig
+
+VIT = "vit_tiny"
 
 PAPER_MIXER_RECIPE = TrainConfig(
     epochs=700,
@@ -43,3 +51,18 @@ STANDARD_CIFAR10 = Recipe("mixer_small", STANDARD_TRAIN)
 SMOKE_TWINS = Recipe(
     "mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0, grad_norms=True), max_train=256, max_test=128
 )
+
+
+def vit_recipe(recipe: Recipe, depth: int | None = None, **overrides: object) -> Recipe:
+    """``recipe`` for the CPU ViT: the same training, splits and twins; the ViT's own depth (None: its
+    preset's) and backbone arguments."""
+    return dataclasses.replace(recipe, backbone=VIT, depth=depth, overrides=dict(overrides))
+
+
+def mixer_and_vit(recipe: Recipe, depth: int | None = None, **vit_overrides: object) -> BackboneRecipes:
+    """A Mixer ``recipe`` and its ViT twin (:func:`vit_recipe`), the Mixer the grid's default."""
+    return BackboneRecipes((recipe, vit_recipe(recipe, depth, **vit_overrides)))
+
+
+STANDARD_TWINS = mixer_and_vit(STANDARD_CIFAR10)
+SMOKE_FAMILIES = mixer_and_vit(SMOKE_TWINS)

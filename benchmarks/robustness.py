@@ -17,19 +17,28 @@ from typing import Any
 
 from acn_bench.backbones.saving import load_backbone
 from acn_bench.benchmarks import paper
-from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_TWINS, STANDARD_CIFAR10
+from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, SMOKE_FAMILIES, STANDARD_TWINS, mixer_and_vit
 from acn_bench.data.augment import Normalizer
 from acn_bench.data.corruptions import CORRUPTIONS, SPACES, corrupt_normalized, corrupt_pixels, get_corruption
 from acn_bench.errors import UserError, require, unknown_choice
 from acn_bench.results import Record
 from acn_bench.results.plots import FigureData, Lines, model_label, new_series
-from acn_bench.suites import ImageData, ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
+from acn_bench.suites import (
+    BackboneRecipes,
+    ImageData,
+    ImageSuite,
+    Measured,
+    Recipe,
+    RunContext,
+    Trained,
+    register_suite,
+)
 from acn_bench.training import TrainConfig, probe_accuracy
 
 DEFAULT_CORRUPTIONS = "gaussian:0.1,0.2,0.4;salt_pepper:0.01,0.05,0.1"
 
-RECIPES: dict[str, dict[str, Recipe]] = {
-    "smoke": {"*": SMOKE_TWINS},
+RECIPES: dict[str, dict[str, Recipe | BackboneRecipes]] = {
+    "smoke": {"*": SMOKE_FAMILIES},
     "quick": {
         "digits": Recipe(
             "mixer_small",
@@ -37,14 +46,16 @@ RECIPES: dict[str, dict[str, Recipe]] = {
             depth=16,
             overrides={"patch_size": 2},
         ),
-        "*": Recipe(
-            "mixer_small",
-            TrainConfig(epochs=4, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
-            max_train=10_000,
-            max_test=5_000,
+        "*": mixer_and_vit(
+            Recipe(
+                "mixer_small",
+                TrainConfig(epochs=4, batch_size=128, warmup_epochs=0.5, crop_padding=4, hflip=True),
+                max_train=10_000,
+                max_test=5_000,
+            )
         ),
     },
-    "standard": {"cifar10": STANDARD_CIFAR10},
+    "standard": {"cifar10": STANDARD_TWINS},
     "paper": {"*": Recipe("mixer_cifar", PAPER_MIXER_RECIPE)},
 }
 

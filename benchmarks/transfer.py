@@ -25,14 +25,24 @@ from typing import Any
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import Backbone, backbone_options, create_backbone
 from acn_bench.benchmarks import paper
-from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_TRAIN
+from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_TRAIN, vit_recipe
 from acn_bench.data import ImageSet
 from acn_bench.data.augment import resize_bilinear
 from acn_bench.data.folders import FolderSplits
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record, run_id
 from acn_bench.results.plots import FigureData, Lines, model_label, probe_series
-from acn_bench.suites import ImageData, ImageSuite, Measured, Recipe, RunContext, Trained, get_suite, register_suite
+from acn_bench.suites import (
+    BackboneRecipes,
+    ImageData,
+    ImageSuite,
+    Measured,
+    Recipe,
+    RunContext,
+    Trained,
+    get_suite,
+    register_suite,
+)
 from acn_bench.suites.image import fit_trainer
 from acn_bench.suites.image_data import VALIDATION_SEED, load_splits
 from acn_bench.suites.model_store import stored_model
@@ -66,6 +76,11 @@ class TransferRecipe:
         """The :class:`Recipe` that names backbone, twins and depth: the source's pre-training recipe."""
         return self.pretrain
 
+    @property
+    def backbone(self) -> str:
+        """The backbone it trains (its model recipe's)."""
+        return self.model.backbone
+
 
 def target_splits(**splits: Any) -> Recipe:
     """A :class:`Recipe` that only says how to split the target (its backbone and training are unused)."""
@@ -82,31 +97,46 @@ QUICK_SOURCE = Recipe(
     image_size=32,
 )
 
-RECIPES: dict[str, dict[str, TransferRecipe]] = {
+
+def with_vit(recipe: TransferRecipe) -> BackboneRecipes:
+    """``recipe`` (a Mixer's) and the same source, pre-training and fine-tuning for the CPU ViT (its own
+    source models: a Mixer source cannot start a ViT)."""
+    return BackboneRecipes((recipe, dataclasses.replace(recipe, pretrain=vit_recipe(recipe.pretrain))))
+
+
+RECIPES: dict[str, dict[str, TransferRecipe | BackboneRecipes]] = {
     "smoke": {
-        "*": TransferRecipe(
-            "digits",
-            Recipe("mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128),
-            TrainConfig(epochs=1, batch_size=32, warmup_epochs=0),
-            target_splits(max_train=256, max_test=128),
+        "*": with_vit(
+            TransferRecipe(
+                "digits",
+                Recipe(
+                    "mixer_tiny", TrainConfig(epochs=2, batch_size=32, warmup_epochs=0), max_train=256, max_test=128
+                ),
+                TrainConfig(epochs=1, batch_size=32, warmup_epochs=0),
+                target_splits(max_train=256, max_test=128),
+            )
         )
     },
     "quick": {
-        "*": TransferRecipe(
-            "tiny-imagenet",
-            QUICK_SOURCE,
-            TrainConfig(epochs=2, batch_size=128, lr=5e-4, warmup_epochs=0.2, crop_padding=4, hflip=True),
-            target_splits(max_train=10_000, max_test=5_000),
+        "*": with_vit(
+            TransferRecipe(
+                "tiny-imagenet",
+                QUICK_SOURCE,
+                TrainConfig(epochs=2, batch_size=128, lr=5e-4, warmup_epochs=0.2, crop_padding=4, hflip=True),
+                target_splits(max_train=10_000, max_test=5_000),
+            )
         )
     },
     "standard": {
         # the quick profile's source models (the same pre-training recipe shares them), fine-tuned on the
         # whole CIFAR-10 training set with the standard profile's augmentation and optimiser
-        "cifar10": TransferRecipe(
-            "tiny-imagenet",
-            QUICK_SOURCE,
-            dataclasses.replace(STANDARD_TRAIN, epochs=3, lr=5e-4, warmup_epochs=0.3),
-            target_splits(),
+        "cifar10": with_vit(
+            TransferRecipe(
+                "tiny-imagenet",
+                QUICK_SOURCE,
+                dataclasses.replace(STANDARD_TRAIN, epochs=3, lr=5e-4, warmup_epochs=0.3),
+                target_splits(),
+            )
         )
     },
     "paper": {
@@ -237,7 +267,7 @@ class TransferSuite(ImageSuite):
         source_config = dict(source_key(config), dataset=source)
         if is_streamed(source):
             suite = get_suite("imagenet")
-            what = suite.recipe(config["profile"], STREAMED)
+            what = suite.recipe(config["profile"], STREAMED)  # its training, for any backbone
             folders = suite.load_data(source_config, what, context)
             fields = source_fields(config, what, STREAMED_SOURCE, suite.protocol_fields())
 

@@ -592,3 +592,48 @@ def test_a_budget_of_optimiser_steps_is_labelled_in_steps():
     assert budget_label(make("compression", "acn", 0)) == "10 ep"
     primary_c = next(p for p in PRIMARIES if p.id == "c")
     assert "1500 steps" in primary_c.describe_setup()
+
+
+def vit_twins(seeds=3, acn_accuracy=0.70, residual_accuracy=0.68):
+    """Compression records of the primaries' setup for the ViT family (vit_tiny L6): the ACN keeps more of
+    its accuracy when cut short, and here its full accuracy is the higher one."""
+    records = []
+    for seed in range(seeds):
+        for connectivity, accuracy in (("acn", acn_accuracy + 0.001 * seed), ("residual", residual_accuracy)):
+            probe = (
+                [0.1, 0.5, 0.6] + [accuracy] * 4 if connectivity == "acn" else [0.1] + [accuracy * 0.4] * 5 + [accuracy]
+            )
+            record = primary_record("compression", connectivity, seed, probe=probe, accuracy=accuracy)
+            record.backbone.update(name="vit_tiny", depth=6)
+            record.config.update(backbone="vit_tiny", depth=6)
+            record.run_id = run_id({"vit": True, **record.config})
+            records.append(record)
+    return records
+
+
+def test_the_vit_family_is_estimated_beside_the_primaries_and_says_whether_it_points_the_mixers_way(tmp_path):
+    mixer = twins_records(acn_accuracy=0.75)  # a2: the Mixer's ACN is worse; the ViT's is better
+    report = build_claims(write_all(tmp_path / "records", mixer + vit_twins()))
+    alone = build_claims(write_all(tmp_path / "mixer", mixer))
+    assert [(r.primary.id, r.n, r.p, r.adjusted_p) for r in report.primaries] == [
+        (r.primary.id, r.n, r.p, r.adjusted_p) for r in alone.primaries
+    ]  # the family is outside the primaries and their Holm family
+    by_id = {(e.primary.primary.id, e.family.backbone): e for e in report.families}
+    a1, a2, b1 = by_id["a1", "vit_tiny"], by_id["a2", "vit_tiny"], by_id["b1", "vit_tiny"]
+    assert a1.n == a2.n == 3 and b1.n == 0 and b1.agreement == NO_RECORDS
+    assert a1.test.mean == pytest.approx(np.mean([p.diff for p in rows_of(report, "a1")[1].pairs]))
+    assert a1.agreement == "same way (interval excludes 0)"
+    assert a2.test.mean > 0 > primary(report, "a2").test.mean and a2.agreement.startswith("opposite way")
+    markdown = report.markdown()
+    assert "### Beside the primaries: the same setups for vit_tiny" in markdown
+    assert (
+        "| a2: ... at equal accuracy | vit_tiny | cifar10 standard · vit_tiny L6 · 20 ep · protocol 2 | 3 |" in markdown
+    )
+    assert (
+        markdown.index("## Primary tests") < markdown.index("Beside the primaries") < markdown.index("## Exploratory")
+    )
+    assert "#### cifar10 standard · 20 ep\n\n| records | n |" in markdown  # one table for both families,
+    assert "| mixer_small L8 | 6 |" in markdown and "| vit_tiny L6 | 3 |" in markdown  # the backbone in each row
+    console = Console(file=io.StringIO(), width=120)
+    console.print(report.rich())
+    assert "points the Mixer's way" in console.file.getvalue()

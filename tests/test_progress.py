@@ -30,7 +30,7 @@ class Instant(Suite):
     datasets = ("digits",)
     recipes = {"smoke": {"*": None}}
 
-    def grid(self, profile, dataset):
+    def grid(self, profile, dataset, backbone=None):
         return [
             {"dataset": dataset, "connectivity": c, "profile": profile, "seed": 0} for c in ("acn", "residual", "dense")
         ]

@@ -25,7 +25,7 @@ def test_every_suites_smoke_run_matches_its_pinned_fingerprint(tmp_path):
 def test_a_changed_recipe_value_fails_the_fingerprint_until_the_protocol_is_bumped(tmp_path, monkeypatch):
     pinned = json.loads(PINNED.read_text())
     suite = get_suite("compression")
-    smoke = suite.recipes["smoke"]["*"]
+    smoke = suite.recipe("smoke", "digits")  # the Mixer's (the grid's default)
     longer = dataclasses.replace(smoke, train=dataclasses.replace(smoke.train, lr=smoke.train.lr * 2))
     monkeypatch.setitem(suite.recipes, "smoke", {"*": longer})
     found = fingerprints(tmp_path / "runs", ("compression",))

@@ -211,7 +211,7 @@ def test_run_one_refuses_a_measure_step_that_returns_anything_but_measured():
         name = "dict-measure"
         recipes = {"smoke": {"*": None}}
 
-        def grid(self, profile, dataset):
+        def grid(self, profile, dataset, backbone=None):
             return [{}]
 
         def load_data(self, config, recipe, context):

@@ -8,6 +8,7 @@ from acn_bench.backbones.registry import (
     backbone_entry,
     backbone_options,
     create_backbone,
+    is_built_in,
     list_backbones,
     register_backbone,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "backbone_entry",
     "backbone_options",
     "create_backbone",
+    "is_built_in",
     "list_backbones",
     "make_connectivity",
     "register_backbone",

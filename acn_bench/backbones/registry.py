@@ -23,6 +23,7 @@ from acn_bench.backbones.base import Backbone
 from acn_bench.errors import UserError, unknown_choice
 
 ENTRY_POINT_GROUP = "acn_bench.backbones"
+BUILT_IN = "acn_bench"  # the origin of the presets in :mod:`acn_bench.backbones.presets`
 Factory = Callable[..., Backbone]
 
 
@@ -41,9 +42,13 @@ _entry_points_loaded = False
 
 
 def register_backbone(
-    name: str, factory: Factory | None = None, *, description: str = "", origin: str = "acn_bench"
+    name: str, factory: Factory | None = None, *, description: str = "", origin: str = "plugin"
 ) -> Any:
     """Register ``factory`` under ``name``; usable as ``@register_backbone("my-net")``.
+
+    ``origin`` says where it came from in messages (an entry point, a plugin file); the presets'
+    is :data:`BUILT_IN`, and suites take a backbone of any other origin with their default recipe
+    (:func:`is_built_in`).
 
     Raises:
         ValueError: if ``name`` is already registered (registries never silently override).
@@ -101,6 +106,11 @@ def backbone_entry(name: str) -> BackboneEntry:
     return _REGISTRY[name]
 
 
+def is_built_in(name: str) -> bool:
+    """Whether ``name`` is one of acn_bench's presets (not a plugin's or an entry point's backbone)."""
+    return backbone_entry(name).origin == BUILT_IN
+
+
 def backbone_options(name: str) -> dict[str, Any]:
     """Keyword arguments the factory of ``name`` accepts, with their defaults."""
     sig = inspect.signature(backbone_entry(name).factory)
@@ -135,4 +145,4 @@ def create_backbone(name: str, **overrides: Any) -> Backbone:
 
 def _register_preset(name: str, builder: Factory, description: str, **preset: Any) -> None:
     factory = functools.partial(builder, **preset)
-    register_backbone(name, factory, description=description)
+    register_backbone(name, factory, description=description, origin=BUILT_IN)

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 from acn_bench.results import regime
 from acn_bench.results.claim_spec import Claim, finite_number, metric_value
 from acn_bench.results.paired_tests import SEEDS_CAP, PairedTest, SlopeTest, paired_test, seeds_for_power, slope_test
-from acn_bench.results.primaries import Primary, PrimaryResult, matched_depth
+from acn_bench.results.primaries import FAMILIES, Primary, PrimaryResult, matched_depth
 from acn_bench.results.record import Record
 
 TWINS = ("acn", "residual")
@@ -476,30 +476,47 @@ def setup_of(record: Record) -> dict[str, Any]:
     }
 
 
-def primary_rows(primary: Primary, rows: Sequence[Row]) -> list[Row]:
-    """The exploratory rows of ``primary``'s claim whose records match its setup (one when it can be tested)."""
+def primary_rows(primary: Primary, rows: Sequence[Row], setup: dict[str, Any] | None = None) -> list[Row]:
+    """The exploratory rows of ``primary``'s claim whose records match its setup (or ``setup``: another
+    family's, :meth:`~acn_bench.results.primaries.Family.setup`); one when it can be tested."""
+    setup = primary.setup if setup is None else setup
     return [
         row
         for row in rows
         if row.claim.id == primary.id
         and row.role != "slope"
         and row.record is not None
-        and all(setup_of(row.record).get(k) == v for k, v in primary.setup.items())
+        and all(setup_of(row.record).get(k) == v for k, v in setup.items())
     ]
+
+
+def _row_pairs(matching: list[Row]) -> tuple[list[float], list[str], str] | None:
+    """The differences, flags and problem of a setup's matching rows (None: no records)."""
+    if len(matching) > 1:
+        return [], [], f"{len(matching)} groups match the setup: no test"
+    if matching:
+        return [p.diff for p in matching[0].pairs], list(matching[0].flags), ""
+    return None
 
 
 def primary_pairs(primaries: Sequence[Primary], rows: Sequence[Row]) -> dict[str, tuple[list[float], list[str], str]]:
     """Per primary, the differences of the one exploratory row of its claim whose records match its setup,
     the row's flags, and a problem when several rows match (nothing when none does: no records yet)."""
-    found: dict[str, tuple[list[float], list[str], str]] = {}
-    for primary in primaries:
-        matching = primary_rows(primary, rows)
-        if len(matching) > 1:
-            found[primary.id] = ([], [], f"{len(matching)} groups match the setup: no test")
-        elif matching:
-            row = matching[0]
-            found[primary.id] = ([p.diff for p in row.pairs], list(row.flags), "")
-    return found
+    found = {primary.id: _row_pairs(primary_rows(primary, rows)) for primary in primaries}
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def family_pairs(
+    primaries: Sequence[Primary], rows: Sequence[Row]
+) -> dict[tuple[str, str], tuple[list[float], list[str], str]]:
+    """:func:`primary_pairs` for every family of :data:`~acn_bench.results.primaries.FAMILIES`, keyed by
+    primary id and backbone."""
+    found = {
+        (primary.id, family.backbone): _row_pairs(primary_rows(primary, rows, family.setup(primary)))
+        for primary in primaries
+        for family in FAMILIES
+    }
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def note_matched_depths(primaries: list[PrimaryResult], rows: Sequence[Row]) -> None:

@@ -16,7 +16,16 @@ from acn_bench.results import regime
 from acn_bench.results.claim_groups import COMMIT_CHECKS, NOT_COMPARED, CommitSpan, Row, number_text
 from acn_bench.results.claim_spec import Claim
 from acn_bench.results.paired_tests import ALPHA, LEVEL, POWER, SEEDS_CAP
-from acn_bench.results.primaries import ACCURACY_MARGIN, EQUAL, HIGHER, LOWER, Primary, PrimaryResult
+from acn_bench.results.primaries import (
+    ACCURACY_MARGIN,
+    EQUAL,
+    FAMILIES,
+    HIGHER,
+    LOWER,
+    FamilyEstimate,
+    Primary,
+    PrimaryResult,
+)
 
 
 def code_state_lines(spans: Sequence[CommitSpan]) -> list[str]:
@@ -78,6 +87,50 @@ def summary_cells(result: PrimaryResult) -> list[str]:
         result.seeds_needed,
         f"same as {', '.join(result.shared_with)}" if result.shared_with else "own",
     ]
+
+
+FAMILY_COLUMNS = (
+    "claim", "backbone", "setup", "n", f"Δ ACN − res [{LEVEL:.0%} CI]", "p", "Mixer's Δ", "points the Mixer's way",
+)  # fmt: skip
+
+
+def family_cells(estimate: FamilyEstimate) -> list[str]:
+    """One row of the families' table: a primary's setup for another backbone family, beside the Mixer's."""
+    test, mixer = estimate.test, estimate.primary.test
+    return [
+        f"{estimate.primary.primary.id}: {estimate.primary.primary.claim}",
+        estimate.family.backbone,
+        estimate.primary.primary.describe_setup(estimate.family.setup(estimate.primary.primary)),
+        str(estimate.n),
+        "–" if test is None else estimate_text(test.mean, test.low, test.high),
+        _p(test.p if test is not None else None),
+        "–" if mixer is None else estimate_text(mixer.mean, mixer.low, mixer.high),
+        estimate.agreement + (f": {'; '.join(estimate.flags)}" if estimate.flags else ""),
+    ]
+
+
+FAMILIES_TITLE = "Beside the primaries: the same setups for " + ", ".join(f.backbone for f in FAMILIES)
+FAMILIES_NOTE = (
+    "Exploratory: the primaries' setups measured for another backbone family, with the family's own depth "
+    "(its preset's; continual keeps its depth axis). An estimate, its 95% interval and a raw p, outside the Holm "
+    "family and without a verdict; the last column says whether it points the same way as the Mixer's "
+    "estimate and whether its own interval excludes zero."
+)
+
+
+def family_table(rows: list[list[str]]) -> Table:
+    """The families' table for the console (the setup column left out for width)."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    shown = [c for c in FAMILY_COLUMNS if c != "setup"]
+    for name in shown:
+        table.add_column(
+            name, justify="right" if name in ("n", "p") else "left", no_wrap=name != "points the Mixer's way"
+        )
+    for row in rows:
+        cells = dict(zip(FAMILY_COLUMNS, row))
+        cells["claim"] = cells["claim"].split(":")[0]
+        table.add_row(*(cells[name] for name in shown))
+    return table
 
 
 COLUMNS = (

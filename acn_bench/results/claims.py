@@ -41,6 +41,7 @@ from acn_bench.results.claim_groups import (
     Row,
     claim_rows,
     commit_spans,
+    family_pairs,
     in_claim,
     note_matched_depths,
     number_text,
@@ -52,6 +53,9 @@ from acn_bench.results.claim_views import (
     COMPACT_NOTE,
     CONSOLE_SUMMARY,
     DECLARED_COLUMNS,
+    FAMILIES_NOTE,
+    FAMILIES_TITLE,
+    FAMILY_COLUMNS,
     HOW,
     SUMMARY_COLUMNS,
     WIDE_NOTE,
@@ -59,6 +63,8 @@ from acn_bench.results.claim_views import (
     code_state_lines,
     compact_section,
     declared_rows,
+    family_cells,
+    family_table,
     markdown_section,
     markdown_table,
     rich_section,
@@ -68,7 +74,15 @@ from acn_bench.results.claim_views import (
     summary_cells,
 )
 from acn_bench.results.paired_tests import LEVEL
-from acn_bench.results.primaries import ACCURACY_MARGIN, PRIMARIES, PrimaryResult, claim_a_verdict, test_primaries
+from acn_bench.results.primaries import (
+    ACCURACY_MARGIN,
+    PRIMARIES,
+    FamilyEstimate,
+    PrimaryResult,
+    claim_a_verdict,
+    family_estimates,
+    test_primaries,
+)
 from acn_bench.results.store import read_records
 
 
@@ -83,6 +97,7 @@ class ClaimsReport:
     primaries: list[PrimaryResult] = field(default_factory=list)
     protocols: dict[str, list[int]] = field(default_factory=dict)  # suite -> protocol versions present
     spans: list[CommitSpan] = field(default_factory=list)  # groups whose records were made at several commits
+    families: list[FamilyEstimate] = field(default_factory=list)  # the primaries' setups for other backbones
 
     @property
     def has_pairs(self) -> bool:
@@ -102,6 +117,10 @@ class ClaimsReport:
     def summary_rows(self) -> list[list[str]]:
         """One row per primary test: :data:`SUMMARY_COLUMNS`."""
         return [summary_cells(result) for result in self.primaries]
+
+    def family_rows(self) -> list[list[str]]:
+        """One row per primary and other backbone family: :data:`FAMILY_COLUMNS` (exploratory, no verdict)."""
+        return [family_cells(estimate) for estimate in self.families]
 
     def summary_notes(self) -> list[str]:
         """What the summary table's rows add up to, in words: claim (a) as the paper states it, the
@@ -150,6 +169,8 @@ class ClaimsReport:
         flags = [f"  {r.primary.id} flagged: {'; '.join(r.flags)}" for r in self.primaries if r.flags]
         notes = [Text(f"  {note}") for note in self.summary_notes()]
         parts += [table, *map(Text, setups), *map(Text, flags), *notes, Text("")]
+        if self.families:
+            parts += [Text(FAMILIES_TITLE, style="bold"), family_table(self.family_rows()), Text("")]
         title = f"exploratory: ACN − residual paired by seed ({LEVEL:.0%} interval, raw p, no verdict)"
         if wide:
             parts.append(rich_wide_table(title, self.cells()))
@@ -196,6 +217,12 @@ class ClaimsReport:
             markdown_table(SUMMARY_COLUMNS, self.summary_rows()),
             "",
             *[f"- {note}" for note in self.summary_notes()],
+            "",
+            f"### {FAMILIES_TITLE}",
+            "",
+            FAMILIES_NOTE,
+            "",
+            markdown_table(FAMILY_COLUMNS, self.family_rows()),
             "",
             "### Declared tests",
             "",
@@ -278,6 +305,7 @@ def build_claims(records_dir: Path, claims: Sequence[Claim] = CLAIMS) -> ClaimsR
     primaries = [p for p in PRIMARIES if any(c.id == p.id for c in claims)]
     results = test_primaries(primaries, primary_pairs(primaries, rows))
     note_matched_depths(results, rows)
+    families = family_estimates(results, family_pairs(primaries, rows))
     protocols: dict[str, set[int]] = defaultdict(set)
     for entry in claimed:
         protocols[entry.record.suite].add(entry.record.protocol)
@@ -291,6 +319,7 @@ def build_claims(records_dir: Path, claims: Sequence[Claim] = CLAIMS) -> ClaimsR
         results,
         {k: sorted(v) for k, v in protocols.items()},
         commit_spans([e for e in claimed if e.record.source == "measured"], checks),
+        families,
     )
     if not report.has_pairs:
         reasons = Counter(item.reason for item in unique)

@@ -12,7 +12,12 @@ in early layers (a continuous measure of the test probe curve), (a2) equal full-
 claim (a) counts as supported only when (a1) is supported and (a2) finds the twins equivalent.
 
 Several primaries measure the same trained networks (``networks``): their verdicts are not
-independent replications, and the report says so. Plain data: this module imports no model.
+independent replications, and the report says so.
+
+The primaries are the Mixer's. Each other backbone family (:data:`FAMILIES`: the CPU ViT) is measured
+on the same setups and shown beside them (:class:`FamilyEstimate`): an estimate and its interval,
+and whether it points the same way as the Mixer's, never a verdict (it is not in the Holm family).
+Plain data: this module imports no model.
 """
 
 from __future__ import annotations
@@ -77,9 +82,10 @@ class Primary:
             return f"two one-sided paired t-tests, margin ±{self.margin:g}"
         return f"paired t-test, two-sided ({self.better} is the paper's direction)"
 
-    def describe_setup(self) -> str:
-        """``cifar10 standard · mixer_small L8 · 20 ep · protocol 2 · per_class=10``."""
-        s = dict(self.setup)
+    def describe_setup(self, setup: dict[str, Any] | None = None) -> str:
+        """``cifar10 standard · mixer_small L8 · 20 ep · protocol 2 · per_class=10`` (of ``setup``: another
+        family's version of this one, default the primary's own)."""
+        s = dict(self.setup if setup is None else setup)
         parts = [f"{s.pop('dataset')} {s.pop('profile')}", f"{s.pop('backbone')} L{s.pop('depth')}"]
         parts.append(f"{s.pop('epochs')} {self.budget_unit}")
         parts.append(f"protocol {s.pop('protocol')}")
@@ -256,6 +262,86 @@ def test_primaries(
             if other is not result and other.primary.networks == result.primary.networks
         ]
     return results
+
+
+@dataclass(frozen=True)
+class Family:
+    """A backbone family measured beside the primaries' Mixer on the same setups (exploratory).
+
+    Attributes:
+        backbone: its registry name.
+        depth: its preset depth, which replaces the Mixer's preset depth in a setup (a setup at another
+            depth, continual's L10, keeps it: the depth is then an axis both families run).
+    """
+
+    backbone: str
+    depth: int
+
+    def setup(self, primary: Primary) -> dict[str, Any]:
+        """``primary``'s setup for this family: the same profile, data, budget, protocol and settings."""
+        depth = self.depth if primary.setup["depth"] == TWINS_SETUP["depth"] else primary.setup["depth"]
+        return {**primary.setup, "backbone": self.backbone, "depth": depth}
+
+
+FAMILIES = (Family("vit_tiny", 6),)  # vit_tiny: 6 blocks, d = 64 (acn_bench.backbones.presets)
+
+
+@dataclass
+class FamilyEstimate:
+    """A primary's setup measured for another backbone family: the estimate beside the primary's.
+
+    ``test`` is the paired t-test of the family's differences (raw p, no adjustment, no verdict);
+    ``flags`` the group's regime flags; ``problem`` why there is no estimate (no records yet, several
+    groups for one setup).
+    """
+
+    primary: PrimaryResult
+    family: Family
+    diffs: list[float] = field(default_factory=list)
+    test: PairedTest | None = None
+    flags: list[str] = field(default_factory=list)
+    problem: str = ""
+
+    @property
+    def n(self) -> int:
+        return len(self.diffs)
+
+    @property
+    def agreement(self) -> str:
+        """Whether the family's estimate points the same way as the Mixer's: ``same way`` or ``opposite
+        way``, with whether the family's own interval excludes zero; else why it cannot be said."""
+        mixer = self.primary.test
+        if self.problem:
+            return self.problem
+        if self.test is None:
+            return TOO_FEW
+        if self.flags:
+            return FLAGGED
+        if mixer is None:
+            return "no Mixer estimate yet"
+        if self.test.mean == 0 or mixer.mean == 0:
+            return "no direction (a mean difference of zero)"
+        way = "same way" if (self.test.mean > 0) == (mixer.mean > 0) else "opposite way"
+        interval = self.test.interval
+        if interval is None:
+            return f"{way} (no interval)"
+        excludes = interval[0] > 0 or interval[1] < 0
+        return f"{way} ({'interval excludes 0' if excludes else 'interval includes 0'})"
+
+
+def family_estimates(
+    results: Sequence[PrimaryResult], pairs: dict[tuple[str, str], tuple[list[float], list[str], str]]
+) -> list[FamilyEstimate]:
+    """Every primary's estimate for every family of :data:`FAMILIES`, from ``pairs`` (per primary id and
+    backbone: the differences, the group's flags and a problem, as :func:`test_primaries` takes them)."""
+    estimates = []
+    for result in results:
+        for family in FAMILIES:
+            diffs, flags, problem = pairs.get((result.primary.id, family.backbone), ([], [], NO_RECORDS))
+            estimate = FamilyEstimate(result, family, list(diffs), flags=list(flags), problem=problem)
+            estimate.test = paired_test(estimate.diffs) if not problem else None
+            estimates.append(estimate)
+    return estimates
 
 
 def claim_a_verdict(results: Sequence[PrimaryResult]) -> str:

@@ -16,7 +16,14 @@ from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
-from acn_bench.results.claim_views import DECLARED_COLUMNS, SUMMARY_COLUMNS, declared_rows
+from acn_bench.results.claim_views import (
+    DECLARED_COLUMNS,
+    FAMILIES_NOTE,
+    FAMILIES_TITLE,
+    FAMILY_COLUMNS,
+    SUMMARY_COLUMNS,
+    declared_rows,
+)
 from acn_bench.results.claims import ClaimsReport
 from acn_bench.results.compute import HOW_COUNTED, hours_as_text
 from acn_bench.results.formatting import format_value
@@ -164,6 +171,10 @@ def _claims_section(content: IndexContent) -> str:
         out.append(html_table(SUMMARY_COLUMNS, rows, "claims"))
         out.append("<ul class='summary'>" + "".join(f"<li>{esc(line)}</li>" for line in report.summary_notes()))
         out.append("</ul>")
+        if report.families:
+            out.append(f"<h3>{esc(FAMILIES_TITLE)}</h3><p>{esc(FAMILIES_NOTE)}</p>")
+            cells = [[_claim_cell(c, cell) for c, cell in zip(FAMILY_COLUMNS, row)] for row in report.family_rows()]
+            out.append(html_table(FAMILY_COLUMNS, cells, "families"))
         declared = [
             [_claim_cell(c, cell) for c, cell in zip(DECLARED_COLUMNS, row)] for row in declared_rows(PRIMARIES)
         ]

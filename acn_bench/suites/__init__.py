@@ -5,7 +5,8 @@ A plugin needs only this package (or ``acn_bench`` itself, which exposes the sam
 * :class:`Suite` (:mod:`~acn_bench.suites.base`): the contract, a grid and the four steps of a run;
   :class:`Measured` is what every suite's ``measure`` returns, :class:`RunContext` where runs execute.
 * :class:`ImageSuite` (:mod:`~acn_bench.suites.image`): the four steps for twins on an in-memory image
-  set, with :class:`Recipe` (:mod:`~acn_bench.suites.recipe`); a new image suite adds a ``measure``.
+  set, with :class:`Recipe` (:mod:`~acn_bench.suites.recipe`; :class:`BackboneRecipes` for one recipe per
+  backbone family); a new image suite adds a ``measure``.
 * :func:`register_suite`, :func:`get_suite`, :func:`list_suites` (:mod:`~acn_bench.suites.registry`).
 * :func:`plan_runs` (:mod:`~acn_bench.suites.plan`) and :func:`run_suite` (:mod:`~acn_bench.suites.driver`).
 * the model store (:mod:`~acn_bench.suites.model_store`): trained models shared between runs.
@@ -15,12 +16,13 @@ from acn_bench.suites.base import PROFILES, Measured, RunContext, Suite, expand_
 from acn_bench.suites.driver import RunResult, SuiteRun, run_config, run_suite
 from acn_bench.suites.image import ImageData, ImageSuite, Trained
 from acn_bench.suites.plan import parse_only, parse_settings, parse_shard, plan_runs
-from acn_bench.suites.recipe import TWINS, Recipe
+from acn_bench.suites.recipe import TWINS, BackboneRecipes, Recipe
 from acn_bench.suites.registry import get_suite, list_suites, register_suite
 
 __all__ = [
     "PROFILES",
     "TWINS",
+    "BackboneRecipes",
     "ImageData",
     "ImageSuite",
     "Measured",

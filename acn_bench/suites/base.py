@@ -18,6 +18,7 @@ import torch
 
 from acn_bench.errors import UserError, unknown_choice
 from acn_bench.results import Record, run_id
+from acn_bench.suites.recipe import BackboneRecipes
 
 if TYPE_CHECKING:
     from acn_bench.backbones import Backbone
@@ -77,7 +78,8 @@ class Suite(abc.ABC):
 
     Subclasses set ``name``, ``description``, ``metrics`` (leaderboard columns; ``key_metrics`` the
     few of them compact tables show), ``datasets``
-    (the first is the default), ``recipes`` (profile -> dataset or ``"*"`` -> recipe, read by
+    (the first is the default), ``recipes`` (profile -> dataset or ``"*"`` -> a recipe that names its
+    ``backbone``, or a :class:`~acn_bench.suites.recipe.BackboneRecipes` of one per backbone; read by
     :meth:`recipe`) and ``group_by`` (grid keys besides backbone, connectivity, depth, strategy, ...
     that separate leaderboard rows), and register with :func:`acn_bench.suites.registry.register_suite`.
     """
@@ -115,13 +117,15 @@ class Suite(abc.ABC):
             return self.default_datasets[profile]
         return next((d for d in self.datasets if profile in self.profiles_for(d)), self.datasets[0])
 
-    def recipe(self, profile: str, dataset: str) -> Any:
-        """The suite's recipe for ``profile`` on ``dataset`` (the profile's ``"*"`` entry where it has none):
-        the lookup behind :meth:`grid` and :meth:`run_recipe` (a run's recipe is :meth:`run_recipe`'s).
+    def recipe(self, profile: str, dataset: str, backbone: str | None = None) -> Any:
+        """The suite's recipe for ``backbone`` (None: the default) in ``profile`` on ``dataset`` (the profile's
+        ``"*"`` entry where it has none): the lookup behind :meth:`grid` and :meth:`run_recipe` (a run's
+        recipe is :meth:`run_recipe`'s). An entry is one recipe, or a
+        :class:`~acn_bench.suites.recipe.BackboneRecipes` of one per backbone.
 
         Raises:
-            UserError: the suite has no such profile, or the profile does not define ``dataset``
-                (the message names the profiles that do).
+            UserError: the suite has no such profile, the profile does not define ``dataset`` (the
+                message names the profiles that do), or has no recipe for the built-in ``backbone``.
         """
         if profile not in self.recipes:
             raise unknown_choice(f"profile of suite {self.name!r}", profile, self.recipes)
@@ -133,7 +137,8 @@ class Suite(abc.ABC):
                 f"(it defines: {', '.join(recipes)}); profiles of suite {self.name!r} on {dataset!r}: "
                 f"{', '.join(have) if have else 'none'}."
             )
-        return recipes.get(dataset, recipes.get("*"))
+        entry = recipes.get(dataset, recipes.get("*"))
+        return BackboneRecipes.of(entry).pick(backbone, f"the {profile} profile of suite {self.name!r} on {dataset!r}")
 
     def profiles_for(self, dataset: str) -> list[str]:
         """The profiles of this suite that define ``dataset`` (by name or through their ``"*"`` entry)."""
@@ -147,11 +152,12 @@ class Suite(abc.ABC):
         one way to a run's recipe (:meth:`run_one`, and :func:`~acn_bench.suites.plan.plan_runs` to
         check the settings before any run).
         """
-        return self.recipe(config["profile"], config["dataset"])
+        return self.recipe(config["profile"], config["dataset"], config.get("backbone"))
 
     @abc.abstractmethod
-    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        """The configurations (without seed) of ``profile`` on ``dataset``."""
+    def grid(self, profile: str, dataset: str, backbone: str | None = None) -> list[dict[str, Any]]:
+        """The configurations (without seed) of ``profile`` on ``dataset`` for ``backbone`` (None: the
+        recipe's default; another backbone gets its recipe's axes, e.g. its depths)."""
 
     def check(self, config: dict[str, Any]) -> None:
         """Reject a bad configuration with a :class:`UserError` before any run starts (default: accept)."""

@@ -158,35 +158,44 @@ class ImageSuite(Suite):
     Subclasses set ``recipes`` (profile -> dataset or ``*`` -> recipe) and implement
     :meth:`measure`; they add grid keys in :meth:`axes`. A recipe is a :class:`Recipe`, or a suite's
     own type that wraps one as its ``model`` (:func:`~acn_bench.suites.recipe.model_recipe`; such a
-    suite sets ``recipe_keys = ()``: ``--set epochs`` changes a plain :class:`Recipe` only). A suite
+    suite sets ``recipe_keys = ()``: ``--set epochs`` and ``--set lr`` change a plain :class:`Recipe` only). A suite
     whose model is the plain twin says so in :meth:`shares_twin`; one that changes how its model is
     built or trained overrides :meth:`build_model` or :meth:`objective`.
     """
 
-    recipe_keys = ("epochs",)
+    recipe_keys = ("epochs", "lr")
     # 2: AutoAugment batched (acn_bench.data.autoaugment), every draw from the run's augmentation
     #    generator; version 1 ran torchvision's AutoAugment image by image from torch's global
     #    generator. Recipes without AutoAugment train alike under both.
     protocol = 2
 
     def run_recipe(self, config: dict[str, Any]) -> Any:
-        """The profile's recipe, with ``epochs`` replaced when the run sets it (``--set epochs=E``)."""
-        recipe = self.recipe(config["profile"], config["dataset"])
-        if "epochs" not in config:
+        """The profile's recipe for the run's backbone, with ``epochs`` or ``lr`` replaced when the run sets
+        them (``--set epochs=E`` for a budget sweep, ``--set lr=X`` for a learning-rate choice made on the
+        validation split)."""
+        recipe = self.recipe(config["profile"], config["dataset"], config.get("backbone"))
+        changes = {key: config[key] for key in self.recipe_keys if key in config}
+        if not changes:
             return recipe
-        epochs, warmup = config["epochs"], recipe.train.warmup_epochs
-        require(
-            isinstance(epochs, int) and epochs > warmup,
-            f"--set epochs takes a whole number of epochs above the recipe's {warmup:g} warm-up epochs, "
-            f"got {epochs!r}.",
-        )
-        return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, epochs=epochs))
+        if "epochs" in changes:
+            epochs, warmup = changes["epochs"], recipe.train.warmup_epochs
+            require(
+                isinstance(epochs, int) and epochs > warmup,
+                f"--set epochs takes a whole number of epochs above the recipe's {warmup:g} warm-up epochs, "
+                f"got {epochs!r}.",
+            )
+        if "lr" in changes:
+            lr = changes["lr"]
+            require(isinstance(lr, (int, float)) and lr > 0, f"--set lr takes a positive learning rate, got {lr!r}.")
+        return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **changes))
 
     def canonical(self, config: dict[str, Any]) -> dict[str, Any]:
-        """Without ``epochs`` when it is the profile's own budget (the profile's run, not a copy of it)."""
-        if "epochs" in config and config["epochs"] == self.recipe(config["profile"], config["dataset"]).train.epochs:
-            return {k: v for k, v in config.items() if k != "epochs"}
-        return config
+        """Without a recipe key set to the profile's own value (the profile's run, not a copy of it)."""
+        keys = [key for key in self.recipe_keys if key in config]
+        if not keys:
+            return config
+        train = self.recipe(config["profile"], config["dataset"], config.get("backbone")).train
+        return {k: v for k, v in config.items() if k not in keys or v != getattr(train, k)}
 
     def shares_twin(self, config: dict[str, Any]) -> bool:
         """Whether the run's model is the plain twin of its recipe (no extra heads, the final output's
@@ -201,14 +210,15 @@ class ImageSuite(Suite):
         """The suite's own grid keys, after dataset, backbone, connectivity and depth."""
         return {}
 
-    def grid(self, profile: str, dataset: str) -> list[dict[str, Any]]:
-        recipe = model_recipe(self.recipe(profile, dataset))
+    def grid(self, profile: str, dataset: str, backbone: str | None = None) -> list[dict[str, Any]]:
+        recipe = model_recipe(self.recipe(profile, dataset, backbone))
+        name = backbone or recipe.backbone
         return expand_grid(
             {
                 "dataset": [dataset],
-                "backbone": [recipe.backbone],
+                "backbone": [name],
                 "connectivity": list(recipe.connectivities),
-                "depth": [recipe.grid_depth()],
+                "depth": [recipe.grid_depth() if name == recipe.backbone else None],  # another keeps its own
                 **self.axes(profile, dataset),
             }
         )

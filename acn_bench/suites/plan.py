@@ -65,8 +65,9 @@ def plan_runs(
         seeds: seeds 0..seeds-1 for every configuration.
         only: ``--only`` filters (key -> accepted values).
         shard: ``(i, n)``: keep the i-th of n round-robin shards.
-        axes: replace grid axes (e.g. ``{"depth": [5, 10, 15]}``, ``{"backbone": ["my-net"]}``) or
-            set the suite's :attr:`~Suite.recipe_keys` (``{"epochs": [10, 20, 40]}`` sweeps them).
+        axes: replace grid axes (e.g. ``{"depth": [5, 10, 15]}``) or set the suite's
+            :attr:`~Suite.recipe_keys` (``{"epochs": [10, 20, 40]}`` sweeps them); ``{"backbone": [...]}``
+            takes each backbone's grid from its recipe (:meth:`Suite.grid`).
     """
     if profile not in PROFILES:
         raise unknown_choice("profile", profile, PROFILES)
@@ -74,13 +75,13 @@ def plan_runs(
     dataset = dataset or suite.default_dataset(profile)
     if dataset not in suite.datasets and not dataset.startswith("imagefolder:"):
         raise unknown_choice(f"dataset for suite {suite.name!r}", dataset, [*suite.datasets, "imagefolder:PATH"])
-    base = suite.grid(profile, dataset)
-    for key in axes or {}:
+    axes = dict(axes or {})
+    backbones = axes.pop("backbone", [None])  # each backbone's grid comes from its own recipe (its depths)
+    base = [config for backbone in dict.fromkeys(backbones) for config in suite.grid(profile, dataset, backbone)]
+    for key in axes:
         if key not in base[0] and key not in suite.recipe_keys:
             raise unknown_choice(f"grid axis of suite {suite.name!r}", key, [*base[0], *suite.recipe_keys])
-    variants = expand_grid(axes or {})
-    if axes and "backbone" in axes and "depth" not in axes and "depth" in base[0]:
-        variants = [dict(v, depth=None) for v in variants]  # another backbone keeps its own depth
+    variants = expand_grid(axes)
     configs = [
         suite.canonical(dict(cfg, **variant, profile=profile, seed=seed))
         for cfg in base
