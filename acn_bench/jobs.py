@@ -41,6 +41,7 @@ from acn_bench.suites import RunContext, RunResult, Suite, SuiteRun, run_config
 from acn_bench.suites.plan import run_label
 
 STOP_GRACE_S = 10.0  # how long a stopped worker gets to unwind before it is killed
+STOP_POLL_S = 0.2  # how often the parent looks for a stop request while it waits for the workers
 
 
 def available_cores() -> int:
@@ -163,22 +164,19 @@ def run_parallel(
         with (
             progress.display(context.progress, console) as shown,
             progress.task(f"{suite.name}: {jobs} jobs, runs", total=len(configs)) as bar,
-            _sigterm_interrupts(),
+            _stop_requests() as stop,
         ):
             say = partial(shown.console.print, highlight=False, markup=False) if context.progress else context.log
             with _worker_environment(threads):  # the workers start here, inheriting it
                 pending: dict[Future, _Task] = {executor.submit(_run_task, task): task for task in tasks}
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            while pending and not stop.requested:
+                done, _ = wait(pending, timeout=STOP_POLL_S, return_when=FIRST_COMPLETED)
                 for future in done:
                     task, done_run = pending.pop(future), _outcome_of(future)
                     say(_account(outcome, task, done_run, len(configs)))
                     bar.advance(skipped=done_run.result is not None and done_run.result.skipped)
-        _stop_workers(executor)  # all idle now: a torch interpreter takes seconds to tear down, nothing is lost
-    except KeyboardInterrupt:
-        outcome.interrupted = True
-        with _sigint_ignored():  # a second Ctrl-C does not cut the cleanup short
-            _stop_workers(executor)
+            outcome.interrupted = stop.requested
+            _stop_workers(executor)  # idle now, or stopped: their runs unwind, a torch interpreter takes seconds
     except BaseException:
         _stop_workers(executor)
         raise
@@ -260,21 +258,31 @@ def _sigint_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+class _StopRequest:
+    """Set by Ctrl-C or SIGTERM in the parent; the loop that waits for the workers polls it."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.requested = True
+
+
 @contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM to the parent (``kill``, a batch system's cancel) stops the workers as Ctrl-C does."""
+def _stop_requests() -> Iterator[_StopRequest]:
+    """Ctrl-C and SIGTERM (``kill``, a batch system's cancel) in the parent ask the run to stop: they set a
+    flag, never raise. An exception raised by a signal inside ``concurrent.futures`` can leave a future's
+    lock held, and the pool's shutdown then waits for it forever."""
+    request = _StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield request
         return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = {signum: signal.signal(signum, request) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield request
     finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _stop_workers(executor: ProcessPoolExecutor) -> None:
