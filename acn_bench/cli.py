@@ -436,9 +436,10 @@ def write_tables(suite: Suite, board: Leaderboard, records: list[Record], out_di
 
 
 def leaderboard_dirs(records: Path | None, tables: Path | None) -> tuple[Path, Path | None]:
-    """Records and tables folders: the committed leaderboards unless ``--records`` names another."""
-    if records is None:
-        return LEADERBOARD_RECORDS, tables or LEADERBOARDS
+    """Records and tables folders: the committed leaderboards unless ``--records`` names another folder
+    (naming the committed records, by any path, keeps their tables in the leaderboards folder)."""
+    if records is None or records.resolve() == LEADERBOARD_RECORDS.resolve():
+        return records or LEADERBOARD_RECORDS, tables or LEADERBOARDS
     return records, tables
 
 

@@ -266,3 +266,18 @@ def test_perf_transposed_token_mixing_is_the_same_function_timed_as_a_third_cont
     assert "residual, transposed token mixing" in capsys.readouterr().out
     assert perf.main(["step-time", "--backbone", "vit_tiny", "--transposed-token-mixing"]) == 2
     assert "needs a Mixer backbone; 'vit_tiny'" in capsys.readouterr().out
+
+
+def test_the_committed_records_named_by_any_path_keep_their_tables_in_the_leaderboards_folder(tmp_path, monkeypatch):
+    from acn_bench.cli import LEADERBOARDS, leaderboard_dirs
+
+    monkeypatch.chdir(tmp_path)
+    for named in (
+        None,
+        Path("leaderboards/records"),
+        Path("./leaderboards/records/"),
+        tmp_path / "leaderboards/records",
+    ):
+        assert leaderboard_dirs(named, None)[1] == LEADERBOARDS
+    assert leaderboard_dirs(Path("elsewhere"), None) == (Path("elsewhere"), None)  # beside those records
+    assert leaderboard_dirs(Path("leaderboards/records"), Path("tables"))[1] == Path("tables")

@@ -168,6 +168,17 @@ def test_standard_evidence_script_runs_its_steps_and_reuses_the_twins(tmp_path):
     bad = subprocess.run(["bash", str(script), "bogus"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown step 'bogus'" in bad.stderr
 
+    vit = ROOT / "workflows" / "vit_evidence.sh"  # the ViT family beside the Mixer's, into the same records
+    done = subprocess.run(["bash", str(vit), "quick", "standard"], cwd=ROOT, env={**env, "SUITES": "low_data"})
+    assert done.returncode == 0
+    vits = [r for suite in ("compression", "robustness", "early_exit", "low_data") for r in records(out, suite)]
+    vits = [r for r in vits if r["backbone"]["name"] == "vit_tiny"]
+    assert (
+        sorted(r["suite"] for r in vits)
+        == ["compression"] * 2 + ["early_exit"] * 2 + ["low_data"] * 4 + ["robustness"] * 2
+    )
+    assert all(r["history"]["twin"]["trained_by_this_run"] is False for r in vits if r["suite"] == "robustness")
+
 
 def test_an_interrupted_twin_resumes_in_any_suite_and_starts_afresh_without_resume(tmp_path, monkeypatch, capsys):
     """A twin whose training ended before it was saved: ``--resume`` in another suite continues it (its

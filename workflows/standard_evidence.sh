@@ -20,7 +20,8 @@
 # Settings: ACN_BENCH_RESULTS the records folder (default leaderboards/records), JOBS --jobs (auto), PYTHON
 # the interpreter (python3; e.g. .venv/bin/python), SEEDS (6: the primary tests' seeds 0-5), SWEEP_SEEDS the
 # sweep's seeds (3: exploratory), SWEEP_EPOCHS the sweep's budgets ("5 10"),
-# CONTINUAL_DEPTHS continual depths replacing the profile's (e.g. 5,10,15), and for a
+# CONTINUAL_DEPTHS continual depths replacing the profile's (e.g. 5,10,15), BACKBONES the backbones (default
+# the profile's Mixer; vit_tiny: the ViT family, see workflows/vit_evidence.sh), and for a
 # try on a laptop PROFILE and DATASET (standard, cifar10): PROFILE=smoke DATASET=digits runs in minutes.
 set -euo pipefail
 records=${ACN_BENCH_RESULTS:-leaderboards/records}
@@ -29,7 +30,7 @@ sweep=()
 for epochs in ${SWEEP_EPOCHS:-5 10}; do sweep+=(--set "epochs=$epochs"); done
 # run SEEDS SUITE [ARGS...]
 run() { "$python" -m acn_bench.cli run "${@:2}" --profile "${PROFILE:-standard}" --dataset "${DATASET:-cifar10}" \
-  --seeds "$1" --resume --out "$records" --jobs "${JOBS:-auto}" --no-progress; }
+  --seeds "$1" --resume --out "$records" --jobs "${JOBS:-auto}" --no-progress ${BACKBONES:+--backbones "$BACKBONES"}; }
 seeds=${SEEDS:-6}
 
 step() {
