@@ -28,7 +28,7 @@ from acn_bench.benchmarks import paper
 from acn_bench.data.folders import RANDAUGMENT, FolderSplits, open_folders
 from acn_bench.errors import require
 from acn_bench.results import Record
-from acn_bench.suites import ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
+from acn_bench.suites import BackboneRecipes, ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
 from acn_bench.suites.image import truncation_metrics
 from acn_bench.training import TrainConfig, seed_everything
 from acn_bench.training.streaming import StreamingTrainer
@@ -76,7 +76,7 @@ PAPER_VIT_RECIPE = TrainConfig(
     checkpoint_every=1000,
 )
 
-RECIPES: dict[str, dict[str, ImageNetRecipe]] = {
+RECIPES: dict[str, dict[str, ImageNetRecipe | BackboneRecipes]] = {
     "smoke": {
         "*": ImageNetRecipe(
             Recipe(
@@ -108,7 +108,15 @@ RECIPES: dict[str, dict[str, ImageNetRecipe]] = {
         )
     },
     # validation: 10 images per class carved from train/ (10,000 on ImageNet); val/ is the test split
-    "paper": {"*": ImageNetRecipe(Recipe("vit_b16", PAPER_VIT_RECIPE, val_size=10_000), img_size=224, workers=10)},
+    # ViT-B/16 (the paper's numbers) and ViT-S/16 (the official code's smaller model), one recipe
+    "paper": {
+        "*": BackboneRecipes(
+            tuple(
+                ImageNetRecipe(Recipe(name, PAPER_VIT_RECIPE, val_size=10_000), img_size=224, workers=10)
+                for name in ("vit_b16", "vit_s16")
+            )
+        )
+    },
 }
 LATENCY = {"smoke": (4, 1), "quick": (64, 5), "paper": (64, 20)}  # (batch, repeats) of the latency timing
 

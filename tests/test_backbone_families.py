@@ -126,3 +126,13 @@ def test_the_relative_probe_figure_draws_the_standard_twins_of_every_family_as_s
     vit = figure.series["cifar10 standard vit_tiny residual L=2 20ep"]
     assert [vit[k] for k in sorted(vit)] == [pytest.approx([0.125]), pytest.approx([0.25]), [1.0]]
     assert len(figure.series) == 2 and "share of the full model's test accuracy" in figure.ylabel
+
+
+def test_the_imagenet_paper_profile_trains_vit_s16_with_vit_b16s_recipe(tmp_path):
+    suite = get_suite("imagenet")
+    [config] = plan_runs(
+        suite, "paper", f"imagefolder:{tmp_path}", axes={"backbone": ["vit_s16"]}, only={"connectivity": ["acn"]}
+    )
+    assert (config["backbone"], config["depth"]) == ("vit_s16", 12)
+    b16, s16 = suite.recipe("paper", "imagenet"), suite.run_recipe(config)
+    assert (b16.backbone, s16.backbone) == ("vit_b16", "vit_s16") and s16.model.train == b16.model.train
