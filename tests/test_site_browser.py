@@ -17,7 +17,10 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from test_site import SUITES, build_test_site
+from test_site import COMMITTED, SUITES, build_test_site
+
+from acn_bench.cli import main
+from acn_bench.results.store import read_record, record_json
 
 # slow: 20-40 s on the busy 2-core development machine (Chromium's start, plotly.js on every page),
 # so `make test-fast` leaves them out; `make test` and CI run them
@@ -126,6 +129,32 @@ def test_a_filter_hides_the_other_rows(site, browser):
     assert browser.find_element(By.ID, "row-count").text == f"{len(visible_rows(browser))} of {total} rows"
     Select(browser.find_element(By.CSS_SELECTOR, "select[data-filter='connectivity']")).select_by_visible_text("all")
     assert len(visible_rows(browser)) == total
+
+
+def test_the_backbone_filter_shows_the_vit_rows_and_the_relative_probe_figure_draws_both_families(browser, tmp_path):
+    """A records folder with both backbone families: the committed standard compression twins of protocol 2
+    and a copy of each relabelled ``vit_tiny``. Filtering by backbone shows the ViT rows alone, and the
+    probe curve as a share of full accuracy names both families."""
+    records = tmp_path / "records" / "compression"
+    records.mkdir(parents=True)
+    for path in sorted((COMMITTED / "compression").glob("*.json")):
+        record = read_record(path)
+        if (record.profile, record.protocol) != ("standard", 2):
+            continue
+        shutil.copyfile(path, records / path.name)
+        record.backbone["name"] = record.config["backbone"] = "vit_tiny"
+        (records / f"vit-{path.name}").write_text(record_json(record))
+    assert len(list(records.glob("vit-*.json"))) >= 4
+    assert main(["site", "--records", str(records.parent), "--out", str(tmp_path / "site")]) == 0
+    open_page(browser, tmp_path / "site", "compression")
+    total = len(visible_rows(browser))
+    backbone = Select(browser.find_element(By.CSS_SELECTOR, "select[data-filter='backbone']"))
+    assert {"mixer_small", "vit_tiny"} <= {option.text for option in backbone.options}
+    backbone.select_by_visible_text("vit_tiny")
+    assert set(column(browser, "backbone")) == {"vit_tiny"} and 1 <= len(visible_rows(browser)) < total
+    legend = browser.find_element(By.ID, "figure-compression_relative_probe_standard").text
+    assert "vit_tiny" in legend and "mixer_small" in legend
+    assert errors(browser) == []
 
 
 def test_metric_columns_and_the_rank_metric_can_be_chosen(site, browser):
