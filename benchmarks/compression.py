@@ -152,7 +152,8 @@ class CompressionSuite(ImageSuite):
         """Probe accuracy by depth (also as a share of each model's full accuracy, for the standard twins of
         every backbone family), Figure-1-style per-block gradient norms over training and, for models
         trained at several budgets (``--set epochs=E``), test accuracy and cutoff layer against epochs."""
-        figures = [*super().figures(records), *relative_probe_figures(self.name, records, self.protocol)]
+        figures = super().figures(records)
+        figures += relative_probe_figures(self.name, records, self.protocol, self.recipe_keys)
         figures += budget_figures(self.name, records)
         grids: dict[str, list[np.ndarray]] = {}
         for record in records:
@@ -170,16 +171,20 @@ class CompressionSuite(ImageSuite):
         return paper.compression_records()
 
 
-def relative_probe_figures(suite: str, records: list[Record], protocol: int) -> list[FigureData]:
-    """The standard profile's twins at its budget under the suite's ``protocol``, one line per backbone
-    family and twin: test accuracy at every depth as a share of the model's own full accuracy (mean ± std
-    over seeds), the curve whose mean over the truncated depths is claim (a1)'s measure."""
+def relative_probe_figures(
+    suite: str, records: list[Record], protocol: int, recipe_keys: tuple[str, ...] = ()
+) -> list[FigureData]:
+    """The standard profile's twins at its budget under the suite's ``protocol`` and the profile's own
+    recipe (no ``--set`` of a ``recipe_keys`` key), one line per backbone family and twin: test accuracy at
+    every depth as a share of the model's own full accuracy (mean ± std over seeds), the curve whose mean
+    over the truncated depths is claim (a1)'s measure."""
     twins = [
         record
         for record in records
         if record.profile == "standard"
         and record.training_epochs == STANDARD_EPOCHS
         and record.protocol == protocol
+        and not any(key in record.config for key in recipe_keys)
         and record.backbone.get("connectivity") in TWINS
         and record.probe
         and record.probe[-1]

@@ -28,7 +28,16 @@ from acn_bench.benchmarks import paper
 from acn_bench.data.folders import RANDAUGMENT, FolderSplits, open_folders
 from acn_bench.errors import require
 from acn_bench.results import Record
-from acn_bench.suites import BackboneRecipes, ImageSuite, Measured, Recipe, RunContext, Trained, register_suite
+from acn_bench.suites import (
+    BackboneRecipes,
+    ImageSuite,
+    Measured,
+    Recipe,
+    RunContext,
+    Trained,
+    WrapsModelRecipe,
+    register_suite,
+)
 from acn_bench.suites.image import truncation_metrics
 from acn_bench.training import TrainConfig, seed_everything
 from acn_bench.training.streaming import StreamingTrainer
@@ -37,7 +46,7 @@ WORKERS_ENV = "ACN_BENCH_WORKERS"
 
 
 @dataclass(frozen=True)
-class ImageNetRecipe:
+class ImageNetRecipe(WrapsModelRecipe):
     """A ViT recipe on streamed class folders.
 
     Attributes:
@@ -51,11 +60,6 @@ class ImageNetRecipe:
     img_size: int
     randaugment: str | None = RANDAUGMENT
     workers: int = 8
-
-    @property
-    def backbone(self) -> str:
-        """The backbone it trains (its model recipe's)."""
-        return self.model.backbone
 
 
 # AdamW lr 1e-3, batch 1024, warm-up + cosine, RandAugment, MixUp 0.2 (arXiv 2506.09714, Appendix B). choice: weight

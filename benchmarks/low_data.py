@@ -19,7 +19,7 @@ import math
 from typing import Any
 
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
-from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_CIFAR10, vit_recipe
+from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_CIFAR10, mixer_and_vit
 from acn_bench.data.splits import SUBSET_MODES, per_class_subset
 from acn_bench.errors import require, unknown_choice
 from acn_bench.results import Record
@@ -32,6 +32,7 @@ from acn_bench.suites import (
     Recipe,
     RunContext,
     Trained,
+    WrapsModelRecipe,
     register_suite,
 )
 from acn_bench.training import TrainConfig
@@ -40,7 +41,7 @@ ALL = "all"
 
 
 @dataclasses.dataclass(frozen=True)
-class LowDataRecipe:
+class LowDataRecipe(WrapsModelRecipe):
     """A base recipe, the N sweep and the step budget of one profile.
 
     Attributes:
@@ -55,26 +56,17 @@ class LowDataRecipe:
     steps: int
     evaluations: int = 3
 
-    @property
-    def backbone(self) -> str:
-        """The backbone it trains (its model recipe's)."""
-        return self.model.backbone
-
-
-def with_vit(recipe: LowDataRecipe) -> BackboneRecipes:
-    """``recipe`` (a Mixer's) and the same step budget and sweep for the CPU ViT."""
-    return BackboneRecipes((recipe, dataclasses.replace(recipe, model=vit_recipe(recipe.model))))
-
 
 RECIPES: dict[str, dict[str, LowDataRecipe | BackboneRecipes]] = {
     "smoke": {
-        "*": with_vit(
+        "*": mixer_and_vit(
             LowDataRecipe(
                 Recipe("mixer_tiny", TrainConfig(batch_size=32, warmup_epochs=0), max_test=128),
                 per_class=(5, 20),
                 steps=16,
                 evaluations=1,
-            )
+            ),
+            model_field="model",
         )
     },
     "quick": {
@@ -88,7 +80,7 @@ RECIPES: dict[str, dict[str, LowDataRecipe | BackboneRecipes]] = {
             per_class=(5, 10, 50, 100),
             steps=625,  # 40,000 samples at batch 64
         ),
-        "*": with_vit(
+        "*": mixer_and_vit(
             LowDataRecipe(
                 Recipe(
                     "mixer_small",
@@ -97,16 +89,18 @@ RECIPES: dict[str, dict[str, LowDataRecipe | BackboneRecipes]] = {
                 ),
                 per_class=(10, 50, 100),
                 steps=234,  # 15,000 samples at batch 64
-            )
+            ),
+            model_field="model",
         ),
     },
     "standard": {
-        "cifar10": with_vit(
+        "cifar10": mixer_and_vit(
             LowDataRecipe(
                 STANDARD_CIFAR10,
                 per_class=(10, 50, 100),
                 steps=1_500,  # 96,000 samples at batch 64: 100 epochs of 100 images per class
-            )
+            ),
+            model_field="model",
         )
     },
     "paper": {

@@ -21,6 +21,7 @@ on the validation split).
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from acn_bench.suites import BackboneRecipes, Recipe
 from acn_bench.training import TrainConfig
@@ -59,9 +60,19 @@ def vit_recipe(recipe: Recipe, depth: int | None = None, **overrides: object) ->
     return dataclasses.replace(recipe, backbone=VIT, depth=depth, overrides=dict(overrides))
 
 
-def mixer_and_vit(recipe: Recipe, depth: int | None = None, **vit_overrides: object) -> BackboneRecipes:
-    """A Mixer ``recipe`` and its ViT twin (:func:`vit_recipe`), the Mixer the grid's default."""
-    return BackboneRecipes((recipe, vit_recipe(recipe, depth, **vit_overrides)))
+def mixer_and_vit(
+    recipe: Any, depth: int | None = None, *, model_field: str | None = None, **vit_overrides: object
+) -> BackboneRecipes:
+    """A Mixer ``recipe`` and its ViT twin, the Mixer the grid's default.
+
+    ``recipe`` is a :class:`Recipe`, or a suite's recipe that wraps one in its field ``model_field`` (the
+    low-data ``model``, the transfer ``pretrain``): the twin is the same recipe with that :class:`Recipe`
+    replaced by :func:`vit_recipe`'s, so its step budget, sweep, source and fine-tuning stay the Mixer's.
+    """
+    if model_field is None:
+        return BackboneRecipes((recipe, vit_recipe(recipe, depth, **vit_overrides)))
+    vit = vit_recipe(getattr(recipe, model_field), depth, **vit_overrides)
+    return BackboneRecipes((recipe, dataclasses.replace(recipe, **{model_field: vit})))
 
 
 STANDARD_TWINS = mixer_and_vit(STANDARD_CIFAR10)

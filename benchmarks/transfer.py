@@ -25,7 +25,7 @@ from typing import Any
 from acn_bench.analysis import DEFAULT_CUTOFF_DELTA, cutoff_layer
 from acn_bench.backbones import Backbone, backbone_options, create_backbone
 from acn_bench.benchmarks import paper
-from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_TRAIN, vit_recipe
+from acn_bench.benchmarks.recipes import PAPER_MIXER_RECIPE, STANDARD_TRAIN, mixer_and_vit
 from acn_bench.data import ImageSet
 from acn_bench.data.augment import resize_bilinear
 from acn_bench.data.folders import FolderSplits
@@ -40,6 +40,7 @@ from acn_bench.suites import (
     Recipe,
     RunContext,
     Trained,
+    WrapsModelRecipe,
     get_suite,
     register_suite,
 )
@@ -54,7 +55,7 @@ STREAMED_SOURCE = "streamed-folders"  # the data source of a streamed source mod
 
 
 @dataclasses.dataclass(frozen=True)
-class TransferRecipe:
+class TransferRecipe(WrapsModelRecipe):
     """Pre-training on the source and fine-tuning on the target.
 
     Attributes:
@@ -76,11 +77,6 @@ class TransferRecipe:
         """The :class:`Recipe` that names backbone, twins and depth: the source's pre-training recipe."""
         return self.pretrain
 
-    @property
-    def backbone(self) -> str:
-        """The backbone it trains (its model recipe's)."""
-        return self.model.backbone
-
 
 def target_splits(**splits: Any) -> Recipe:
     """A :class:`Recipe` that only says how to split the target (its backbone and training are unused)."""
@@ -98,15 +94,9 @@ QUICK_SOURCE = Recipe(
 )
 
 
-def with_vit(recipe: TransferRecipe) -> BackboneRecipes:
-    """``recipe`` (a Mixer's) and the same source, pre-training and fine-tuning for the CPU ViT (its own
-    source models: a Mixer source cannot start a ViT)."""
-    return BackboneRecipes((recipe, dataclasses.replace(recipe, pretrain=vit_recipe(recipe.pretrain))))
-
-
 RECIPES: dict[str, dict[str, TransferRecipe | BackboneRecipes]] = {
     "smoke": {
-        "*": with_vit(
+        "*": mixer_and_vit(
             TransferRecipe(
                 "digits",
                 Recipe(
@@ -114,29 +104,32 @@ RECIPES: dict[str, dict[str, TransferRecipe | BackboneRecipes]] = {
                 ),
                 TrainConfig(epochs=1, batch_size=32, warmup_epochs=0),
                 target_splits(max_train=256, max_test=128),
-            )
+            ),
+            model_field="pretrain",
         )
     },
     "quick": {
-        "*": with_vit(
+        "*": mixer_and_vit(
             TransferRecipe(
                 "tiny-imagenet",
                 QUICK_SOURCE,
                 TrainConfig(epochs=2, batch_size=128, lr=5e-4, warmup_epochs=0.2, crop_padding=4, hflip=True),
                 target_splits(max_train=10_000, max_test=5_000),
-            )
+            ),
+            model_field="pretrain",
         )
     },
     "standard": {
         # the quick profile's source models (the same pre-training recipe shares them), fine-tuned on the
         # whole CIFAR-10 training set with the standard profile's augmentation and optimiser
-        "cifar10": with_vit(
+        "cifar10": mixer_and_vit(
             TransferRecipe(
                 "tiny-imagenet",
                 QUICK_SOURCE,
                 dataclasses.replace(STANDARD_TRAIN, epochs=3, lr=5e-4, warmup_epochs=0.3),
                 target_splits(),
-            )
+            ),
+            model_field="pretrain",
         )
     },
     "paper": {
@@ -267,7 +260,7 @@ class TransferSuite(ImageSuite):
         source_config = dict(source_key(config), dataset=source)
         if is_streamed(source):
             suite = get_suite("imagenet")
-            what = suite.recipe(config["profile"], STREAMED)  # its training, for any backbone
+            what = streamed_source_recipe(config["profile"], config["backbone"])
             folders = suite.load_data(source_config, what, context)
             fields = source_fields(config, what, STREAMED_SOURCE, suite.protocol_fields())
 
@@ -319,6 +312,14 @@ def source_fields(config: dict[str, Any], pretrain: Any, data_source: str, proto
         "data_source": data_source,
         **source_key(config),
     }
+
+
+def streamed_source_recipe(profile: str, backbone: str) -> Any:
+    """The ``imagenet`` suite's recipe that pre-trains a streamed source of ``backbone`` in ``profile``: its
+    recipe for that backbone where it has one, else its default (its training serves any backbone)."""
+    suite = get_suite("imagenet")
+    own = backbone in suite.recipe_backbones(profile, STREAMED)
+    return suite.recipe(profile, STREAMED, backbone if own else None)
 
 
 def is_streamed(source: str) -> bool:

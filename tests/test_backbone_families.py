@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from acn_bench.benchmarks.transfer import streamed_source_recipe
 from acn_bench.cli import main
 from acn_bench.errors import UserError
 from acn_bench.results import Record
@@ -81,8 +82,11 @@ def test_set_lr_changes_the_recipe_and_the_profiles_own_lr_is_the_profiles_run()
     assert [c.get("lr") for c in configs] == [None, 3e-3]  # the profile's own value names the profile's run
     assert [suite.run_recipe(c).train.lr for c in configs] == [own, 3e-3]
     assert suite.identity(configs[0]) == suite.identity(plan_runs(suite, "smoke", "digits")[1])
-    with pytest.raises(UserError, match="--set lr takes a positive learning rate, got 0"):
-        plan_runs(suite, "smoke", "digits", axes={"lr": [0]})
+    for bad in (0, True, "fast"):  # --set lr=true parses as a bool, which Python counts as the number 1
+        with pytest.raises(UserError, match=f"--set lr takes a positive learning rate, got {bad!r}"):
+            plan_runs(suite, "smoke", "digits", axes={"lr": [bad]})
+    with pytest.raises(UserError, match="--set epochs takes a whole number of epochs .* got True"):
+        plan_runs(suite, "smoke", "digits", axes={"epochs": [True]})
 
 
 def test_a_vit_twin_runs_end_to_end_with_its_own_depth(tmp_path):
@@ -97,16 +101,16 @@ def test_a_vit_twin_runs_end_to_end_with_its_own_depth(tmp_path):
     assert record["config"]["train"] == json.loads(json.dumps(dataclasses.asdict(mixer)))
 
 
-def standard_record(backbone, connectivity, seed, probe, profile="standard", epochs=20):
+def standard_record(backbone, connectivity, seed, probe, profile="standard", epochs=20, **set_keys):
     return Record(
         suite="compression",
         profile=profile,
         dataset={"name": "cifar10"},
         backbone={"name": backbone, "connectivity": connectivity, "depth": len(probe) - 1},
         seed=seed,
-        config={"train": {"epochs": epochs}},
+        config={"train": {"epochs": epochs}, **set_keys},
         metrics={"accuracy": probe[-1], "cutoff_layer": len(probe) - 1},
-        run_id=f"{backbone}-{connectivity}-{seed}-{profile}-{epochs}",
+        run_id=f"{backbone}-{connectivity}-{seed}-{profile}-{epochs}-{set_keys}",
         probe=probe,
         protocol=2,
     )
@@ -119,6 +123,7 @@ def test_the_relative_probe_figure_draws_the_standard_twins_of_every_family_as_s
         standard_record("vit_tiny", "residual", 0, [0.1, 0.2, 0.8]),
         standard_record("vit_tiny", "residual", 1, [0.1, 0.2, 0.8], epochs=5),  # another budget: left out
         standard_record("vit_tiny", "acn", 0, [0.1, 0.2, 0.8], profile="quick"),  # another profile: left out
+        standard_record("vit_tiny", "residual", 0, [0.5, 0.5, 0.8], lr=2e-3),  # --set lr: another recipe, left out
     ]
     [figure] = [f for f in get_suite("compression").figures(records) if f.name == "compression_relative_probe_standard"]
     mixer = figure.series["cifar10 standard mixer_small acn L=3 20ep"]
@@ -136,3 +141,13 @@ def test_the_imagenet_paper_profile_trains_vit_s16_with_vit_b16s_recipe(tmp_path
     assert (config["backbone"], config["depth"]) == ("vit_s16", 12)
     b16, s16 = suite.recipe("paper", "imagenet"), suite.run_recipe(config)
     assert (b16.backbone, s16.backbone) == ("vit_b16", "vit_s16") and s16.model.train == b16.model.train
+
+
+def test_a_streamed_transfer_source_trains_with_the_imagenet_recipe_of_its_backbone_else_the_default():
+    """The recipe stored beside a streamed source model names the source's own backbone where the imagenet
+    suite has a recipe for it (vit_s16 in the paper profile), else the default recipe trains it."""
+    imagenet = get_suite("imagenet")
+    assert imagenet.recipe_backbones("paper", "imagenet") == ("vit_b16", "vit_s16")
+    assert streamed_source_recipe("paper", "vit_s16").backbone == "vit_s16"
+    assert streamed_source_recipe("paper", "vit_b16").backbone == "vit_b16"
+    assert streamed_source_recipe("smoke", "mixer_tiny") == imagenet.recipe("smoke", "imagenet")  # any backbone

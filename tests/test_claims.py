@@ -28,7 +28,18 @@ from acn_bench.results.paired_tests import (
     slope_test,
     smallest_sign_flip_p,
 )
-from acn_bench.results.primaries import ACN_WORSE, EQUIVALENT, FLAGGED, INCONCLUSIVE, NO_RECORDS, PRIMARIES, SUPPORTED
+from acn_bench.results.primaries import (
+    ACN_WORSE,
+    EQUIVALENT,
+    FAMILIES,
+    FLAGGED,
+    INCONCLUSIVE,
+    NO_RECORDS,
+    PRIMARIES,
+    SUPPORTED,
+    FamilyEstimate,
+    PrimaryResult,
+)
 
 # What each suite's records need for their claim (metric names, grid keys), beside the defaults.
 SUITE_CONFIG = {
@@ -622,8 +633,10 @@ def test_the_vit_family_is_estimated_beside_the_primaries_and_says_whether_it_po
     a1, a2, b1 = by_id["a1", "vit_tiny"], by_id["a2", "vit_tiny"], by_id["b1", "vit_tiny"]
     assert a1.n == a2.n == 3 and b1.n == 0 and b1.agreement == NO_RECORDS
     assert a1.test.mean == pytest.approx(np.mean([p.diff for p in rows_of(report, "a1")[1].pairs]))
-    assert a1.agreement == "same way (interval excludes 0)"
-    assert a2.test.mean > 0 > primary(report, "a2").test.mean and a2.agreement.startswith("opposite way")
+    mixer_a1, mixer_a2 = primary(report, "a1"), primary(report, "a2")
+    assert a1.agreement == f"same way; unadjusted interval excludes 0; Mixer: {mixer_a1.verdict}"
+    assert a2.test.mean > 0 > mixer_a2.test.mean
+    assert a2.agreement == f"opposite way; unadjusted interval outside ±0.01; Mixer: {mixer_a2.verdict}"
     markdown = report.markdown()
     assert "### Beside the primaries: the same setups for vit_tiny" in markdown
     assert (
@@ -636,4 +649,27 @@ def test_the_vit_family_is_estimated_beside_the_primaries_and_says_whether_it_po
     assert "| mixer_small L8 | 6 |" in markdown and "| vit_tiny L6 | 3 |" in markdown  # the backbone in each row
     console = Console(file=io.StringIO(), width=120)
     console.print(report.rich())
-    assert "points the Mixer's way" in console.file.getvalue()
+    assert "vs the Mixer's" in console.file.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("diffs", "expected"),
+    [
+        ([0.001, -0.001, 0.002], "opposite way; unadjusted interval inside ±0.01; Mixer: "),
+        ([0.0, 0.02, 0.01], "opposite way; unadjusted interval crosses ±0.01; Mixer: "),
+        ([-0.05, -0.051, -0.049], "same way; unadjusted interval outside ±0.01; Mixer: "),
+    ],
+)
+def test_a_familys_equal_accuracy_row_is_read_against_the_margin_not_zero(diffs, expected):
+    a2 = next(p for p in PRIMARIES if p.id == "a2")
+    mixer_diffs = [-0.05, -0.04, -0.06]
+    mixer = PrimaryResult(a2, mixer_diffs, test=paired_test(mixer_diffs))
+    vit = FamilyEstimate(mixer, FAMILIES[0], diffs, test=paired_test(diffs))
+    assert vit.agreement == expected + mixer.verdict
+
+
+def test_a_family_is_not_compared_with_a_flagged_mixer_group():
+    a1 = next(p for p in PRIMARIES if p.id == "a1")
+    mixer = PrimaryResult(a1, [0.3, 0.2, 0.25], test=paired_test([0.3, 0.2, 0.25]), flags=["near chance"])
+    vit = FamilyEstimate(mixer, FAMILIES[0], [0.1, 0.2, 0.15], test=paired_test([0.1, 0.2, 0.15]))
+    assert vit.agreement == "no comparison: the Mixer's group is flagged"

@@ -30,7 +30,7 @@ class Instant(Suite):
     datasets = ("digits",)
     recipes = {"smoke": {"*": None}}
 
-    def grid(self, profile, dataset, backbone=None):
+    def grid(self, profile, dataset):  # the signature before backbone families: still accepted
         return [
             {"dataset": dataset, "connectivity": c, "profile": profile, "seed": 0} for c in ("acn", "residual", "dense")
         ]

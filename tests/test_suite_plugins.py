@@ -231,6 +231,31 @@ def test_run_one_refuses_a_measure_step_that_returns_anything_but_measured():
         DictMeasure().run_one({"profile": "smoke", "dataset": "digits"}, context)
 
 
+def test_a_suite_whose_grid_predates_the_backbone_argument_plans_with_and_without_backbones():
+    """``grid(self, profile, dataset)``, as plugin suites wrote it before backbone families: plain runs plan
+    as before, and ``--backbones`` replaces the grid's backbone axis (the backbone is not passed in)."""
+
+    class OldGrid(Suite):
+        name = "old-grid"
+        datasets = ("digits",)
+        recipes = {"smoke": {"*": None}}
+
+        def grid(self, profile, dataset):
+            return [{"dataset": dataset, "backbone": "mixer_tiny", "connectivity": c} for c in ("acn", "residual")]
+
+        load_data = train = measure = make_record = None  # planning only
+
+    plain = plan_runs(OldGrid(), "smoke")
+    assert [(c["backbone"], c["connectivity"]) for c in plain] == [("mixer_tiny", "acn"), ("mixer_tiny", "residual")]
+    both = plan_runs(OldGrid(), "smoke", axes={"backbone": ["mixer_tiny", "my_net"]})
+    assert sorted((c["backbone"], c["connectivity"]) for c in both) == [
+        ("mixer_tiny", "acn"),
+        ("mixer_tiny", "residual"),
+        ("my_net", "acn"),
+        ("my_net", "residual"),
+    ]
+
+
 class RecipeSeen(Exception):
     """Raised by a stub ``load_data`` to stop a run once it has been handed its recipe."""
 

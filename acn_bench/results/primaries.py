@@ -304,29 +304,46 @@ class FamilyEstimate:
 
     @property
     def n(self) -> int:
+        """The family's seed pairs."""
         return len(self.diffs)
 
     @property
     def agreement(self) -> str:
-        """Whether the family's estimate points the same way as the Mixer's: ``same way`` or ``opposite
-        way``, with whether the family's own interval excludes zero; else why it cannot be said."""
-        mixer = self.primary.test
+        """How the family's estimate compares with the Mixer's, described without a test: whether its mean
+        points the same way as the Mixer's, where its unadjusted interval lies (about zero; for an
+        ``equal`` primary, about the margin) and the Mixer's verdict (agreeing with an inconclusive Mixer
+        estimate says little). Else why it cannot be said."""
+        mixer = self.primary
         if self.problem:
             return self.problem
         if self.test is None:
             return TOO_FEW
         if self.flags:
             return FLAGGED
-        if mixer is None:
+        if mixer.test is None:
             return "no Mixer estimate yet"
-        if self.test.mean == 0 or mixer.mean == 0:
-            return "no direction (a mean difference of zero)"
-        way = "same way" if (self.test.mean > 0) == (mixer.mean > 0) else "opposite way"
-        interval = self.test.interval
+        if mixer.flags:
+            return "no comparison: the Mixer's group is flagged"
+        if self.test.mean == 0 or mixer.test.mean == 0:
+            way = "no direction (a mean difference of zero)"
+        else:
+            way = "same way" if (self.test.mean > 0) == (mixer.test.mean > 0) else "opposite way"
+        return f"{way}; {self._interval_place()}; Mixer: {mixer.verdict}"
+
+    def _interval_place(self) -> str:
+        """Where the family's unadjusted interval lies: about zero, or about ±margin for an ``equal`` primary."""
+        interval = self.test.interval if self.test is not None else None
         if interval is None:
-            return f"{way} (no interval)"
-        excludes = interval[0] > 0 or interval[1] < 0
-        return f"{way} ({'interval excludes 0' if excludes else 'interval includes 0'})"
+            return "no interval"
+        low, high = interval
+        margin = self.primary.primary.margin
+        if self.primary.primary.better == EQUAL and margin is not None:
+            if -margin < low and high < margin:
+                return f"unadjusted interval inside ±{margin:g}"
+            if high < -margin or low > margin:
+                return f"unadjusted interval outside ±{margin:g}"
+            return f"unadjusted interval crosses ±{margin:g}"
+        return "unadjusted interval excludes 0" if low > 0 or high < 0 else "unadjusted interval includes 0"
 
 
 def family_estimates(

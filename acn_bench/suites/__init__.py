@@ -16,7 +16,7 @@ from acn_bench.suites.base import PROFILES, Measured, RunContext, Suite, expand_
 from acn_bench.suites.driver import RunResult, SuiteRun, run_config, run_suite
 from acn_bench.suites.image import ImageData, ImageSuite, Trained
 from acn_bench.suites.plan import parse_only, parse_settings, parse_shard, plan_runs
-from acn_bench.suites.recipe import TWINS, BackboneRecipes, Recipe
+from acn_bench.suites.recipe import TWINS, BackboneRecipes, Recipe, WrapsModelRecipe
 from acn_bench.suites.registry import get_suite, list_suites, register_suite
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "Suite",
     "SuiteRun",
     "Trained",
+    "WrapsModelRecipe",
     "expand_grid",
     "get_suite",
     "list_suites",

@@ -127,6 +127,16 @@ class Suite(abc.ABC):
             UserError: the suite has no such profile, the profile does not define ``dataset`` (the
                 message names the profiles that do), or has no recipe for the built-in ``backbone``.
         """
+        where = f"the {profile} profile of suite {self.name!r} on {dataset!r}"
+        return self._recipes(profile, dataset).pick(backbone, where)
+
+    def recipe_backbones(self, profile: str, dataset: str) -> tuple[str, ...]:
+        """The backbones the recipes of ``profile`` on ``dataset`` are made for, the default first (empty
+        when its one recipe names none). Raises as :meth:`recipe`."""
+        return self._recipes(profile, dataset).backbones
+
+    def _recipes(self, profile: str, dataset: str) -> BackboneRecipes:
+        """The entry of ``profile`` for ``dataset`` (or its ``"*"``) as :class:`BackboneRecipes`."""
         if profile not in self.recipes:
             raise unknown_choice(f"profile of suite {self.name!r}", profile, self.recipes)
         recipes = self.recipes[profile]
@@ -137,8 +147,7 @@ class Suite(abc.ABC):
                 f"(it defines: {', '.join(recipes)}); profiles of suite {self.name!r} on {dataset!r}: "
                 f"{', '.join(have) if have else 'none'}."
             )
-        entry = recipes.get(dataset, recipes.get("*"))
-        return BackboneRecipes.of(entry).pick(backbone, f"the {profile} profile of suite {self.name!r} on {dataset!r}")
+        return BackboneRecipes.of(recipes.get(dataset, recipes.get("*")))
 
     def profiles_for(self, dataset: str) -> list[str]:
         """The profiles of this suite that define ``dataset`` (by name or through their ``"*"`` entry)."""
@@ -157,7 +166,11 @@ class Suite(abc.ABC):
     @abc.abstractmethod
     def grid(self, profile: str, dataset: str, backbone: str | None = None) -> list[dict[str, Any]]:
         """The configurations (without seed) of ``profile`` on ``dataset`` for ``backbone`` (None: the
-        recipe's default; another backbone gets its recipe's axes, e.g. its depths)."""
+        recipe's default; another backbone gets its recipe's axes, e.g. its depths).
+
+        A suite may leave ``backbone`` out of its signature (``grid(self, profile, dataset)``, as suites
+        written before backbone families do): ``--backbones`` then replaces its grid's ``backbone`` axis.
+        """
 
     def check(self, config: dict[str, Any]) -> None:
         """Reject a bad configuration with a :class:`UserError` before any run starts (default: accept)."""

@@ -180,13 +180,16 @@ class ImageSuite(Suite):
         if "epochs" in changes:
             epochs, warmup = changes["epochs"], recipe.train.warmup_epochs
             require(
-                isinstance(epochs, int) and epochs > warmup,
+                isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > warmup,
                 f"--set epochs takes a whole number of epochs above the recipe's {warmup:g} warm-up epochs, "
                 f"got {epochs!r}.",
             )
         if "lr" in changes:
             lr = changes["lr"]
-            require(isinstance(lr, (int, float)) and lr > 0, f"--set lr takes a positive learning rate, got {lr!r}.")
+            require(
+                isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
+                f"--set lr takes a positive learning rate, got {lr!r}.",
+            )
         return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **changes))
 
     def canonical(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -207,7 +210,8 @@ class ImageSuite(Suite):
         return run_id({k: config[k] for k in TWIN_KEY}) if self.shares_twin(config) else None
 
     def axes(self, profile: str, dataset: str) -> dict[str, list[Any]]:
-        """The suite's own grid keys, after dataset, backbone, connectivity and depth."""
+        """The suite's own grid keys, after dataset, backbone, connectivity and depth: the same for every
+        backbone of the profile (its recipes share what they are read from, e.g. the low-data sweep)."""
         return {}
 
     def grid(self, profile: str, dataset: str, backbone: str | None = None) -> list[dict[str, Any]]:

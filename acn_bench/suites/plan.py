@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Iterable
 
 from acn_bench.errors import UserError, require, unknown_choice
@@ -49,6 +50,11 @@ def take_shard(configs: list[dict[str, Any]], shard: tuple[int, int] | None) -> 
     return configs[i - 1 :: n]
 
 
+def takes_backbone(suite: Suite) -> bool:
+    """Whether the suite's :meth:`~Suite.grid` takes a ``backbone`` (a plugin suite may predate the argument)."""
+    return "backbone" in inspect.signature(suite.grid).parameters
+
+
 def plan_runs(
     suite: Suite,
     profile: str,
@@ -76,8 +82,11 @@ def plan_runs(
     if dataset not in suite.datasets and not dataset.startswith("imagefolder:"):
         raise unknown_choice(f"dataset for suite {suite.name!r}", dataset, [*suite.datasets, "imagefolder:PATH"])
     axes = dict(axes or {})
-    backbones = axes.pop("backbone", [None])  # each backbone's grid comes from its own recipe (its depths)
-    base = [config for backbone in dict.fromkeys(backbones) for config in suite.grid(profile, dataset, backbone)]
+    if takes_backbone(suite):  # each backbone's grid comes from its own recipe (its depths)
+        backbones = axes.pop("backbone", [None])
+        base = [config for backbone in dict.fromkeys(backbones) for config in suite.grid(profile, dataset, backbone)]
+    else:  # a suite written before backbone families: ``--backbones`` replaces its grid's backbone axis
+        base = suite.grid(profile, dataset)
     for key in axes:
         if key not in base[0] and key not in suite.recipe_keys:
             raise unknown_choice(f"grid axis of suite {suite.name!r}", key, [*base[0], *suite.recipe_keys])

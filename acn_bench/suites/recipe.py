@@ -50,6 +50,16 @@ class Recipe:
         return self.depth or backbone_options(self.backbone)["depth"]
 
 
+class WrapsModelRecipe:
+    """Base of a suite's recipe that wraps a :class:`Recipe` in its ``model`` attribute (a field, or a
+    property naming one of its fields): it names that recipe's backbone, as :class:`BackboneRecipes` reads it."""
+
+    @property
+    def backbone(self) -> str:
+        """The backbone it trains (its model recipe's)."""
+        return self.model.backbone  # type: ignore[attr-defined]
+
+
 def model_recipe(recipe: Any) -> Recipe:
     """The :class:`Recipe` of a suite's recipe (backbone, twins, depth, training, splits): ``recipe`` itself,
     or the ``model`` attribute of a recipe that wraps one."""
