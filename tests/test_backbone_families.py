@@ -14,7 +14,7 @@ from acn_bench.benchmarks.transfer import streamed_source_recipe
 from acn_bench.cli import main
 from acn_bench.errors import UserError
 from acn_bench.results import Record
-from acn_bench.results.primaries import FAMILIES
+from acn_bench.results.primaries import BACKBONE_FAMILIES
 from acn_bench.suites import BackboneRecipes, Recipe, get_suite, plan_runs
 from acn_bench.suites.recipe import model_recipe
 from acn_bench.training import TrainConfig
@@ -157,7 +157,7 @@ def test_a_streamed_transfer_source_trains_with_the_imagenet_recipe_of_its_backb
 
 def test_each_family_beside_the_primaries_has_its_presets_depth():
     """The claims report looks a family's records up at the depth its recipes train (its preset's)."""
-    for family in FAMILIES:
+    for family in BACKBONE_FAMILIES:
         assert family.depth == backbone_options(family.backbone)["depth"]
         [config] = plan_runs(
             get_suite("compression"),

@@ -30,14 +30,14 @@ from acn_bench.results.paired_tests import (
 )
 from acn_bench.results.primaries import (
     ACN_WORSE,
+    BACKBONE_FAMILIES,
     EQUIVALENT,
-    FAMILIES,
     FLAGGED,
     INCONCLUSIVE,
     NO_RECORDS,
     PRIMARIES,
     SUPPORTED,
-    FamilyEstimate,
+    BackboneFamilyEstimate,
     PrimaryResult,
 )
 
@@ -664,12 +664,12 @@ def test_a_familys_equal_accuracy_row_is_read_against_the_margin_not_zero(diffs,
     a2 = next(p for p in PRIMARIES if p.id == "a2")
     mixer_diffs = [-0.05, -0.04, -0.06]
     mixer = PrimaryResult(a2, mixer_diffs, test=paired_test(mixer_diffs))
-    vit = FamilyEstimate(mixer, FAMILIES[0], diffs, test=paired_test(diffs))
+    vit = BackboneFamilyEstimate(mixer, BACKBONE_FAMILIES[0], diffs, test=paired_test(diffs))
     assert vit.agreement == expected + mixer.verdict
 
 
 def test_a_family_is_not_compared_with_a_flagged_mixer_group():
     a1 = next(p for p in PRIMARIES if p.id == "a1")
     mixer = PrimaryResult(a1, [0.3, 0.2, 0.25], test=paired_test([0.3, 0.2, 0.25]), flags=["near chance"])
-    vit = FamilyEstimate(mixer, FAMILIES[0], [0.1, 0.2, 0.15], test=paired_test([0.1, 0.2, 0.15]))
+    vit = BackboneFamilyEstimate(mixer, BACKBONE_FAMILIES[0], [0.1, 0.2, 0.15], test=paired_test([0.1, 0.2, 0.15]))
     assert vit.agreement == "no comparison: the Mixer's group is flagged"

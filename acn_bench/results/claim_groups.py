@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 from acn_bench.results import regime
 from acn_bench.results.claim_spec import Claim, finite_number, metric_value
 from acn_bench.results.paired_tests import SEEDS_CAP, PairedTest, SlopeTest, paired_test, seeds_for_power, slope_test
-from acn_bench.results.primaries import FAMILIES, Primary, PrimaryResult, matched_depth
+from acn_bench.results.primaries import BACKBONE_FAMILIES, Primary, PrimaryResult, matched_depth
 from acn_bench.results.record import Record
 
 TWINS = ("acn", "residual")
@@ -407,7 +407,7 @@ def _without(ident: dict[str, Any], *keys: str) -> str:
     return group_key({k: v for k, v in ident.items() if k not in keys})
 
 
-FAMILY = ("suite", "dataset", "dataset.source", "profile", "backbone", "depth", "strategy", "scenario")
+SLOPE_FAMILY = ("suite", "dataset", "dataset.source", "profile", "backbone", "depth", "strategy", "scenario")
 
 
 def _mark_details(claim: Claim, rows: list[tuple[_Group, Row]]) -> None:
@@ -415,7 +415,7 @@ def _mark_details(claim: Claim, rows: list[tuple[_Group, Row]]) -> None:
     depth and other shown keys; the budget may differ, as it does across low-data sizes) is the
     claim row, the others are detail rows."""
     key = f"config.{claim.smallest}"
-    family_keys = [*FAMILY, *(f"config.{k}" for k in claim.show if k != claim.smallest)]
+    family_keys = [*SLOPE_FAMILY, *(f"config.{k}" for k in claim.show if k != claim.smallest)]
     families: dict[str, list[tuple[_Group, Row]]] = defaultdict(list)
     for group, row in rows:
         families[group_key({k: group.ident.get(k) for k in family_keys})].append((group, row))
@@ -478,7 +478,7 @@ def setup_of(record: Record) -> dict[str, Any]:
 
 def primary_rows(primary: Primary, rows: Sequence[Row], setup: dict[str, Any] | None = None) -> list[Row]:
     """The exploratory rows of ``primary``'s claim whose records match its setup (or ``setup``: another
-    family's, :meth:`~acn_bench.results.primaries.Family.setup`); one when it can be tested."""
+    family's, :meth:`~acn_bench.results.primaries.BackboneFamily.setup`); one when it can be tested."""
     setup = primary.setup if setup is None else setup
     return [
         row
@@ -506,15 +506,15 @@ def primary_pairs(primaries: Sequence[Primary], rows: Sequence[Row]) -> dict[str
     return {key: value for key, value in found.items() if value is not None}
 
 
-def family_pairs(
+def backbone_family_pairs(
     primaries: Sequence[Primary], rows: Sequence[Row]
 ) -> dict[tuple[str, str], tuple[list[float], list[str], str]]:
-    """:func:`primary_pairs` for every family of :data:`~acn_bench.results.primaries.FAMILIES`, keyed by
+    """:func:`primary_pairs` for every family of :data:`~acn_bench.results.primaries.BACKBONE_FAMILIES`, keyed by
     primary id and backbone."""
     found = {
         (primary.id, family.backbone): _row_pairs(primary_rows(primary, rows, family.setup(primary)))
         for primary in primaries
-        for family in FAMILIES
+        for family in BACKBONE_FAMILIES
     }
     return {key: value for key, value in found.items() if value is not None}
 

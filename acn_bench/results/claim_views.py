@@ -18,12 +18,12 @@ from acn_bench.results.claim_spec import Claim
 from acn_bench.results.paired_tests import ALPHA, LEVEL, POWER, SEEDS_CAP
 from acn_bench.results.primaries import (
     ACCURACY_MARGIN,
+    BACKBONE_FAMILIES,
     EQUAL,
-    FAMILIES,
     HIGHER,
     LOWER,
     PRIMARIES,
-    FamilyEstimate,
+    BackboneFamilyEstimate,
     Primary,
     PrimaryResult,
 )
@@ -90,13 +90,13 @@ def summary_cells(result: PrimaryResult) -> list[str]:
     ]
 
 
-FAMILY_COLUMNS = (
+BACKBONE_FAMILY_COLUMNS = (
     "claim", "backbone", "setup", "n", f"Δ ACN − res [{LEVEL:.0%} CI]", "p", "Mixer's n", "Mixer's Δ",
     "vs the Mixer's",
 )  # fmt: skip
 
 
-def family_cells(estimate: FamilyEstimate) -> list[str]:
+def backbone_family_cells(estimate: BackboneFamilyEstimate) -> list[str]:
     """One row of the families' table: a primary's setup for another backbone family, beside the Mixer's."""
     test, mixer = estimate.test, estimate.primary.test
     return [
@@ -112,9 +112,11 @@ def family_cells(estimate: FamilyEstimate) -> list[str]:
     ]
 
 
-FAMILIES_TITLE = "Beside the primaries: the same setups for " + ", ".join(f.backbone for f in FAMILIES)
+BACKBONE_FAMILIES_TITLE = "Beside the primaries: the same setups for " + ", ".join(
+    f.backbone for f in BACKBONE_FAMILIES
+)
 SHARED_TWINS = [p.id for p in PRIMARIES if sum(q.networks == p.networks for q in PRIMARIES) > 1]
-FAMILIES_NOTE = (
+BACKBONE_FAMILIES_NOTE = (
     "Exploratory: the primaries' setups measured for another backbone family, with the family's own depth "
     f"(its preset's; continual keeps its depth axis). An estimate, its {LEVEL:.0%} interval and a raw p, outside "
     "the Holm family and without a verdict. The last column describes, without a test: whether the estimate "
@@ -129,16 +131,16 @@ FAMILIES_NOTE = (
 )
 
 
-def family_table(rows: list[list[str]]) -> Table:
+def backbone_family_table(rows: list[list[str]]) -> Table:
     """The families' table for the console (the setup column left out for width)."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
-    shown = [c for c in FAMILY_COLUMNS if c != "setup"]
+    shown = [c for c in BACKBONE_FAMILY_COLUMNS if c != "setup"]
     for name in shown:
         table.add_column(
             name, justify="right" if name in ("n", "p", "Mixer's n") else "left", no_wrap=name != "vs the Mixer's"
         )
     for row in rows:
-        cells = dict(zip(FAMILY_COLUMNS, row))
+        cells = dict(zip(BACKBONE_FAMILY_COLUMNS, row))
         cells["claim"] = cells["claim"].split(":")[0]
         table.add_row(*(cells[name] for name in shown))
     return table

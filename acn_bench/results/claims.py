@@ -39,9 +39,9 @@ from acn_bench.results.claim_groups import (
     Entry,
     LeftOut,
     Row,
+    backbone_family_pairs,
     claim_rows,
     commit_spans,
-    family_pairs,
     in_claim,
     note_matched_depths,
     number_text,
@@ -49,22 +49,22 @@ from acn_bench.results.claim_groups import (
 )
 from acn_bench.results.claim_spec import CLAIMS, Claim
 from acn_bench.results.claim_views import (
+    BACKBONE_FAMILIES_NOTE,
+    BACKBONE_FAMILIES_TITLE,
+    BACKBONE_FAMILY_COLUMNS,
     COLUMNS,
     COMPACT_NOTE,
     CONSOLE_SUMMARY,
     DECLARED_COLUMNS,
-    FAMILIES_NOTE,
-    FAMILIES_TITLE,
-    FAMILY_COLUMNS,
     HOW,
     SUMMARY_COLUMNS,
     WIDE_NOTE,
     Section,
+    backbone_family_cells,
+    backbone_family_table,
     code_state_lines,
     compact_section,
     declared_rows,
-    family_cells,
-    family_table,
     markdown_section,
     markdown_table,
     rich_section,
@@ -77,10 +77,10 @@ from acn_bench.results.paired_tests import LEVEL
 from acn_bench.results.primaries import (
     ACCURACY_MARGIN,
     PRIMARIES,
-    FamilyEstimate,
+    BackboneFamilyEstimate,
     PrimaryResult,
+    backbone_family_estimates,
     claim_a_verdict,
-    family_estimates,
     test_primaries,
 )
 from acn_bench.results.store import read_records
@@ -97,7 +97,7 @@ class ClaimsReport:
     primaries: list[PrimaryResult] = field(default_factory=list)
     protocols: dict[str, list[int]] = field(default_factory=dict)  # suite -> protocol versions present
     spans: list[CommitSpan] = field(default_factory=list)  # groups whose records were made at several commits
-    families: list[FamilyEstimate] = field(default_factory=list)  # the primaries' setups for other backbones
+    families: list[BackboneFamilyEstimate] = field(default_factory=list)  # the primaries' setups for other backbones
 
     @property
     def has_pairs(self) -> bool:
@@ -119,8 +119,8 @@ class ClaimsReport:
         return [summary_cells(result) for result in self.primaries]
 
     def family_rows(self) -> list[list[str]]:
-        """One row per primary and other backbone family: :data:`FAMILY_COLUMNS` (exploratory, no verdict)."""
-        return [family_cells(estimate) for estimate in self.families]
+        """One row per primary and other backbone family: :data:`BACKBONE_FAMILY_COLUMNS` (exploratory, no verdict)."""
+        return [backbone_family_cells(estimate) for estimate in self.families]
 
     def summary_notes(self) -> list[str]:
         """What the summary table's rows add up to, in words: claim (a) as the paper states it, the
@@ -170,7 +170,7 @@ class ClaimsReport:
         notes = [Text(f"  {note}") for note in self.summary_notes()]
         parts += [table, *map(Text, setups), *map(Text, flags), *notes, Text("")]
         if self.families:
-            parts += [Text(FAMILIES_TITLE, style="bold"), family_table(self.family_rows()), Text("")]
+            parts += [Text(BACKBONE_FAMILIES_TITLE, style="bold"), backbone_family_table(self.family_rows()), Text("")]
         title = f"exploratory: ACN − residual paired by seed ({LEVEL:.0%} interval, raw p, no verdict)"
         if wide:
             parts.append(rich_wide_table(title, self.cells()))
@@ -218,11 +218,11 @@ class ClaimsReport:
             "",
             *[f"- {note}" for note in self.summary_notes()],
             "",
-            f"### {FAMILIES_TITLE}",
+            f"### {BACKBONE_FAMILIES_TITLE}",
             "",
-            FAMILIES_NOTE,
+            BACKBONE_FAMILIES_NOTE,
             "",
-            markdown_table(FAMILY_COLUMNS, self.family_rows()),
+            markdown_table(BACKBONE_FAMILY_COLUMNS, self.family_rows()),
             "",
             "### Declared tests",
             "",
@@ -305,7 +305,7 @@ def build_claims(records_dir: Path, claims: Sequence[Claim] = CLAIMS) -> ClaimsR
     primaries = [p for p in PRIMARIES if any(c.id == p.id for c in claims)]
     results = test_primaries(primaries, primary_pairs(primaries, rows))
     note_matched_depths(results, rows)
-    families = family_estimates(results, family_pairs(primaries, rows))
+    families = backbone_family_estimates(results, backbone_family_pairs(primaries, rows))
     protocols: dict[str, set[int]] = defaultdict(set)
     for entry in claimed:
         protocols[entry.record.suite].add(entry.record.protocol)

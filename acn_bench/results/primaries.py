@@ -14,8 +14,8 @@ claim (a) counts as supported only when (a1) is supported and (a2) finds the twi
 Several primaries measure the same trained networks (``networks``): their verdicts are not
 independent replications, and the report says so.
 
-The primaries are the Mixer's. Each other backbone family (:data:`FAMILIES`: the CPU ViT) is measured
-on the same setups and shown beside them (:class:`FamilyEstimate`): an estimate and its interval,
+The primaries are the Mixer's. Each other backbone family (:data:`BACKBONE_FAMILIES`: the CPU ViT) is measured
+on the same setups and shown beside them (:class:`BackboneFamilyEstimate`): an estimate and its interval,
 and whether it points the same way as the Mixer's, never a verdict (it is not in the Holm family).
 Plain data: this module imports no model.
 """
@@ -265,7 +265,7 @@ def test_primaries(
 
 
 @dataclass(frozen=True)
-class Family:
+class BackboneFamily:
     """A backbone family measured beside the primaries' Mixer on the same setups (exploratory).
 
     Attributes:
@@ -283,11 +283,11 @@ class Family:
         return {**primary.setup, "backbone": self.backbone, "depth": depth}
 
 
-FAMILIES = (Family("vit_tiny", 6),)  # vit_tiny: 6 blocks, d = 64 (acn_bench.backbones.presets)
+BACKBONE_FAMILIES = (BackboneFamily("vit_tiny", 6),)  # vit_tiny: 6 blocks, d = 64 (acn_bench.backbones.presets)
 
 
 @dataclass
-class FamilyEstimate:
+class BackboneFamilyEstimate:
     """A primary's setup measured for another backbone family: the estimate beside the primary's.
 
     ``test`` is the paired t-test of the family's differences (raw p, no adjustment, no verdict);
@@ -296,7 +296,7 @@ class FamilyEstimate:
     """
 
     primary: PrimaryResult
-    family: Family
+    family: BackboneFamily
     diffs: list[float] = field(default_factory=list)
     test: PairedTest | None = None
     flags: list[str] = field(default_factory=list)
@@ -346,16 +346,16 @@ class FamilyEstimate:
         return "unadjusted interval excludes 0" if low > 0 or high < 0 else "unadjusted interval includes 0"
 
 
-def family_estimates(
+def backbone_family_estimates(
     results: Sequence[PrimaryResult], pairs: dict[tuple[str, str], tuple[list[float], list[str], str]]
-) -> list[FamilyEstimate]:
-    """Every primary's estimate for every family of :data:`FAMILIES`, from ``pairs`` (per primary id and
+) -> list[BackboneFamilyEstimate]:
+    """Every primary's estimate for every family of :data:`BACKBONE_FAMILIES`, from ``pairs`` (per primary id and
     backbone: the differences, the group's flags and a problem, as :func:`test_primaries` takes them)."""
     estimates = []
     for result in results:
-        for family in FAMILIES:
+        for family in BACKBONE_FAMILIES:
             diffs, flags, problem = pairs.get((result.primary.id, family.backbone), ([], [], NO_RECORDS))
-            estimate = FamilyEstimate(result, family, list(diffs), flags=list(flags), problem=problem)
+            estimate = BackboneFamilyEstimate(result, family, list(diffs), flags=list(flags), problem=problem)
             estimate.test = paired_test(estimate.diffs) if not problem else None
             estimates.append(estimate)
     return estimates

@@ -17,10 +17,10 @@ from typing import Any, Iterable, Sequence
 import pandas as pd
 
 from acn_bench.results.claim_views import (
+    BACKBONE_FAMILIES_NOTE,
+    BACKBONE_FAMILIES_TITLE,
+    BACKBONE_FAMILY_COLUMNS,
     DECLARED_COLUMNS,
-    FAMILIES_NOTE,
-    FAMILIES_TITLE,
-    FAMILY_COLUMNS,
     SUMMARY_COLUMNS,
     declared_rows,
 )
@@ -172,9 +172,10 @@ def _claims_section(content: IndexContent) -> str:
         out.append("<ul class='summary'>" + "".join(f"<li>{esc(line)}</li>" for line in report.summary_notes()))
         out.append("</ul>")
         if report.families:
-            out.append(f"<h3>{esc(FAMILIES_TITLE)}</h3><p>{esc(FAMILIES_NOTE)}</p>")
-            cells = [[_claim_cell(c, cell) for c, cell in zip(FAMILY_COLUMNS, row)] for row in report.family_rows()]
-            out.append(html_table(FAMILY_COLUMNS, cells, "families"))
+            out.append(f"<h3>{esc(BACKBONE_FAMILIES_TITLE)}</h3><p>{esc(BACKBONE_FAMILIES_NOTE)}</p>")
+            rows = report.family_rows()
+            cells = [[_claim_cell(c, cell) for c, cell in zip(BACKBONE_FAMILY_COLUMNS, row)] for row in rows]
+            out.append(html_table(BACKBONE_FAMILY_COLUMNS, cells, "families"))
         declared = [
             [_claim_cell(c, cell) for c, cell in zip(DECLARED_COLUMNS, row)] for row in declared_rows(PRIMARIES)
         ]
