@@ -26,6 +26,7 @@ from acn_bench.results.primaries import (
     BackboneFamilyEstimate,
     Primary,
     PrimaryResult,
+    shared_networks,
 )
 
 
@@ -115,17 +116,19 @@ def backbone_family_cells(estimate: BackboneFamilyEstimate) -> list[str]:
 BACKBONE_FAMILIES_TITLE = "Beside the primaries: the same setups for " + ", ".join(
     f.backbone for f in BACKBONE_FAMILIES
 )
-SHARED_TWINS = [p.id for p in PRIMARIES if sum(q.networks == p.networks for q in PRIMARIES) > 1]
 BACKBONE_FAMILIES_NOTE = (
     "Exploratory: the primaries' setups measured for another backbone family, with the family's own depth "
     f"(its preset's; continual keeps its depth axis). An estimate, its {LEVEL:.0%} interval and a raw p, outside "
     "the Holm family and without a verdict. The last column describes, without a test: whether the estimate "
     "points the same way as the Mixer's, where its unadjusted interval lies (about 0; for "
     + ", ".join(p.id for p in PRIMARIES if p.better == EQUAL)
-    + " about the equivalence margin) and the Mixer's verdict. One family's rows of "
-    + ", ".join(SHARED_TWINS)
-    + " measure the same trained twins, as the Mixer's do: one replication, not "
-    + f"{len(SHARED_TWINS)}. The family trains with the Mixer's recipe "
+    + " about the equivalence margin) and the Mixer's verdict. "
+    + " ".join(
+        f"One family's rows of {', '.join(ids)} measure the same trained twins, as the Mixer's do: one "
+        f"replication, not {len(ids)}."
+        for ids in shared_networks(PRIMARIES).values()
+    )
+    + " The family trains with the Mixer's recipe "
     '(learning rate chosen on validation, README "Two backbone families"); its ACN − residual gap moved with '
     "the learning rate in that check, so read its estimates as this recipe's."
 )

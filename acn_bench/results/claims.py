@@ -81,6 +81,7 @@ from acn_bench.results.primaries import (
     PrimaryResult,
     backbone_family_estimates,
     claim_a_verdict,
+    shared_networks,
     test_primaries,
 )
 from acn_bench.results.store import read_records
@@ -132,14 +133,10 @@ class ClaimsReport:
                 f"(a3, descriptive) shallowest ACN depth within {ACCURACY_MARGIN:g} of the residual twin's full "
                 f"accuracy, per seed: {', '.join(a2.matched_depths)}"
             )
-        shared: dict[str, list[str]] = defaultdict(list)
-        for result in self.primaries:
-            shared[result.primary.networks].append(result.primary.id)
-        for networks, ids in shared.items():
-            if len(ids) > 1:
-                notes.append(
-                    f"{', '.join(ids)} measure the same trained networks ({networks}): one replication, not {len(ids)}"
-                )
+        for networks, ids in shared_networks([result.primary for result in self.primaries]).items():
+            notes.append(
+                f"{', '.join(ids)} measure the same trained networks ({networks}): one replication, not {len(ids)}"
+            )
         for suite, versions in sorted(self.protocols.items()):
             if len(versions) > 1:
                 notes.append(

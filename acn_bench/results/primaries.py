@@ -255,13 +255,19 @@ def test_primaries(
     for result, adjusted in zip(results, holm(usable)):
         result.adjusted_p = adjusted
         result.family_size = max(1, sum(p is not None for p in usable))
+    groups = shared_networks([result.primary for result in results])
     for result in results:
-        result.shared_with = [
-            other.primary.id
-            for other in results
-            if other is not result and other.primary.networks == result.primary.networks
-        ]
+        result.shared_with = [i for i in groups.get(result.primary.networks, []) if i != result.primary.id]
     return results
+
+
+def shared_networks(primaries: Sequence[Primary]) -> dict[str, list[str]]:
+    """The primaries that measure the same trained networks: networks -> their ids, for networks that
+    two or more of ``primaries`` share (their verdicts are one replication, not several)."""
+    groups: dict[str, list[str]] = {}
+    for primary in primaries:
+        groups.setdefault(primary.networks, []).append(primary.id)
+    return {networks: ids for networks, ids in groups.items() if len(ids) > 1}
 
 
 @dataclass(frozen=True)
@@ -328,11 +334,10 @@ class BackboneFamilyEstimate:
             way = "no direction (a mean difference of zero)"
         else:
             way = "same way" if (self.test.mean > 0) == (mixer.test.mean > 0) else "opposite way"
-        return f"{way}; {self._interval_place()}; Mixer: {mixer.verdict}"
+        return f"{way}; {self._interval_place(self.test.interval)}; Mixer: {mixer.verdict}"
 
-    def _interval_place(self) -> str:
+    def _interval_place(self, interval: tuple[float, float] | None) -> str:
         """Where the family's unadjusted interval lies: about zero, or about ±margin for an ``equal`` primary."""
-        interval = self.test.interval if self.test is not None else None
         if interval is None:
             return "no interval"
         low, high = interval
