@@ -589,6 +589,12 @@ def test_groups_made_at_several_commits_are_named_and_alike_only_where_fingerpri
     (folder.parent / "commit_checks.json").write_text(json.dumps(checks))
     report = build_claims(folder)
     assert report.spans[0].alike and "aaaaaaaaa, bbbbbbbbb, ccccccccc: alike (equal fingerprints)" in report.markdown()
+    checks["checks"][1]["suites"] = ["continual"]  # a check speaks only for the suites it ran
+    (folder.parent / "commit_checks.json").write_text(json.dumps(checks))
+    assert not build_claims(folder).spans[0].alike
+    checks["checks"][1]["suites"] = ["continual", "compression"]
+    (folder.parent / "commit_checks.json").write_text(json.dumps(checks))
+    assert build_claims(folder).spans[0].alike
     checks["checks"][1]["same"] = False
     (folder.parent / "commit_checks.json").write_text(json.dumps(checks))
     assert not build_claims(folder).spans[0].alike

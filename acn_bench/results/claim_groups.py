@@ -243,8 +243,9 @@ class CommitSpan:
 
 def commit_spans(entries: Sequence[Entry], checks: Sequence[dict[str, Any]]) -> list[CommitSpan]:
     """The groups of ``entries`` made at more than one commit; a group is alike when ``checks`` (each
-    ``{"commits": [a, b], "same": bool, ...}``) join all its commits by equal fingerprints."""
-    alike_edges = [tuple(c["commits"]) for c in checks if c.get("same")]
+    ``{"commits": [a, b], "same": bool, "suites": [...]}``) join all its commits by equal fingerprints.
+    A check with ``suites`` speaks only for those suites (two commits can run one suite alike and another
+    not); a check without them speaks for every suite."""
     groups: dict[str, list[Entry]] = defaultdict(list)
     for entry in entries:
         groups[group_key(identity(entry.record))].append(entry)
@@ -253,13 +254,16 @@ def commit_spans(entries: Sequence[Entry], checks: Sequence[dict[str, Any]]) -> 
         commits = tuple(sorted({(e.record.environment.get("git_commit") or "?")[:9] for e in members}))
         if len(commits) < 2:
             continue
+        suite = members[0].record.suite
+        alike_edges = [tuple(c["commits"]) for c in checks if c.get("same") and suite in c.get("suites", (suite,))]
         joined = {commits[0]}
         for _ in commits:  # grow the set of commits joined to the first through equal fingerprints
             joined |= {b for a, b in alike_edges if a in joined} | {a for a, b in alike_edges if b in joined}
         record = members[0].record
         model = f"{record.backbone.get('name')} L{record.backbone.get('depth')}"
         model += "".join(f", {k}={record.config[k]}" for k in SPAN_KEYS if k in record.config)
-        label = f"{record.suite} {record.dataset.get('name')} {record.profile} {budget_label(record)} ({model})"
+        setup = f"{record.dataset.get('name')} {record.profile} {budget_label(record)} protocol {record.protocol}"
+        label = f"{record.suite} {setup} ({model})"
         spans.append(CommitSpan(label, commits, set(commits) <= joined))
     return sorted(spans, key=lambda span: span.group)
 
