@@ -382,6 +382,26 @@ def test_continual_rows_per_depth_and_the_slope_against_depth(tmp_path):
     assert slope.labels["depth"] == "5,10,15"
 
 
+def test_runs_of_a_profile_that_dropped_a_depth_stay_one_group(tmp_path):
+    """A continual record's recipe lists its profile's depths and strategies: seeds made before and after
+    the profile dropped a depth still pair and average as one recipe; a recipe value that a run uses
+    (its learning rate) still splits them."""
+    from acn_bench.results.grouping import recipe_hash
+
+    def continual(connectivity, seed, depths, lr=0.001):
+        recipe = {"epochs": 3, "lr": lr, "depths": depths, "strategies": ["naive", "si", "ewc"]}
+        return make("continual", connectivity, seed, depth=10, config={"recipe": recipe}, avg_forgetting=0.2)
+
+    records = [continual(c, seed, [5, 10, 15]) for seed in range(3) for c in ("acn", "residual")]
+    records += [continual(c, seed, [5, 10]) for seed in range(3, 6) for c in ("acn", "residual")]
+    [row] = rows_of(build_claims(write_all(tmp_path / "one", records)), "e")
+    assert len(row.pairs) == 6
+    assert recipe_hash(records[0]) == recipe_hash(records[-2])  # acn seed 0 and acn seed 5
+    records[-1], records[-2] = continual("residual", 5, [5, 10], lr=0.01), continual("acn", 5, [5, 10], lr=0.01)
+    assert recipe_hash(records[0]) != recipe_hash(records[-2])
+    assert sorted(len(row.pairs) for row in rows_of(build_claims(write_all(tmp_path / "two", records)), "e")) == [1, 5]
+
+
 def test_the_smallest_per_class_is_the_claim_row(tmp_path):
     records = []
     for per_class, epochs in ((100, 15), (10, 150)):

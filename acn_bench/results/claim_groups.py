@@ -12,6 +12,7 @@ from typing import Any, Iterable, Sequence
 
 from acn_bench.results import regime
 from acn_bench.results.claim_spec import Claim, finite_number, metric_value
+from acn_bench.results.grouping import run_config
 from acn_bench.results.paired_tests import SEEDS_CAP, PairedTest, SlopeTest, paired_test, seeds_for_power, slope_test
 from acn_bench.results.primaries import BACKBONE_FAMILIES, Primary, PrimaryResult, matched_depth
 from acn_bench.results.record import Record
@@ -160,7 +161,8 @@ def _flatten(value: Any, prefix: str) -> dict[str, Any]:
 
 def identity(record: Record) -> dict[str, Any]:
     """What two records must share to be compared: suite, dataset and its source, profile, backbone,
-    depth, strategy, scenario and the flattened configuration without :data:`NOT_COMPARED`."""
+    depth, strategy, scenario and the flattened configuration without :data:`NOT_COMPARED` (and without
+    the grid's lists of a recipe, :func:`~acn_bench.results.grouping.run_config`)."""
     ident = {
         "suite": record.suite,
         "dataset": record.dataset.get("name"),
@@ -172,7 +174,7 @@ def identity(record: Record) -> dict[str, Any]:
         "scenario": record.scenario,
         "protocol": record.protocol,
     }
-    config = {k: v for k, v in record.config.items() if k not in NOT_COMPARED}
+    config = run_config(record, NOT_COMPARED)
     ident.update({f"config.{k}": v for k, v in _flatten(config, "").items()})
     return ident
 

@@ -10,7 +10,7 @@ a working tree with uncommitted changes (``dirty``: ``yes``, ``no``, ``?`` unkno
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import pandas as pd
 
@@ -41,14 +41,29 @@ PROVENANCE = ["created", "commit", "git_dirty"]
 REGIME = ["judged_accuracy", "chance_accuracy", "used_source_accuracy", "source_chance_accuracy", "scored_on"]
 
 
+# A continual record's ``config.recipe`` is its profile's whole recipe, with the grid's lists (every depth
+# and strategy the profile runs); the run's own depth and strategy are compared on their own. A profile
+# that drops a depth leaves the runs of the depths it kept comparable.
+GRID_LISTS = ("depths", "strategies")
+
+
+def run_config(record: Record, leave_out: Sequence[str]) -> dict[str, Any]:
+    """The record's ``config`` without the keys ``leave_out`` and without the grid's lists
+    (:data:`GRID_LISTS`) of its ``recipe``: what must be equal for two runs to share a recipe."""
+    config = {key: value for key, value in record.config.items() if key not in leave_out}
+    if isinstance(config.get("recipe"), dict):
+        config["recipe"] = {key: value for key, value in config["recipe"].items() if key not in GRID_LISTS}
+    return config
+
+
 # What makes a compact table's setup: each compact table holds the rows of one dataset, profile, source, hardware.
 def recipe_hash(record: Record) -> str:
-    """8 hex digits identifying the record's full recipe: its ``config`` without :data:`NOT_RECIPE`.
+    """8 hex digits identifying the record's full recipe: :func:`run_config` without :data:`NOT_RECIPE`.
 
     Seeds of a row are averaged only when this is equal: a later run with other epochs, another
     learning rate, or a recipe that names a field the earlier one did not, makes a row of its own.
     """
-    return run_id({key: value for key, value in record.config.items() if key not in NOT_RECIPE})[:8]
+    return run_id(run_config(record, NOT_RECIPE))[:8]
 
 
 def records_frame(records: Iterable[Record], config_keys: Sequence[str] = ()) -> pd.DataFrame:
