@@ -256,12 +256,12 @@ def commit_spans(entries: Sequence[Entry], checks: Sequence[dict[str, Any]]) -> 
         commits = tuple(sorted({(e.record.environment.get("git_commit") or "?")[:9] for e in members}))
         if len(commits) < 2:
             continue
-        suite = members[0].record.suite
+        record = members[0].record
+        suite = record.suite
         alike_edges = [tuple(c["commits"]) for c in checks if c.get("same") and suite in c.get("suites", (suite,))]
         joined = {commits[0]}
         for _ in commits:  # grow the set of commits joined to the first through equal fingerprints
             joined |= {b for a, b in alike_edges if a in joined} | {a for a, b in alike_edges if b in joined}
-        record = members[0].record
         model = f"{record.backbone.get('name')} L{record.backbone.get('depth')}"
         model += "".join(f", {k}={record.config[k]}" for k in SPAN_KEYS if k in record.config)
         setup = f"{record.dataset.get('name')} {record.profile} {budget_label(record)} protocol {record.protocol}"
