@@ -26,7 +26,7 @@ from acn_bench.errors import UserError, require
 from acn_bench.plugins import load_plugin
 from acn_bench.results.leaderboard_spec import LeaderboardSpec
 from acn_bench.results.record import Record
-from acn_bench.results.store import RecordFolder, read_records
+from acn_bench.results.store import RecordFolder, has_record, read_records
 from acn_bench.suites import (
     PROFILES,
     RunContext,
@@ -286,8 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     out_dir = args.out or default_results_dir()
     if args.dry_run:
-        for config in configs:
-            console.print(config)
+        show_planned_runs(suite, configs, out_dir, args.resume)
         return 0
     device = resolve_device(args.device)
     if jobs is None:
@@ -468,6 +467,17 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if not filtered and not args.suite:
         show_compute(folder.records(), tables_dir or records_dir)
     return 0
+
+
+def show_planned_runs(suite: Suite, configs: list[dict], out_dir: Path, resume: bool) -> None:
+    """``run --dry-run``: print each configuration that would train; with ``resume``, leave out those whose
+    record already exists in ``out_dir`` (they would be skipped) and say how many that is."""
+    done = [resume and has_record(out_dir, suite.name, suite.identity(config)) for config in configs]
+    for config, exists in zip(configs, done, strict=True):
+        if not exists:
+            console.print(config)
+    if resume:
+        console.print(f"{done.count(False)} to run, {sum(done)} done already in {out_dir} (skipped with --resume)")
 
 
 def show_compute(records: list, out_dir: Path) -> None:

@@ -90,6 +90,18 @@ def test_shard_and_only_select_runs(tmp_path, capsys):
     assert files_under(tmp_path) == []
 
 
+def test_dry_run_with_resume_lists_only_the_runs_without_a_record(tmp_path, capsys):
+    args = ["run", "--profile", "smoke", "--seeds", "2", "--only", "connectivity=acn", "--out", str(tmp_path)]
+    assert main([*args, "--only", "seed=0", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--dry-run", "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "'seed': 0" not in out and out.count("'seed': 1") == 1
+    assert "1 to run, 1 done already" in out
+    assert main([*args, "--dry-run"]) == 0  # without --resume every run would train again
+    assert capsys.readouterr().out.count("'seed'") == 2
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
