@@ -26,12 +26,13 @@ from acn_bench.errors import UserError, require
 from acn_bench.plugins import load_plugin
 from acn_bench.results.leaderboard_spec import LeaderboardSpec
 from acn_bench.results.record import Record
-from acn_bench.results.store import RecordFolder, has_record, read_records
+from acn_bench.results.store import RecordFolder, read_records
 from acn_bench.suites import (
     PROFILES,
     RunContext,
     Suite,
     get_suite,
+    has_run,
     list_suites,
     parse_only,
     parse_settings,
@@ -472,12 +473,12 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 def show_planned_runs(suite: Suite, configs: list[dict], out_dir: Path, resume: bool) -> None:
     """``run --dry-run``: print each configuration that would train; with ``resume``, leave out those whose
     record already exists in ``out_dir`` (they would be skipped) and say how many that is."""
-    done = [resume and has_record(out_dir, suite.name, suite.identity(config)) for config in configs]
-    for config, exists in zip(configs, done, strict=True):
-        if not exists:
-            console.print(config)
+    pending = [config for config in configs if not (resume and has_run(suite, config, out_dir))]
+    for config in pending:
+        console.print(config)
     if resume:
-        console.print(f"{done.count(False)} to run, {sum(done)} done already in {out_dir} (skipped with --resume)")
+        done = len(configs) - len(pending)
+        console.print(f"{len(pending)} to run, {done} done already in {out_dir} (skipped with --resume)")
 
 
 def show_compute(records: list, out_dir: Path) -> None:

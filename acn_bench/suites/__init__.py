@@ -13,7 +13,7 @@ A plugin needs only this package (or ``acn_bench`` itself, which exposes the sam
 """
 
 from acn_bench.suites.base import PROFILES, Measured, RunContext, Suite, expand_grid
-from acn_bench.suites.driver import RunResult, SuiteRun, run_config, run_suite
+from acn_bench.suites.driver import RunResult, SuiteRun, has_run, run_config, run_suite
 from acn_bench.suites.image import ImageData, ImageSuite, Trained
 from acn_bench.suites.plan import parse_only, parse_settings, parse_shard, plan_runs
 from acn_bench.suites.recipe import TWINS, BackboneRecipes, Recipe, WrapsModelRecipe
@@ -41,6 +41,7 @@ __all__ = [
     "parse_shard",
     "plan_runs",
     "register_suite",
+    "has_run",
     "run_config",
     "run_suite",
 ]

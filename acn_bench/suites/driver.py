@@ -46,6 +46,11 @@ class RunResult:
         return self.record is None
 
 
+def has_run(suite: Suite, config: dict[str, Any], out_dir: Path) -> bool:
+    """Whether ``config``'s record exists in ``out_dir``: the run ``--resume`` skips."""
+    return has_record(out_dir, suite.name, suite.identity(config))
+
+
 def run_config(
     suite: Suite, config: dict[str, Any], context: RunContext, resume: bool = False, position: str = ""
 ) -> RunResult:
@@ -60,7 +65,7 @@ def run_config(
     context.resume = resume
     rid = suite.identity(config)
     label = run_label(config)
-    if resume and has_record(context.out_dir, suite.name, rid):
+    if resume and has_run(suite, config, context.out_dir):
         context.log(f"{position}done already, skipped: {label}")
         return RunResult(rid)
     context.log(f"{position}{suite.name}: {label}")
